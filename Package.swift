@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+// LotteryTickets: Lottery Ticket Hypothesis experiments at cluster scale.
+// Module graph and data flow: see README.md ("Architecture") and docs/.
+import PackageDescription
+
+// Settings shared by every non-system target (the swift-nio / swift-log habit).
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+
+var targets: [Target] = [
+    // C shims: one system-library target per C library, each imported by exactly one Swift target.
+    .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+    .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+
+    // Libraries, lowest first. Imports go one way: executables → coordinator/worker/analysis → wire/zeromq/core.
+    .target(name: "LotteryCore", dependencies: ["CBLAS"]),
+    .target(name: "MaskCodec"),
+    .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+    .target(name: "LotteryWire", dependencies: ["LotteryCore", "MaskCodec"]),
+    .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "CSQLite", yams, logging]),
+    .target(name: "LotteryWorker", dependencies: ["LotteryWire", "ZeroMQ", "LotteryCore", logging]),
+    .target(name: "LotteryAnalysis", dependencies: ["MaskCodec", "LotteryCore"]),
+
+    // Executables: argument parsing and wiring only.
+    .executableTarget(
+        name: "lth",
+        dependencies: [
+            "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryCoordinator", "LotteryWorker",
+            "LotteryAnalysis", argumentParser, logging, yams,
+        ]
+    ),
+    .executableTarget(name: "lth-coordinator", dependencies: ["LotteryCoordinator", argumentParser, logging]),
+    .executableTarget(name: "lth-worker", dependencies: ["LotteryWorker", argumentParser, logging]),
+
+    // Tests: one target per library, plus integration tests that start real processes.
+    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"]),
+    .testTarget(name: "MaskCodecTests", dependencies: ["MaskCodec"]),
+    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+    .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),
+    .testTarget(name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryWire", "LotteryCore"]),
+    .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "MaskCodec", "LotteryCore"]),
+    .testTarget(name: "IntegrationTests", dependencies: ["LotteryCore"]),
+]
+
+for index in targets.indices where targets[index].type != .system {
+    targets[index].swiftSettings = (targets[index].swiftSettings ?? []) + swiftSettings
+}
+
+let package = Package(
+    name: "LotteryTickets",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lth", targets: ["lth"]),
+        .executable(name: "lth-coordinator", targets: ["lth-coordinator"]),
+        .executable(name: "lth-worker", targets: ["lth-worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: targets
+)

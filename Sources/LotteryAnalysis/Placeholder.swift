@@ -1,0 +1,2 @@
+// LotteryAnalysis: placeholder until its issue lands.
+enum LotteryAnalysisPlaceholder {}

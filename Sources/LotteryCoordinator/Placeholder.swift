@@ -1,0 +1,2 @@
+// LotteryCoordinator: placeholder until its issue lands.
+enum LotteryCoordinatorPlaceholder {}

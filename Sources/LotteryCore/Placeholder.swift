@@ -1,0 +1,2 @@
+// LotteryCore: placeholder until its issue lands.
+enum LotteryCorePlaceholder {}

@@ -1,0 +1,2 @@
+// LotteryWire: placeholder until its issue lands.
+enum LotteryWirePlaceholder {}

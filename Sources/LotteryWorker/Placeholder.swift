@@ -1,0 +1,2 @@
+// LotteryWorker: placeholder until its issue lands.
+enum LotteryWorkerPlaceholder {}

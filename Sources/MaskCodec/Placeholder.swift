@@ -1,0 +1,2 @@
+// MaskCodec: placeholder until its issue lands.
+enum MaskCodecPlaceholder {}

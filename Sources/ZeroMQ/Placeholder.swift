@@ -1,0 +1,2 @@
+// ZeroMQ: placeholder until its issue lands.
+enum ZeroMQPlaceholder {}

@@ -1,0 +1,1 @@
+print("lth-coordinator: not built yet")

@@ -1,0 +1,1 @@
+print("lth-worker: not built yet")

@@ -1,0 +1,1 @@
+print("lth: not built yet")
