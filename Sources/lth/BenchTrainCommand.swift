@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// Placeholder until its issue lands.
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "(not built yet)")
+
+    func run() throws {
+        throw ValidationError("lth train is not built yet")
+    }
+}

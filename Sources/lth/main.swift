@@ -1,1 +1,0 @@
-print("lth: not built yet")
