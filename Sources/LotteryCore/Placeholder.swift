@@ -1,2 +1,0 @@
-// LotteryCore: placeholder until its issue lands.
-enum LotteryCorePlaceholder {}
