@@ -106,7 +106,7 @@ extension CurveKeyPair {
         let bytes = Array(text.utf8)
         var written = 0
         while ok && written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[written...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             ok = n > 0
             written += max(n, 0)
@@ -120,6 +120,15 @@ extension CurveKeyPair {
             throw CurveKeyError("cannot write file: \(reason)", path: path)
         }
     }
+}
+
+/// `write(2)`, named apart from the `write(_:to:…)` method above.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+        Glibc.write(fd, buffer, count)
+    #else
+        Darwin.write(fd, buffer, count)
+    #endif
 }
 
 extension CurveKey {
@@ -171,10 +180,14 @@ enum KeyFileParser {
                 throw CurveKeyError("\(name): \(error.reason)", path: path, line: number)
             }
             if name == "public-key" {
-                guard fields.publicKey == nil else { throw CurveKeyError("second public-key", path: path, line: number) }
+                guard fields.publicKey == nil else {
+                    throw CurveKeyError("second public-key", path: path, line: number)
+                }
                 fields.publicKey = key
             } else {
-                guard fields.secretKey == nil else { throw CurveKeyError("second secret-key", path: path, line: number) }
+                guard fields.secretKey == nil else {
+                    throw CurveKeyError("second secret-key", path: path, line: number)
+                }
                 fields.secretKey = key
             }
         }

@@ -71,8 +71,11 @@ struct KeyTests {
                 ("short.key", "curve\n    public-key = \"abc\"\n"),
                 ("garbage.key", "metadata\nthis is not a key file\n"),
                 ("empty.key", "# nothing here\n"),
-                ("twice.key", "public-key = \"HelloWorldHelloWorldHelloWorldHelloWorld\"\n"
-                    + "public-key = \"HelloWorldHelloWorldHelloWorldHelloWorld\"\n"),
+                (
+                    "twice.key",
+                    "public-key = \"HelloWorldHelloWorldHelloWorldHelloWorld\"\n"
+                        + "public-key = \"HelloWorldHelloWorldHelloWorldHelloWorld\"\n"
+                ),
             ]
             for (name, text) in cases {
                 let path = "\(directory)/\(name)"

@@ -4,7 +4,9 @@ import ZeroMQ
 
 @Suite("Sockets: round trips, frames, timeouts, limits")
 struct SocketTests {
-    @Test("ROUTER/DEALER round trip with the dealer's routing id", arguments: ["inproc://router-dealer", "tcp://127.0.0.1:*"])
+    @Test(
+        "ROUTER/DEALER round trip with the dealer's routing id",
+        arguments: ["inproc://router-dealer", "tcp://127.0.0.1:*"])
     func routerDealerRoundTrip(endpoint: String) throws {
         let context = try ZMQContext()
         let router = try ZMQSocket(context, type: .router)
