@@ -236,3 +236,31 @@ struct PollAndShutdownTests {
         #expect(outcome.value == .terminated)
     }
 }
+
+@Suite("Socket monitor")
+struct MonitorTests {
+    @Test("a monitored ROUTER reports the accepted connection, its handshake and its disconnect")
+    func monitorEvents() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context, type: .router)
+        let monitor = try router.monitor()
+        try router.bind("tcp://127.0.0.1:*")
+        let endpoint = try router.lastEndpoint
+
+        func waitFor(_ kind: ZMQMonitorEvent.Kind) throws -> ZMQMonitorEvent? {
+            let end = Date().addingTimeInterval(Double(patience) / 1000)
+            while Date() < end {
+                if let event = try monitor.nextEvent(timeoutMilliseconds: 100), event.kind == kind { return event }
+            }
+            return nil
+        }
+        #expect(try waitFor(.listening)?.endpoint == endpoint)
+        do {
+            let dealer = try ZMQSocket(context, type: .dealer)
+            try dealer.connect(endpoint)
+            #expect(try waitFor(.accepted) != nil)
+            #expect(try waitFor(.handshakeSucceeded) != nil)
+        }  // the dealer closes here
+        #expect(try waitFor(.disconnected) != nil)
+    }
+}
