@@ -1,2 +1,0 @@
-// ZeroMQ: placeholder until its issue lands.
-enum ZeroMQPlaceholder {}
