@@ -24,6 +24,9 @@ struct BenchCodecCommand: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (median reported).")
     var repetitions = 15
 
+    @Option(help: "Also write the nested ladder as DIR/round-NN.ltmask (round 0 self-contained, later rounds delta).")
+    var writeLadder: String?
+
     static let shapes: [(rows: Int, cols: Int)] = [(784, 300), (300, 100), (100, 10)]
     static let densities: [Double] = [0.8, 0.51, 0.21, 0.07, 0.036, 0.019]
     /// Ladder rounds whose overall density is closest to `densities` (0.8^r).
@@ -87,6 +90,15 @@ struct BenchCodecCommand: ParsableCommand {
                 encodeMbitPerSecond: encode, decodeMbitPerSecond: decode))
         }
         let ladder = Self.ladder(rounds: Self.rounds.max()!, seed: 0x1A_DDE2)
+        if let writeLadder {
+            let folder = URL(fileURLWithPath: writeLadder)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for (round, mask) in ladder.enumerated() {
+                let bytes = MaskFile.encode(mask, parent: round == 0 ? nil : ladder[round - 1])
+                let name = "round-" + String(format: "%02d", round) + ".ltmask"
+                try Data(bytes).write(to: folder.appendingPathComponent(name))
+            }
+        }
         for round in Self.rounds {
             let (parent, child) = (ladder[round - 1], ladder[round])
             let plain = MaskFile.encode(child)
