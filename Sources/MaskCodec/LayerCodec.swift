@@ -144,7 +144,8 @@ struct ContextModel {
                                 }
                                 let neighbours = (above[col] ? 2 : 0) + (leftBit ? 1 : 0)
                                 let context =
-                                    (neighbours * 5 + rateClass(rowOnes, of: col)) * 5 + rateClass(colOnes[col], of: row)
+                                    (neighbours * 5 + rateClass(rowOnes, of: col)) * 5
+                                    + rateClass(colOnes[col], of: row)
                                 let zeros = UInt64(zeroCounts[context])
                                 let total = zeros + UInt64(oneCounts[context])
                                 let bit = step(index, context, 2 * zeros + 1, 2 * total + 2)

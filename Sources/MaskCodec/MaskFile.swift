@@ -56,7 +56,9 @@ public enum MaskFile {
         for (index, layer) in mask.layers.enumerated() {
             let options = encodeLayer(layer, parent: usableParent?.layers[index], codecs: codecs)
             plain.append(options.plain)
-            chosen.append(options.delta.map { $0.payload.count < options.plain.payload.count ? $0 : options.plain } ?? options.plain)
+            chosen.append(
+                options.delta.map { $0.payload.count < options.plain.payload.count ? $0 : options.plain }
+                    ?? options.plain)
         }
         // A delta file spends 8 bytes naming its parent: worth it only if the layers save more.
         let size = { (entries: [(codec: LayerCodec, payload: [UInt8])]) in entries.reduce(0) { $0 + $1.payload.count } }
@@ -99,7 +101,9 @@ public enum MaskFile {
                 parent.kept.withUnsafeBufferPointer { parentFlags in
                     for index in parentFlags.indices where parentFlags[index] { survivors.append(flags[index]) }
                 }
-                delta = (.deltaCount, survivors.withUnsafeBufferPointer { CountModel.encode($0, ones: layer.keptCount) })
+                delta = (
+                    .deltaCount, survivors.withUnsafeBufferPointer { CountModel.encode($0, ones: layer.keptCount) }
+                )
             }
             if codecs.contains(.count) {
                 consider(.count, CountModel.encode(flags, ones: layer.keptCount))
@@ -179,7 +183,8 @@ public enum MaskFile {
         case .raw:
             // Sizes were checked by `parse`; unused high bits of the last byte must be 0 (one canonical form).
             if entry.count % 8 != 0, let last = payload.last, last >> UInt8(entry.count % 8) != 0 {
-                throw MaskFileError(.malformed, "layer \(number): raw payload has bits set past its \(entry.count) weights")
+                throw MaskFileError(
+                    .malformed, "layer \(number): raw payload has bits set past its \(entry.count) weights")
             }
             payload.withUnsafeBufferPointer { bytes in
                 flags.withUnsafeMutableBufferPointer { flags in
@@ -287,7 +292,8 @@ public enum MaskFile {
         }
         let version = try reader.byte("version")
         guard version == Self.version else {
-            throw MaskFileError(.unsupportedVersion, "unsupported mask format version \(version) (this build reads \(Self.version))")
+            throw MaskFileError(
+                .unsupportedVersion, "unsupported mask format version \(version) (this build reads \(Self.version))")
         }
         let flags = try reader.byte("flags")
         guard flags & ~deltaFlag == 0 else {
@@ -333,7 +339,8 @@ public enum MaskFile {
             }
             guard payloadBytes <= bytes.count else {
                 throw MaskFileError(
-                    .truncated, "truncated: layer \(number) declares \(payloadBytes) payload bytes, file has \(bytes.count)")
+                    .truncated,
+                    "truncated: layer \(number) declares \(payloadBytes) payload bytes, file has \(bytes.count)")
             }
             payloadTotal += payloadBytes
             layers.append(.init(rows: rows, cols: cols, keptCount: kept, codec: codec, payloadBytes: payloadBytes))

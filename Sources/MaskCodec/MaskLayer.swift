@@ -13,7 +13,9 @@ public struct MaskLayer: Sendable, Hashable {
     public var kept: [Bool] {
         get { storage }
         set {
-            precondition(newValue.count == rows * cols, "MaskLayer: kept has \(newValue.count) flags, shape needs \(rows * cols)")
+            precondition(
+                newValue.count == rows * cols, "MaskLayer: kept has \(newValue.count) flags, shape needs \(rows * cols)"
+            )
             storage = newValue
             keptCount = Self.count(newValue)
         }

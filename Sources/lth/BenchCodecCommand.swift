@@ -73,21 +73,25 @@ struct BenchCodecCommand: ParsableCommand {
         var report = Report(weights: 266_200, zlib: zlib.note, random: [], nested: [])
         var rng = BenchRNG(seed: 0x5EED_C0DE)
         for density in Self.densities {
-            let mask = Mask(layers: Self.shapes.map { shape in
-                MaskLayer(rows: shape.rows, cols: shape.cols, kept: (0..<(shape.rows * shape.cols)).map { _ in rng.unit() < density })
-            })
+            let mask = Mask(
+                layers: Self.shapes.map { shape in
+                    MaskLayer(
+                        rows: shape.rows, cols: shape.cols,
+                        kept: (0..<(shape.rows * shape.cols)).map { _ in rng.unit() < density })
+                })
             let bytes = MaskFile.encode(mask)
             let info = try MaskFile.info(bytes)
             let bound = order0(mask)
             let (encode, decode) = try throughput(mask, parent: nil)
-            report.random.append(RandomRow(
-                density: mask.density, fileBytes: bytes.count,
-                bitsPerWeight: Double(bytes.count * 8) / Double(mask.count),
-                order0BitsPerWeight: bound / Double(mask.count),
-                ratioToOrder0: Double(bytes.count * 8) / bound,
-                zlibBitsPerWeight: zlib.bits(of: mask).map { $0 / Double(mask.count) },
-                codecs: info.layers.map(\.codec.description),
-                encodeMbitPerSecond: encode, decodeMbitPerSecond: decode))
+            report.random.append(
+                RandomRow(
+                    density: mask.density, fileBytes: bytes.count,
+                    bitsPerWeight: Double(bytes.count * 8) / Double(mask.count),
+                    order0BitsPerWeight: bound / Double(mask.count),
+                    ratioToOrder0: Double(bytes.count * 8) / bound,
+                    zlibBitsPerWeight: zlib.bits(of: mask).map { $0 / Double(mask.count) },
+                    codecs: info.layers.map(\.codec.description),
+                    encodeMbitPerSecond: encode, decodeMbitPerSecond: decode))
         }
         let ladder = Self.ladder(rounds: Self.rounds.max()!, seed: 0x1A_DDE2)
         if let writeLadder {
@@ -106,23 +110,26 @@ struct BenchCodecCommand: ParsableCommand {
             let deltaInfo = try MaskFile.info(delta)
             let bound = order0(child)
             let conditional = zip(child.layers, parent.layers).reduce(0.0) { sum, pair in
-                pair.1.keptCount == 0 ? sum : sum + Double(pair.1.keptCount) * entropy(Double(pair.0.keptCount) / Double(pair.1.keptCount))
+                pair.1.keptCount == 0
+                    ? sum
+                    : sum + Double(pair.1.keptCount) * entropy(Double(pair.0.keptCount) / Double(pair.1.keptCount))
             }
             let payload = deltaInfo.layers.reduce(0) { $0 + $1.payloadBytes }
             let (encode, decode) = try throughput(child, parent: parent)
-            report.nested.append(NestedRow(
-                round: round, density: child.density,
-                selfContainedBitsPerWeight: Double(plain.count * 8) / Double(child.count),
-                order0BitsPerWeight: bound / Double(child.count),
-                selfContainedToOrder0: Double(plain.count * 8) / bound,
-                zlibBitsPerWeight: zlib.bits(of: child).map { $0 / Double(child.count) },
-                deltaBytes: delta.count,
-                deltaBitsPerWeight: Double(delta.count * 8) / Double(child.count),
-                conditionalBitsPerWeight: conditional / Double(child.count),
-                deltaPayloadToConditional: Double(payload * 8) / conditional,
-                deltaFileToConditional: Double(delta.count * 8) / conditional,
-                selfContainedCodecs: try MaskFile.info(plain).layers.map(\.codec.description),
-                deltaEncodeMbitPerSecond: encode, deltaDecodeMbitPerSecond: decode))
+            report.nested.append(
+                NestedRow(
+                    round: round, density: child.density,
+                    selfContainedBitsPerWeight: Double(plain.count * 8) / Double(child.count),
+                    order0BitsPerWeight: bound / Double(child.count),
+                    selfContainedToOrder0: Double(plain.count * 8) / bound,
+                    zlibBitsPerWeight: zlib.bits(of: child).map { $0 / Double(child.count) },
+                    deltaBytes: delta.count,
+                    deltaBitsPerWeight: Double(delta.count * 8) / Double(child.count),
+                    conditionalBitsPerWeight: conditional / Double(child.count),
+                    deltaPayloadToConditional: Double(payload * 8) / conditional,
+                    deltaFileToConditional: Double(delta.count * 8) / conditional,
+                    selfContainedCodecs: try MaskFile.info(plain).layers.map(\.codec.description),
+                    deltaEncodeMbitPerSecond: encode, deltaDecodeMbitPerSecond: decode))
         }
         if json {
             let encoder = JSONEncoder()
@@ -150,19 +157,29 @@ struct BenchCodecCommand: ParsableCommand {
         }
         print("")
         print("Nested IMP-like ladder: self-contained vs order-0, delta (given round r-1) vs the conditional bound.")
-        print("round  density   zlib b/w  self b/w  order-0 b/w  self/order-0  delta b/w  cond b/w  payload/cond  file/cond  delta enc/dec Mbit/s")
+        print(
+            "round  density   zlib b/w  self b/w  order-0 b/w  self/order-0  delta b/w  cond b/w  payload/cond  file/cond  delta enc/dec Mbit/s"
+        )
         for row in report.nested {
             print(
-                pad("\(row.round)", 5) + "  " + pad(f(row.density * 100, 2) + "%", 8) + "  " + pad(z(row.zlibBitsPerWeight), 8)
-                    + "  " + pad(f(row.selfContainedBitsPerWeight, 4), 8) + "  " + pad(f(row.order0BitsPerWeight, 4), 11)
+                pad("\(row.round)", 5) + "  " + pad(f(row.density * 100, 2) + "%", 8) + "  "
+                    + pad(z(row.zlibBitsPerWeight), 8)
+                    + "  " + pad(f(row.selfContainedBitsPerWeight, 4), 8) + "  "
+                    + pad(f(row.order0BitsPerWeight, 4), 11)
                     + "  " + pad(f(row.selfContainedToOrder0, 4), 12) + "  " + pad(f(row.deltaBitsPerWeight, 4), 9)
-                    + "  " + pad(f(row.conditionalBitsPerWeight, 4), 8) + "  " + pad(f(row.deltaPayloadToConditional, 4), 12)
+                    + "  " + pad(f(row.conditionalBitsPerWeight, 4), 8) + "  "
+                    + pad(f(row.deltaPayloadToConditional, 4), 12)
                     + "  " + pad(f(row.deltaFileToConditional, 4), 9) + "  "
                     + f(row.deltaEncodeMbitPerSecond, 0) + " / " + f(row.deltaDecodeMbitPerSecond, 0))
         }
         print("")
-        print("self codecs per round: " + report.nested.map { "r\($0.round) " + $0.selfContainedCodecs.joined(separator: ",") }.joined(separator: "; "))
-        print("Throughput = mask bits per second, median of \(repetitions) runs; encode tries every codec and keeps the smallest.")
+        print(
+            "self codecs per round: "
+                + report.nested.map { "r\($0.round) " + $0.selfContainedCodecs.joined(separator: ",") }.joined(
+                    separator: "; "))
+        print(
+            "Throughput = mask bits per second, median of \(repetitions) runs; encode tries every codec and keeps the smallest."
+        )
     }
 
     /// Median encode and decode throughput in Mbit/s of mask bits.
@@ -210,20 +227,25 @@ struct BenchCodecCommand: ParsableCommand {
                 return exp(-(x * x + y * y) / (2 * 9 * 9))
             }
             let colStrength = (0..<shape.cols).map { _ in 0.2 + rng.unit() }
-            scores.append((0..<(shape.rows * shape.cols)).map { i in
-                rowStrength[i / shape.cols] * colStrength[i % shape.cols] * rng.unit()
-            })
+            scores.append(
+                (0..<(shape.rows * shape.cols)).map { i in
+                    rowStrength[i / shape.cols] * colStrength[i % shape.cols] * rng.unit()
+                })
         }
         var masks = [Mask(shapes: shapes)]
         for _ in 0..<rounds {
             let previous = masks.last!
-            masks.append(Mask(layers: previous.layers.enumerated().map { index, layer in
-                let survivors = layer.kept.indices.filter { layer.kept[$0] }.sorted { scores[index][$0] < scores[index][$1] }
-                let prune = Int((Double(survivors.count) * (index == 2 ? 0.1 : 0.2)).rounded())
-                var flags = layer.kept
-                for i in survivors.prefix(prune) { flags[i] = false }
-                return MaskLayer(rows: layer.rows, cols: layer.cols, kept: flags)
-            }))
+            masks.append(
+                Mask(
+                    layers: previous.layers.enumerated().map { index, layer in
+                        let survivors = layer.kept.indices.filter { layer.kept[$0] }.sorted {
+                            scores[index][$0] < scores[index][$1]
+                        }
+                        let prune = Int((Double(survivors.count) * (index == 2 ? 0.1 : 0.2)).rounded())
+                        var flags = layer.kept
+                        for i in survivors.prefix(prune) { flags[i] = false }
+                        return MaskLayer(rows: layer.rows, cols: layer.cols, kept: flags)
+                    }))
         }
         return masks
     }
@@ -256,7 +278,8 @@ struct Zlib {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
-                "python3", "-c", "import sys,zlib;print(len(zlib.compress(open(sys.argv[1],'rb').read(),9)))", file.path,
+                "python3", "-c", "import sys,zlib;print(len(zlib.compress(open(sys.argv[1],'rb').read(),9)))",
+                file.path,
             ]
             let output = Pipe()
             process.standardOutput = output

@@ -66,14 +66,16 @@ struct MaskInfoCommand: ParsableCommand {
         if let parent = info.parentChecksum {
             let parentName = String(format: "%016llx", parent)
             let url = URL(fileURLWithPath: path)
-            let names = roundNumber(url.lastPathComponent).map { number, width in
-                (0..<number).reversed().map { "round-" + String(format: "%0\(width)d", $0) + ".ltmask" }
-            } ?? []
+            let names =
+                roundNumber(url.lastPathComponent).map { number, width in
+                    (0..<number).reversed().map { "round-" + String(format: "%0\(width)d", $0) + ".ltmask" }
+                } ?? []
             let folder = url.deletingLastPathComponent()
             let found = SiblingReads()
             let lookup: (Int, UInt64) -> [UInt8]? = { depth, _ in
                 guard depth <= names.count,
-                    let data = FileManager.default.contents(atPath: folder.appendingPathComponent(names[depth - 1]).path)
+                    let data = FileManager.default.contents(
+                        atPath: folder.appendingPathComponent(names[depth - 1]).path)
                 else { return nil }
                 found.names.append(names[depth - 1])
                 return [UInt8](data)
@@ -83,7 +85,8 @@ struct MaskInfoCommand: ParsableCommand {
                 decoded = try MaskFile.decodeChain(bytes, parentBytes: lookup)
             } catch {
                 guard error.code == .parentRequired else { throw error }
-                lines.append("  delta of parent \(parentName): parent not found next to it; header checked, payload not decoded")
+                lines.append(
+                    "  delta of parent \(parentName): parent not found next to it; header checked, payload not decoded")
                 return lines.joined(separator: "\n") + "\n" + table(info)
             }
             lines.append(
@@ -91,7 +94,8 @@ struct MaskInfoCommand: ParsableCommand {
                     + "decoded and verified (mask checksum \(String(format: "%016llx", decoded.checksum)))")
         } else {
             let mask = try MaskFile.decode(bytes)
-            lines.append("  self-contained; decoded and verified (mask checksum \(String(format: "%016llx", mask.checksum)))")
+            lines.append(
+                "  self-contained; decoded and verified (mask checksum \(String(format: "%016llx", mask.checksum)))")
         }
         return lines.joined(separator: "\n") + "\n" + table(info)
     }

@@ -29,9 +29,10 @@ struct CompressionTests {
         var child = parent
         for _ in 0..<round {
             parent = child
-            child = Mask(layers: child.layers.enumerated().map { index, layer in
-                pruneSurvivors(layer, fraction: index == 2 ? 0.1 : 0.2, rng: &rng)
-            })
+            child = Mask(
+                layers: child.layers.enumerated().map { index, layer in
+                    pruneSurvivors(layer, fraction: index == 2 ? 0.1 : 0.2, rng: &rng)
+                })
         }
         #expect(child.isSubset(of: parent))
         let bytes = MaskFile.encode(child, parent: parent)
@@ -45,7 +46,8 @@ struct CompressionTests {
         }
         let bound = zip(child.layers, parent.layers).reduce(0.0) { sum, pair in
             let (c, p) = pair
-            return sum + (p.keptCount == 0 ? 0 : Double(p.keptCount) * entropy(Double(c.keptCount) / Double(p.keptCount)))
+            return sum
+                + (p.keptCount == 0 ? 0 : Double(p.keptCount) * entropy(Double(c.keptCount) / Double(p.keptCount)))
         }
         let payloadBits = Double(payloadBytes(info) * 8)
         #expect(payloadBits <= bound * 1.05 + 8 * 3, "delta payload \(payloadBits) bits vs conditional bound \(bound)")

@@ -6,7 +6,8 @@ struct CorruptionTests {
     static func smallFile() -> (Mask, [UInt8]) {
         var rng = SplitMix64(seed: 99)
         let mask = Mask(layers: [
-            randomLayer(rows: 12, cols: 10, density: 0.3, rng: &rng), randomLayer(rows: 10, cols: 3, density: 0.5, rng: &rng),
+            randomLayer(rows: 12, cols: 10, density: 0.3, rng: &rng),
+            randomLayer(rows: 10, cols: 3, density: 0.5, rng: &rng),
         ])
         return (mask, MaskFile.encode(mask))
     }
@@ -18,7 +19,9 @@ struct CorruptionTests {
             let error = try #require(throws: MaskFileError.self) { try MaskFile.decode(Array(bytes.prefix(length))) }
             #expect(error.code == .truncated || error.code == .checksumMismatch || error.code == .badMagic)
         }
-        let short = try #require(throws: MaskFileError.self) { try MaskFile.decode(Array(bytes.prefix(bytes.count - 1))) }
+        let short = try #require(throws: MaskFileError.self) {
+            try MaskFile.decode(Array(bytes.prefix(bytes.count - 1)))
+        }
         #expect(short.code == .truncated)
         #expect(short.message.contains("truncated at byte \(bytes.count - 1) of \(bytes.count)"))
         let long = try #require(throws: MaskFileError.self) { try MaskFile.decode(bytes + [0]) }
@@ -87,11 +90,15 @@ struct CorruptionTests {
         #expect(error.code == .limitExceeded)
         #expect(error.message.contains("4294967295"))
 
-        let layers = try #require(throws: MaskFileError.self) { try MaskFile.info(MaskFile.magic + [1, 0, 200, 0, 0, 0, 0]) }
+        let layers = try #require(throws: MaskFileError.self) {
+            try MaskFile.info(MaskFile.magic + [1, 0, 200, 0, 0, 0, 0])
+        }
         #expect(layers.code == .limitExceeded)
         let magic = try #require(throws: MaskFileError.self) { try MaskFile.info(Array("PK\u{3}\u{4}rest".utf8)) }
         #expect(magic.code == .badMagic)
-        let version = try #require(throws: MaskFileError.self) { try MaskFile.info(MaskFile.magic + [9, 0, 0, 0, 0, 0, 0]) }
+        let version = try #require(throws: MaskFileError.self) {
+            try MaskFile.info(MaskFile.magic + [9, 0, 0, 0, 0, 0, 0])
+        }
         #expect(version.code == .unsupportedVersion)
     }
 

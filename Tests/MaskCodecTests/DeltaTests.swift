@@ -7,9 +7,11 @@ struct DeltaTests {
         var rng = SplitMix64(seed: seed)
         var masks = [Mask(shapes: lenetShapes)]
         for _ in 0..<rounds {
-            masks.append(Mask(layers: masks.last!.layers.enumerated().map { index, layer in
-                pruneSurvivors(layer, fraction: index == 2 ? 0.1 : 0.2, rng: &rng)
-            }))
+            masks.append(
+                Mask(
+                    layers: masks.last!.layers.enumerated().map { index, layer in
+                        pruneSurvivors(layer, fraction: index == 2 ? 0.1 : 0.2, rng: &rng)
+                    }))
         }
         return masks
     }

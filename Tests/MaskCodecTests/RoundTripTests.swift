@@ -68,7 +68,8 @@ struct RoundTripTests {
     @Test("multi-layer LeNet masks at several densities", arguments: [0.8, 0.21, 0.019])
     func multiLayer(density: Double) throws {
         var rng = SplitMix64(seed: 0x1E7)
-        let mask = Mask(layers: lenetShapes.map { randomLayer(rows: $0.rows, cols: $0.cols, density: density, rng: &rng) })
+        let mask = Mask(
+            layers: lenetShapes.map { randomLayer(rows: $0.rows, cols: $0.cols, density: density, rng: &rng) })
         let bytes = MaskFile.encode(mask)
         let info = try MaskFile.info(bytes)
         #expect(info.layers.map(\.keptCount) == mask.layers.map(\.keptCount))
@@ -79,7 +80,8 @@ struct RoundTripTests {
 
     @Test("packedBits is LSB first and inverts")
     func packedBits() {
-        let layer = MaskLayer(rows: 1, cols: 10, kept: [true, false, true, true, false, false, false, false, false, true])
+        let layer = MaskLayer(
+            rows: 1, cols: 10, kept: [true, false, true, true, false, false, false, false, false, true])
         #expect(layer.packedBits() == [0b0000_1101, 0b0000_0010])
         #expect(MaskLayer(rows: 1, cols: 10, packed: layer.packedBits()) == layer)
     }
