@@ -117,6 +117,7 @@ struct SweepLoader {
         var nameNode: Node?
         var baseNode: Node?
         var gridNode: Node?
+        var gridKeyLine: Int?
         var seedsNode: Node?
         for (keyNode, value) in document.root {
             let key = try document.keyText(keyNode, section: "")
@@ -124,7 +125,9 @@ struct SweepLoader {
             case "name": nameNode = value
             case "description": break
             case "base": baseNode = value
-            case "grid": gridNode = value
+            case "grid":
+                gridNode = value
+                gridKeyLine = keyNode.mark?.line
             case "seeds": seedsNode = value
             default:
                 let hint = TrialSpec.keys.contains { $0.name == key || $0.name.hasPrefix(key + ".") }
@@ -218,7 +221,7 @@ struct SweepLoader {
             do {
                 try spec.validate()
             } catch {
-                let line = axisLines[error.key] ?? baseLines[error.key] ?? gridNode?.mark?.line
+                let line = axisLines[error.key] ?? baseLines[error.key] ?? gridKeyLine
                 let section = axisLines[error.key] != nil ? "grid." : (baseLines[error.key] != nil ? "base." : "")
                 throw SpecFileError(
                     file: document.file, line: line, key: section + error.key, message: "\(error.message) (at grid point \(pointText))"
@@ -230,7 +233,7 @@ struct SweepLoader {
                 let label = "\(pointText), seed=\(seed)"
                 if let other = firstPoint[trial.id] {
                     throw SpecFileError(
-                        file: document.file, line: gridNode?.mark?.line, key: "grid",
+                        file: document.file, line: gridKeyLine, key: "grid",
                         message: "grid points '\(other)' and '\(label)' give the same trial \(trial.id) (equal after defaults are filled in); remove one of the values"
                     )
                 }
