@@ -38,13 +38,19 @@ struct GridSpecTests {
         #expect(plan.seeds == [0, 1])
         // Last axis fastest, seeds innermost.
         let first = plan.trials[0], second = plan.trials[1], third = plan.trials[2], last = plan.trials[23]
-        #expect(first.axisValues.map(\.description) == ["reinit=rewind", "prune.strategy=layerwise-magnitude", "train.lr=0.0012"])
+        #expect(
+            first.axisValues.map(\.description) == [
+                "reinit=rewind", "prune.strategy=layerwise-magnitude", "train.lr=0.0012",
+            ])
         #expect(first.spec.seed == 0 && second.spec.seed == 1 && second.axisValues == first.axisValues)
         #expect(third.spec.train.lr == 6e-4 && third.spec.seed == 0)
         #expect(last.spec.reinit == .random && last.spec.prune.strategy == .random && last.spec.train.lr == 6e-4)
         #expect(last.spec.seed == 1)
         // Base applied everywhere.
-        #expect(plan.trials.allSatisfy { $0.spec.train.iterations == 2000 && $0.spec.train.evalEvery == 200 && $0.spec.prune.rounds == 5 })
+        #expect(
+            plan.trials.allSatisfy {
+                $0.spec.train.iterations == 2000 && $0.spec.train.evalEvery == 200 && $0.spec.prune.rounds == 5
+            })
         #expect(Set(plan.trials.map(\.id)).count == 24)
         #expect(plan.expectedRounds == 24 * 6)
         #expect(plan.expectedBranchTrials == 0)
@@ -75,7 +81,8 @@ struct GridSpecTests {
         let c = try parseSweep(text: reordered, file: "other.yaml")
         #expect(c.fingerprint == a.fingerprint)
         #expect(c.trials.map(\.id) != a.trials.map(\.id))
-        let changed = try parseSweep(text: Self.quick.replacingOccurrences(of: "seeds: 2", with: "seeds: 3"), file: "q.yaml")
+        let changed = try parseSweep(
+            text: Self.quick.replacingOccurrences(of: "seeds: 2", with: "seeds: 3"), file: "q.yaml")
         #expect(changed.fingerprint != a.fingerprint)
     }
 
@@ -151,19 +158,31 @@ struct GridSpecTests {
             "name: x\ngrid:\n  reinit: [rewind]\n  prune.strategy:\n    - random\n    - magnitude\n", 6,
             "grid.prune.strategy: 'magnitude' is not one of layerwise-magnitude, global-magnitude, random"
         ),
-        ("name: x\nbase: {train.lr: 1e-3}\ngrids:\n  reinit: [rewind]\n", 3, "grids: unknown section; allowed: name, description, base, grid, seeds"),
+        (
+            "name: x\nbase: {train.lr: 1e-3}\ngrids:\n  reinit: [rewind]\n", 3,
+            "grids: unknown section; allowed: name, description, base, grid, seeds"
+        ),
         ("name: x\ntrain.lr: 1e-3\n", 2, "train.lr: unknown section (hyperparameters go under base: or grid:)"),
-        ("name: x\nbase:\n  train:\n    learning_rate: 1\n", 4, "base.train.learning_rate: unknown key; did you mean train.optimizer"),
+        (
+            "name: x\nbase:\n  train:\n    learning_rate: 1\n", 4,
+            "base.train.learning_rate: unknown key; did you mean train.optimizer"
+        ),
         ("name: x\ngrid:\n  reinit: []\n", 3, "grid.reinit: empty axis"),
         ("name: x\ngrid:\n  train.lr: 1e-3\n", 3, "grid.train.lr: an axis must be a list of values"),
-        ("name: x\ngrid:\n  reinit: [rewind, 'rewind:0']\n", 2, "grid: grid points 'reinit=rewind, seed=0' and 'reinit=rewind:0, seed=0' give the same trial"),
+        (
+            "name: x\ngrid:\n  reinit: [rewind, 'rewind:0']\n", 2,
+            "grid: grid points 'reinit=rewind, seed=0' and 'reinit=rewind:0, seed=0' give the same trial"
+        ),
         (
             "name: x\nbase: {train.iterations: 100}\ngrid:\n  train.eval_every: [50, 500]\n", 4,
             "grid.train.eval_every: 500 is more than train.iterations (100) (at grid point train.eval_every=500)"
         ),
         ("name: x\nbase:\n  train: [1, 2\n", 4, "YAML syntax:"),
         ("name: x\nbase:\n  seed: 1\n  seed: 2\n", 3, "seed: key set twice in the same map"),
-        ("name: x\nbase:\n  train: {lr: 1e-3}\n  train.lr: 2e-3\n", 4, "base.train.lr: set twice (first on line 3); keep one"),
+        (
+            "name: x\nbase:\n  train: {lr: 1e-3}\n  train.lr: 2e-3\n", 4,
+            "base.train.lr: set twice (first on line 3); keep one"
+        ),
         ("name: x\nseeds: [0, -1]\n", 2, "seeds: '-1' is not a seed"),
         ("name: x\nseeds: 0\n", 2, "seeds: a count must be ≥ 1"),
         ("name: x\nbase: {seed: 3}\nseeds: 2\n", 3, "seeds: base.seed is also set (line 2); keep one"),
@@ -211,7 +230,9 @@ struct GridSpecTests {
             #expect(entries.map(\.key) == ["train.iterations", "train.eval_every", "prune.strategy", "seed"])
             #expect(entries.map(\.line) == [2, 3, 4, 5])
             let spec = try loadTrialSpec(path: path, overrides: [("train.lr", .double(6e-4))])
-            #expect(spec.train.iterations == 300 && spec.prune.strategy == .random && spec.seed == 4 && spec.train.lr == 6e-4)
+            #expect(
+                spec.train.iterations == 300 && spec.prune.strategy == .random && spec.seed == 4
+                    && spec.train.lr == 6e-4)
 
             #expect {
                 try loadTrialSpec(path: path, overrides: [("train.eval_every", .int(1000))])

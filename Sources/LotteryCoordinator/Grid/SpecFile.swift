@@ -73,10 +73,12 @@ struct SpecDocument {
             throw Self.yamlError(error, file: file)
         }
         guard let node else {
-            throw SpecFileError(file: file, line: nil, key: "", message: "the file is empty; expected a YAML map of keys")
+            throw SpecFileError(
+                file: file, line: nil, key: "", message: "the file is empty; expected a YAML map of keys")
         }
         guard case .mapping(let mapping) = node else {
-            throw SpecFileError(file: file, line: node.mark?.line, key: "", message: "expected a YAML map of keys at the top level")
+            throw SpecFileError(
+                file: file, line: node.mark?.line, key: "", message: "expected a YAML map of keys at the top level")
         }
         self.root = mapping
     }
@@ -171,7 +173,8 @@ struct SpecDocument {
         switch yaml {
         case .scanner(let ctx, let problem, let mark, _), .parser(let ctx, let problem, let mark, _),
             .composer(let ctx, let problem, let mark, _):
-            return SpecFileError(file: file, line: mark.line, key: "", message: "YAML syntax: \(problem)\(context(ctx))")
+            return SpecFileError(
+                file: file, line: mark.line, key: "", message: "YAML syntax: \(problem)\(context(ctx))")
         case .duplicatedKeysInMapping(let duplicates, let ctx):
             return SpecFileError(
                 file: file, line: ctx.mark.line, key: duplicates.joined(separator: ", "),

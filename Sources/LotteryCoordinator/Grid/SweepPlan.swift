@@ -58,7 +58,8 @@ public struct SweepPlan: Sendable {
     /// Top-level trials in expansion order.
     public var trials: [PlannedTrial]
 
-    public init(name: String, file: String, sourceText: String, axes: [GridAxis], seeds: [Int], trials: [PlannedTrial]) {
+    public init(name: String, file: String, sourceText: String, axes: [GridAxis], seeds: [Int], trials: [PlannedTrial])
+    {
         self.name = name
         self.file = file
         self.sourceText = sourceText
@@ -130,7 +131,8 @@ struct SweepLoader {
                 gridKeyLine = keyNode.mark?.line
             case "seeds": seedsNode = value
             default:
-                let hint = TrialSpec.keys.contains { $0.name == key || $0.name.hasPrefix(key + ".") }
+                let hint =
+                    TrialSpec.keys.contains { $0.name == key || $0.name.hasPrefix(key + ".") }
                     ? " (hyperparameters go under base: or grid:)" : ""
                 throw document.error(
                     at: keyNode, key: key,
@@ -152,7 +154,8 @@ struct SweepLoader {
                 do {
                     try base.set(entry.key, to: entry.value)
                 } catch {
-                    throw SpecFileError(file: document.file, line: entry.line, key: "base." + error.key, message: error.message)
+                    throw SpecFileError(
+                        file: document.file, line: entry.line, key: "base." + error.key, message: error.message)
                 }
                 baseLines[entry.key] = entry.line
             }
@@ -168,7 +171,8 @@ struct SweepLoader {
             for leaf in try document.leaves(of: mapping, section: "grid.") {
                 let key = "grid." + leaf.key
                 if leaf.key == "seed" {
-                    throw document.error(at: leaf.node, key: key, "give seeds at the top level: 'seeds: 5' or 'seeds: [0, 1]'")
+                    throw document.error(
+                        at: leaf.node, key: key, "give seeds at the top level: 'seeds: 5' or 'seeds: [0, 1]'")
                 }
                 guard case .sequence(let sequence) = leaf.node else {
                     throw document.error(
@@ -190,7 +194,9 @@ struct SweepLoader {
                     do {
                         try probe.set(leaf.key, to: value)
                     } catch {
-                        throw SpecFileError(file: document.file, line: item.mark?.line, key: "grid." + error.key, message: error.message)
+                        throw SpecFileError(
+                            file: document.file, line: item.mark?.line, key: "grid." + error.key, message: error.message
+                        )
                     }
                     values.append(value)
                 }
@@ -214,7 +220,9 @@ struct SweepLoader {
                 do {
                     try spec.set(value.key, to: value.value)
                 } catch {
-                    throw SpecFileError(file: document.file, line: axisLines[value.key], key: "grid." + error.key, message: error.message)
+                    throw SpecFileError(
+                        file: document.file, line: axisLines[value.key], key: "grid." + error.key,
+                        message: error.message)
                 }
             }
             let pointText = point.isEmpty ? "the base" : point.map(\.description).joined(separator: ", ")
@@ -224,7 +232,8 @@ struct SweepLoader {
                 let line = axisLines[error.key] ?? baseLines[error.key] ?? gridKeyLine
                 let section = axisLines[error.key] != nil ? "grid." : (baseLines[error.key] != nil ? "base." : "")
                 throw SpecFileError(
-                    file: document.file, line: line, key: section + error.key, message: "\(error.message) (at grid point \(pointText))"
+                    file: document.file, line: line, key: section + error.key,
+                    message: "\(error.message) (at grid point \(pointText))"
                 )
             }
             for seed in seeds {
@@ -234,14 +243,16 @@ struct SweepLoader {
                 if let other = firstPoint[trial.id] {
                     throw SpecFileError(
                         file: document.file, line: gridKeyLine, key: "grid",
-                        message: "grid points '\(other)' and '\(label)' give the same trial \(trial.id) (equal after defaults are filled in); remove one of the values"
+                        message:
+                            "grid points '\(other)' and '\(label)' give the same trial \(trial.id) (equal after defaults are filled in); remove one of the values"
                     )
                 }
                 firstPoint[trial.id] = label
                 trials.append(trial)
             }
         }
-        return SweepPlan(name: name, file: document.file, sourceText: document.text, axes: axes, seeds: seeds, trials: trials)
+        return SweepPlan(
+            name: name, file: document.file, sourceText: document.text, axes: axes, seeds: seeds, trials: trials)
     }
 
     func name(_ node: Node?) throws(SpecFileError) -> String {
@@ -253,7 +264,9 @@ struct SweepLoader {
             scalar.string.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
             !scalar.string.hasPrefix(".")
         else {
-            throw document.error(at: node, key: "name", "'\(node.scalar?.string ?? "")' is not a folder name; use letters, digits, '-', '_' or '.'")
+            throw document.error(
+                at: node, key: "name",
+                "'\(node.scalar?.string ?? "")' is not a folder name; use letters, digits, '-', '_' or '.'")
         }
         return scalar.string
     }
@@ -269,7 +282,9 @@ struct SweepLoader {
             guard count >= 1 else { throw document.error(at: node, key: "seeds", "a count must be ≥ 1, got \(count)") }
             return Array(0..<count)
         case .list(let items):
-            guard !items.isEmpty else { throw document.error(at: node, key: "seeds", "empty list; give a count or at least one seed") }
+            guard !items.isEmpty else {
+                throw document.error(at: node, key: "seeds", "empty list; give a count or at least one seed")
+            }
             var seeds: [Int] = []
             for item in items {
                 guard case .int(let seed) = item, seed >= 0 else {
@@ -282,7 +297,8 @@ struct SweepLoader {
             }
             return seeds
         default:
-            throw document.error(at: node, key: "seeds", "expected a count (seeds: 5 means 0..4) or a list of integers ≥ 0")
+            throw document.error(
+                at: node, key: "seeds", "expected a count (seeds: 5 means 0..4) or a list of integers ≥ 0")
         }
     }
 }

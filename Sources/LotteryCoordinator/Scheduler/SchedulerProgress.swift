@@ -79,7 +79,8 @@ public struct ETAEstimator: Sendable {
 
     /// Rounds per second over the window, or `nil` until rounds have been recorded across some time.
     public var roundsPerSecond: Double? {
-        guard let first = samples.first, let last = samples.last, last.time > first.time, last.rounds > first.rounds else {
+        guard let first = samples.first, let last = samples.last, last.time > first.time, last.rounds > first.rounds
+        else {
             return nil
         }
         return Double(last.rounds - first.rounds) / (last.time - first.time)

@@ -155,13 +155,16 @@ public struct SchedulerStateMachine: Sendable {
                 let before = workers[id]!.credit
                 workers[id]!.credit = min(before + max(credit, 0), workers[id]!.slots)
                 if before + credit > workers[id]!.slots {
-                    actions.append(.log("worker \(id) announced more credit than its \(workers[id]!.slots) slots; capped"))
+                    actions.append(
+                        .log("worker \(id) announced more credit than its \(workers[id]!.slots) slots; capped"))
                 }
             }
         case .heartbeat(let id, let progress):
             if registered(id, now: now, into: &actions) {
                 for (trialID, point) in progress {
-                    guard case .running(id, _)? = trials[trialID]?.state, trials[trialID]!.progress != point else { continue }
+                    guard case .running(id, _)? = trials[trialID]?.state, trials[trialID]!.progress != point else {
+                        continue
+                    }
                     trials[trialID]!.progress = point
                     trials[trialID]!.progressMovedAt = now
                 }
@@ -199,10 +202,16 @@ public struct SchedulerStateMachine: Sendable {
         return actions
     }
 
-    mutating func hello(_ id: WorkerID, host: String, slots: Int, version: Int, now: Double, into actions: inout [SchedulerAction]) {
+    mutating func hello(
+        _ id: WorkerID, host: String, slots: Int, version: Int, now: Double, into actions: inout [SchedulerAction]
+    ) {
         guard version == config.protocolVersion else {
             actions.append(
-                .reject(id, reason: "protocol version \(version), but this coordinator speaks \(config.protocolVersion): run the same lth release on both")
+                .reject(
+                    id,
+                    reason:
+                        "protocol version \(version), but this coordinator speaks \(config.protocolVersion): run the same lth release on both"
+                )
             )
             return
         }
@@ -212,14 +221,16 @@ public struct SchedulerStateMachine: Sendable {
         }
         if let old = workers[id], old.alive, !old.running.isEmpty {
             // Same id says HELLO again while we think it runs trials: it restarted and lost them.
-            actions.append(.log("worker \(id) said HELLO again while running \(old.running.count) trial(s): it restarted"))
+            actions.append(
+                .log("worker \(id) said HELLO again while running \(old.running.count) trial(s): it restarted"))
             for trialID in old.running {
                 badEnd(trialID, reason: "worker \(id) restarted while running it", into: &actions)
             }
         }
         joinCounter += 1
         workers[id] = WorkerInfo(
-            id: id, host: host, slots: slots, credit: 0, alive: true, lastSeen: now, lastHeartbeatSent: now, running: [],
+            id: id, host: host, slots: slots, credit: 0, alive: true, lastSeen: now, lastHeartbeatSent: now,
+            running: [],
             joinOrder: workers[id]?.joinOrder ?? joinCounter
         )
         actions.append(.log("worker \(id) on \(host) joined with \(slots) slot(s)"))
@@ -239,7 +250,10 @@ public struct SchedulerStateMachine: Sendable {
         return true
     }
 
-    mutating func result(from id: WorkerID, trialID: String, round: Int, isFinal: Bool, now: Double, into actions: inout [SchedulerAction]) {
+    mutating func result(
+        from id: WorkerID, trialID: String, round: Int, isFinal: Bool, now: Double,
+        into actions: inout [SchedulerAction]
+    ) {
         guard let trial = trials[trialID] else {
             actions.append(.dropResult(id, trialID: trialID, round: round, reason: "unknown trial"))
             return
@@ -249,7 +263,8 @@ public struct SchedulerStateMachine: Sendable {
             return
         }
         guard round == trial.nextRound, trial.state != .done else {
-            let reason = round < trial.nextRound || trial.state == .done
+            let reason =
+                round < trial.nextRound || trial.state == .done
                 ? "duplicate: round \(round) already recorded"
                 : "out of order: round \(trial.nextRound) is the next one needed"
             actions.append(.dropResult(id, trialID: trialID, round: round, reason: reason))
@@ -266,7 +281,10 @@ public struct SchedulerStateMachine: Sendable {
             assignee = nil
         }
         if assignee != id {
-            actions.append(.log("accepted round \(round) of \(trialID) from \(id), not its current worker (results are deterministic)"))
+            actions.append(
+                .log(
+                    "accepted round \(round) of \(trialID) from \(id), not its current worker (results are deterministic)"
+                ))
         }
         if trial.spec.branch == nil, round >= 1 {
             for branch in RoundEstimate.branches(of: trial.spec, round: round) {
@@ -354,7 +372,11 @@ public struct SchedulerStateMachine: Sendable {
         for id in workerIDsInJoinOrder where workers[id]!.alive {
             let silence = now - workers[id]!.lastSeen
             if silence > config.heartbeatTimeout {
-                kill(id, reason: "no message for \(Self.seconds(silence)) (timeout \(Self.seconds(config.heartbeatTimeout)))", into: &actions)
+                kill(
+                    id,
+                    reason:
+                        "no message for \(Self.seconds(silence)) (timeout \(Self.seconds(config.heartbeatTimeout)))",
+                    into: &actions)
             }
         }
         for trialID in allIDs {
@@ -382,14 +404,17 @@ public struct SchedulerStateMachine: Sendable {
             trials[trialID]!.progressMovedAt = now
             workers[workerID]!.credit -= 1
             workers[workerID]!.running.append(trialID)
-            actions.append(.assign(workerID, SchedulerTask(trialID: trialID, spec: trials[trialID]!.spec, startRound: start)))
+            actions.append(
+                .assign(workerID, SchedulerTask(trialID: trialID, spec: trials[trialID]!.spec, startRound: start)))
         }
     }
 
     func workerWithMostCredit() -> WorkerID? {
         var best: WorkerInfo?
         for worker in workers.values where worker.alive && worker.credit > 0 {
-            if let current = best, (current.credit, -current.joinOrder) >= (worker.credit, -worker.joinOrder) { continue }
+            if let current = best, (current.credit, -current.joinOrder) >= (worker.credit, -worker.joinOrder) {
+                continue
+            }
             best = worker
         }
         return best?.id
