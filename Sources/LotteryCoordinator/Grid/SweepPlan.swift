@@ -1,0 +1,304 @@
+import Foundation
+public import LotteryCore
+import Yams
+
+/// One value of one grid axis at a grid point, e.g. `prune.strategy = random`.
+public struct AxisValue: Sendable, Hashable, CustomStringConvertible {
+    public var key: String
+    public var value: SpecValue
+
+    public init(key: String, value: SpecValue) {
+        self.key = key
+        self.value = value
+    }
+
+    public var description: String { "\(key)=\(value)" }
+}
+
+/// One axis of a sweep grid: a dotted hyperparameter and the values it takes, in file order.
+public struct GridAxis: Sendable, Hashable {
+    public var key: String
+    public var values: [SpecValue]
+
+    public init(key: String, values: [SpecValue]) {
+        self.key = key
+        self.values = values
+    }
+}
+
+/// One top-level trial of a sweep: its spec, its id and the grid point it came from.
+public struct PlannedTrial: Sendable, Hashable {
+    /// ``TrialSpec/trialID`` of ``spec``.
+    public var id: String
+    public var spec: TrialSpec
+    /// The grid point, axes in file order (for display; the seed is `spec.seed`).
+    public var axisValues: [AxisValue]
+
+    public init(spec: TrialSpec, axisValues: [AxisValue] = []) {
+        self.id = spec.trialID
+        self.spec = spec
+        self.axisValues = axisValues
+    }
+}
+
+/// A sweep expanded into trials: the cartesian product of the grid axes × seeds, applied to `base`.
+///
+/// Order is deterministic: axes in file order, the last axis varying fastest, seeds innermost.
+/// Branch (control) trials are not listed: they exist only once their parent's round mask is recorded
+/// (the scheduler creates them), but they are counted in ``expectedBranchTrials`` and ``expectedRounds``.
+public struct SweepPlan: Sendable {
+    /// The sweep's name: the results folder `results/<name>/`.
+    public var name: String
+    /// Path of the file it was loaded from.
+    public var file: String
+    /// The file as written, byte for byte: saved as `sweep.yaml` ("the spec as run").
+    public var sourceText: String
+    public var axes: [GridAxis]
+    public var seeds: [Int]
+    /// Top-level trials in expansion order.
+    public var trials: [PlannedTrial]
+
+    public init(name: String, file: String, sourceText: String, axes: [GridAxis], seeds: [Int], trials: [PlannedTrial])
+    {
+        self.name = name
+        self.file = file
+        self.sourceText = sourceText
+        self.axes = axes
+        self.seeds = seeds
+        self.trials = trials
+    }
+
+    /// Identity of the sweep as run: SHA-256 (hex) of its sorted trial ids, one per line.
+    ///
+    /// Trial ids hash every resolved hyperparameter, so two files that expand to the same trials have the
+    /// same fingerprint (comments, key order and axis order do not matter) and any change to a trial
+    /// changes it. A restart on an existing results folder checks it before resuming.
+    public var fingerprint: String {
+        SHA256.hexDigest(Array(trials.map(\.id).sorted().joined(separator: "\n").utf8))
+    }
+
+    /// Branch trials the sweep will create: per trial, one per control kind × `controls_seeds` × pruned round.
+    public var expectedBranchTrials: Int {
+        trials.reduce(0) { $0 + RoundEstimate.branchTrials(of: $1.spec) }
+    }
+
+    /// Rounds the whole sweep will record, branch trials included (for progress and ETA).
+    ///
+    /// Exact for `prune.rounds`; for `prune.target_density` see ``RoundEstimate/rounds(of:)``.
+    public var expectedRounds: Int {
+        trials.reduce(0) { $0 + RoundEstimate.rounds(of: $1.spec) + RoundEstimate.branchTrials(of: $1.spec) }
+    }
+}
+
+/// Loads a sweep file and expands it into trials.
+///
+/// Format (docs/sweep-spec.md): `name`, optional `description`, `base` (hyperparameters, nested or dotted),
+/// `grid` (dotted key → non-empty list of values) and `seeds` (a count n meaning 0..<n, or a list).
+/// - Parameter path: The YAML file.
+/// - Returns: The expanded plan.
+/// - Throws: ``SpecFileError`` naming the file, line and key: YAML syntax, unknown section or key, a bad
+///   value (with the allowed values), an empty or non-list axis, a trial that fails validation, two grid
+///   points that give the same trial.
+public func loadSweep(path: String) throws(SpecFileError) -> SweepPlan {
+    try SweepLoader(document: SpecDocument(path: path)).plan()
+}
+
+/// Parses sweep text that did not come from a file (tests, `lth sweep -` from stdin); `file` names it in errors.
+public func parseSweep(text: String, file: String) throws(SpecFileError) -> SweepPlan {
+    try SweepLoader(document: SpecDocument(text: text, file: file)).plan()
+}
+
+/// The expansion itself, kept apart from file reading.
+struct SweepLoader {
+    static let sections = ["name", "description", "base", "grid", "seeds"]
+
+    let document: SpecDocument
+
+    func plan() throws(SpecFileError) -> SweepPlan {
+        var nameNode: Node?
+        var baseNode: Node?
+        var gridNode: Node?
+        var gridKeyLine: Int?
+        var seedsNode: Node?
+        for (keyNode, value) in document.root {
+            let key = try document.keyText(keyNode, section: "")
+            switch key {
+            case "name": nameNode = value
+            case "description": break
+            case "base": baseNode = value
+            case "grid":
+                gridNode = value
+                gridKeyLine = keyNode.mark?.line
+            case "seeds": seedsNode = value
+            default:
+                let hint =
+                    TrialSpec.keys.contains { $0.name == key || $0.name.hasPrefix(key + ".") }
+                    ? " (hyperparameters go under base: or grid:)" : ""
+                throw document.error(
+                    at: keyNode, key: key,
+                    "unknown section\(hint); allowed: \(Self.sections.joined(separator: ", "))"
+                )
+            }
+        }
+
+        let name = try self.name(nameNode)
+
+        // base: hyperparameters applied to every trial.
+        var base = TrialSpec()
+        var baseLines: [String: Int] = [:]
+        if let baseNode {
+            guard case .mapping(let mapping) = baseNode else {
+                throw document.error(at: baseNode, key: "base", "expected a map of hyperparameters")
+            }
+            for entry in try document.entries(of: mapping, section: "base.") {
+                do {
+                    try base.set(entry.key, to: entry.value)
+                } catch {
+                    throw SpecFileError(
+                        file: document.file, line: entry.line, key: "base." + error.key, message: error.message)
+                }
+                baseLines[entry.key] = entry.line
+            }
+        }
+
+        // grid: axes in file order.
+        var axes: [GridAxis] = []
+        var axisLines: [String: Int] = [:]
+        if let gridNode, gridNode.tag.description != Tag.Name.null.rawValue {
+            guard case .mapping(let mapping) = gridNode else {
+                throw document.error(at: gridNode, key: "grid", "expected a map of key: [values, …]")
+            }
+            for leaf in try document.leaves(of: mapping, section: "grid.") {
+                let key = "grid." + leaf.key
+                if leaf.key == "seed" {
+                    throw document.error(
+                        at: leaf.node, key: key, "give seeds at the top level: 'seeds: 5' or 'seeds: [0, 1]'")
+                }
+                guard case .sequence(let sequence) = leaf.node else {
+                    throw document.error(
+                        at: leaf.node, key: key,
+                        "an axis must be a list of values, e.g. [\(leaf.node.scalar?.string ?? "a"), …]; put single values under base:"
+                    )
+                }
+                guard !sequence.isEmpty else {
+                    throw document.error(at: leaf.node, key: key, "empty axis; give at least one value")
+                }
+                if let line = baseLines[leaf.key] {
+                    throw document.error(at: leaf.node, key: key, "also set in base (line \(line)); keep one")
+                }
+                var values: [SpecValue] = []
+                for item in sequence {
+                    let value = try document.value(of: item, key: key)
+                    // Check each value once, at its own line, against the base spec.
+                    var probe = base
+                    do {
+                        try probe.set(leaf.key, to: value)
+                    } catch {
+                        throw SpecFileError(
+                            file: document.file, line: item.mark?.line, key: "grid." + error.key, message: error.message
+                        )
+                    }
+                    values.append(value)
+                }
+                axes.append(GridAxis(key: leaf.key, values: values))
+                axisLines[leaf.key] = leaf.node.mark?.line
+            }
+        }
+
+        let seeds = try self.seeds(seedsNode, baseSeed: base.seed, baseSetsSeed: baseLines["seed"])
+
+        // Cartesian product: first axis slowest, last fastest, seeds innermost.
+        var points: [[AxisValue]] = [[]]
+        for axis in axes {
+            points = points.flatMap { point in axis.values.map { point + [AxisValue(key: axis.key, value: $0)] } }
+        }
+        var trials: [PlannedTrial] = []
+        var firstPoint: [String: String] = [:]
+        for point in points {
+            var spec = base
+            for value in point {
+                do {
+                    try spec.set(value.key, to: value.value)
+                } catch {
+                    throw SpecFileError(
+                        file: document.file, line: axisLines[value.key], key: "grid." + error.key,
+                        message: error.message)
+                }
+            }
+            let pointText = point.isEmpty ? "the base" : point.map(\.description).joined(separator: ", ")
+            do {
+                try spec.validate()
+            } catch {
+                let line = axisLines[error.key] ?? baseLines[error.key] ?? gridKeyLine
+                let section = axisLines[error.key] != nil ? "grid." : (baseLines[error.key] != nil ? "base." : "")
+                throw SpecFileError(
+                    file: document.file, line: line, key: section + error.key,
+                    message: "\(error.message) (at grid point \(pointText))"
+                )
+            }
+            for seed in seeds {
+                spec.seed = seed
+                let trial = PlannedTrial(spec: spec, axisValues: point)
+                let label = "\(pointText), seed=\(seed)"
+                if let other = firstPoint[trial.id] {
+                    throw SpecFileError(
+                        file: document.file, line: gridKeyLine, key: "grid",
+                        message:
+                            "grid points '\(other)' and '\(label)' give the same trial \(trial.id) (equal after defaults are filled in); remove one of the values"
+                    )
+                }
+                firstPoint[trial.id] = label
+                trials.append(trial)
+            }
+        }
+        return SweepPlan(
+            name: name, file: document.file, sourceText: document.text, axes: axes, seeds: seeds, trials: trials)
+    }
+
+    func name(_ node: Node?) throws(SpecFileError) -> String {
+        guard let node else {
+            let base = URL(fileURLWithPath: document.file).deletingPathExtension().lastPathComponent
+            return base.isEmpty ? "sweep" : base
+        }
+        guard case .scalar(let scalar) = node, !scalar.string.isEmpty,
+            scalar.string.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
+            !scalar.string.hasPrefix(".")
+        else {
+            throw document.error(
+                at: node, key: "name",
+                "'\(node.scalar?.string ?? "")' is not a folder name; use letters, digits, '-', '_' or '.'")
+        }
+        return scalar.string
+    }
+
+    /// `seeds: n` (0..<n) or `seeds: [a, b, …]`; absent: the base seed only.
+    func seeds(_ node: Node?, baseSeed: Int, baseSetsSeed: Int?) throws(SpecFileError) -> [Int] {
+        guard let node else { return [baseSeed] }
+        if let line = baseSetsSeed {
+            throw document.error(at: node, key: "seeds", "base.seed is also set (line \(line)); keep one")
+        }
+        switch try document.value(of: node, key: "seeds") {
+        case .int(let count):
+            guard count >= 1 else { throw document.error(at: node, key: "seeds", "a count must be ≥ 1, got \(count)") }
+            return Array(0..<count)
+        case .list(let items):
+            guard !items.isEmpty else {
+                throw document.error(at: node, key: "seeds", "empty list; give a count or at least one seed")
+            }
+            var seeds: [Int] = []
+            for item in items {
+                guard case .int(let seed) = item, seed >= 0 else {
+                    throw document.error(at: node, key: "seeds", "'\(item)' is not a seed (an integer ≥ 0)")
+                }
+                guard !seeds.contains(seed) else {
+                    throw document.error(at: node, key: "seeds", "seed \(seed) is listed twice")
+                }
+                seeds.append(seed)
+            }
+            return seeds
+        default:
+            throw document.error(
+                at: node, key: "seeds", "expected a count (seeds: 5 means 0..4) or a list of integers ≥ 0")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// LotteryCoordinator: placeholder until its issue lands.
-enum LotteryCoordinatorPlaceholder {}

@@ -1,0 +1,119 @@
+public import LotteryCore
+
+/// How the scheduler names a worker: whatever stable id the coordinator loop maps a peer to (the id the
+/// worker sends in HELLO, or its ZeroMQ routing id as text). Opaque to the scheduler.
+public typealias WorkerID = String
+
+/// Where a worker is in a trial, as reported by its heartbeats: IMP round and training iteration.
+public struct TrialProgress: Sendable, Hashable {
+    public var round: Int
+    public var iteration: Int
+
+    public init(round: Int, iteration: Int) {
+        self.round = round
+        self.iteration = iteration
+    }
+}
+
+/// One unit of work handed to a worker: run `spec` (the whole IMP trial) starting at `startRound`.
+///
+/// `startRound` is the last recorded round + 1 (0 for a fresh trial). A worker resuming at round r > 0
+/// rebuilds round r from the spec and the recorded round r−1 mask (DESIGN.md "Data flow", point 5).
+/// A branch (control) trial is a one-round trial whose only round is numbered 0.
+public struct SchedulerTask: Sendable, Hashable {
+    public var trialID: String
+    public var spec: TrialSpec
+    public var startRound: Int
+
+    public init(trialID: String, spec: TrialSpec, startRound: Int) {
+        self.trialID = trialID
+        self.spec = spec
+        self.startRound = startRound
+    }
+}
+
+/// Knobs of the scheduler. Times are seconds on the caller's monotonic clock.
+public struct SchedulerConfig: Sendable, Hashable {
+    /// The wire protocol version this coordinator speaks; a HELLO with another version is rejected.
+    public var protocolVersion: Int
+    /// How often the coordinator heartbeats each worker (``SchedulerAction/sendHeartbeat(_:)`` on ticks).
+    public var heartbeatInterval: Double
+    /// A worker not heard from for longer than this is dead (Paranoid Pirate: 3 missed heartbeats).
+    public var heartbeatTimeout: Double
+    /// A running trial whose progress (round, iteration) has not moved for longer than this is hung.
+    public var trialTimeLimit: Double
+    /// Consecutive bad ends (failure report, hang, worker death) without a recorded round before a trial
+    /// fails for good.
+    public var maxTries: Int
+
+    /// - Parameters:
+    ///   - protocolVersion: Wire protocol version workers must say in HELLO.
+    ///   - heartbeatInterval: Seconds between heartbeats to each worker (default 1).
+    ///   - heartbeatTimeout: Seconds of silence before a worker is dead (default 3 × interval).
+    ///   - trialTimeLimit: Seconds without progress before a trial is hung (default 600).
+    ///   - maxTries: Bad ends in a row before a trial fails (default 3).
+    public init(
+        protocolVersion: Int, heartbeatInterval: Double = 1, heartbeatTimeout: Double? = nil,
+        trialTimeLimit: Double = 600, maxTries: Int = 3
+    ) {
+        precondition(heartbeatInterval > 0 && trialTimeLimit > 0 && maxTries >= 1, "scheduler config out of range")
+        self.protocolVersion = protocolVersion
+        self.heartbeatInterval = heartbeatInterval
+        self.heartbeatTimeout = heartbeatTimeout ?? 3 * heartbeatInterval
+        self.trialTimeLimit = trialTimeLimit
+        self.maxTries = maxTries
+    }
+}
+
+/// Something that happened, as the coordinator loop saw it (wire messages translated, plus clock ticks).
+public enum SchedulerEvent: Sendable, Hashable {
+    /// A worker (re)connected: its host name, how many trials it runs at once, its protocol version.
+    case workerHello(WorkerID, host: String, slots: Int, protocolVersion: Int)
+    /// The worker has `credit` more free slots (additive, as in the ZeroMQ Guide's credit-based flow control).
+    case workerReady(WorkerID, credit: Int)
+    /// The worker is alive; `progress` says where each of its trials is.
+    case heartbeat(WorkerID, progress: [String: TrialProgress])
+    /// A round's result arrived (metrics + mask). `isFinalRound`: the trial ends with this round.
+    case roundResult(WorkerID, trialID: String, round: Int, isFinalRound: Bool)
+    /// The worker finished the trial and freed its slot.
+    case trialDone(WorkerID, trialID: String)
+    /// The trial failed on the worker (an error, not a crash) and its slot is free.
+    case trialFailed(WorkerID, trialID: String, reason: String)
+    /// The worker is shutting down gracefully and hands these trials back unfinished.
+    case givenBack(WorkerID, trialIDs: [String])
+    /// The connection to the worker was seen to close.
+    case workerGone(WorkerID)
+    /// Time passed: check heartbeats and hung trials, send heartbeats.
+    case tick
+}
+
+/// What the coordinator loop must do, in order.
+public enum SchedulerAction: Sendable, Hashable {
+    /// Send the task to the worker (it held credit; one credit is spent).
+    case assign(WorkerID, SchedulerTask)
+    /// Record the round durably (mask file, then rows), then acknowledge it to the worker.
+    case acceptResult(WorkerID, trialID: String, round: Int)
+    /// Acknowledge the result but do not record it: a duplicate, out of order, or for a finished trial.
+    case dropResult(WorkerID, trialID: String, round: Int, reason: String)
+    /// Tell the peer it is refused (protocol version mismatch, or not registered: it should say HELLO).
+    case reject(WorkerID, reason: String)
+    /// The worker is presumed dead; it gets no tasks until it says HELLO again.
+    case markWorkerDead(WorkerID, reason: String)
+    /// Ask the worker to stop a trial it no longer owns (hung, or finished elsewhere). Harmless to ignore:
+    /// whatever it still sends is dropped or accepted by the same rules as any result.
+    case cancel(WorkerID, trialID: String)
+    /// The trial went back to the queue; it will resume at `fromRound`.
+    case requeue(trialID: String, fromRound: Int)
+    /// A control branch trial now exists (its parent's round mask is recorded): record it, it is queued.
+    case branchCreated(trialID: String, spec: TrialSpec)
+    /// The trial failed for good (``SchedulerConfig/maxTries`` bad ends in a row).
+    case markTrialFailed(trialID: String, reason: String)
+    /// The trial's final round is recorded.
+    case trialFinished(trialID: String)
+    /// Every trial, branch trials included, is finished or failed. Sent once.
+    case sweepComplete(anyFailed: Bool)
+    /// Send a heartbeat to the worker.
+    case sendHeartbeat(WorkerID)
+    /// Something worth a line in the log.
+    case log(String)
+}

@@ -1,0 +1,444 @@
+public import LotteryCore
+
+/// The coordinator's scheduling logic as a pure state machine: events in, actions out.
+///
+/// No I/O and no clock reads (swift-nio's state-machine style): the coordinator loop translates wire
+/// messages and timer ticks into ``SchedulerEvent``s, passes its monotonic clock as `now`, and carries out
+/// the returned ``SchedulerAction``s in order. Tests drive it directly.
+///
+/// Rules (docs/sweep-spec.md, "Scheduling"):
+/// - **Credit.** A task goes only to a live worker holding credit (ZeroMQ Guide, load-balancing broker);
+///   READY adds credit, capped at the worker's slots. Among workers with credit, the one with most credit
+///   gets the next task (ties: the one that said HELLO first), so load spreads across hosts.
+/// - **Queue order.** Branch (control) trials first, so a figure's controls finish with its tickets; then
+///   top-level trials in plan order. A requeued trial goes to the front of its queue (finish started work).
+/// - **Liveness.** A worker silent for ``SchedulerConfig/heartbeatTimeout`` (or whose connection closed) is
+///   dead: its trials are requeued from their last recorded round + 1, and it gets nothing until HELLO.
+///   A trial whose progress has not moved for ``SchedulerConfig/trialTimeLimit`` is hung: requeued, and
+///   its worker asked to cancel it.
+/// - **Results, exactly once per (trial, round).** The next round not yet recorded (last recorded + 1) is
+///   accepted *from any worker*, even one presumed dead or no longer assigned: training is deterministic,
+///   so whoever computed round r computed the same numbers, and accepting never loses the round the trial
+///   needs next. Rounds already recorded are dropped as duplicates; a round beyond the next one (a gap) is
+///   dropped too. Dropped results are still acknowledged.
+/// - **Tries.** A failure report, a hang, or the death of the worker running it is one bad end; after
+///   ``SchedulerConfig/maxTries`` bad ends *in a row* the trial fails for good. Recording a round resets the
+///   count, so a healthy trial survives any number of host deaths as long as it makes progress between
+///   them, while a poison trial (crashing every worker at the same round) fails after 3. A worker that
+///   hands trials back on a graceful shutdown costs them no try.
+/// - **Branches.** When a top-level trial with `controls` records round r ≥ 1, its branch trials for round
+///   r (control kinds × `controls_seeds`) are created and queued.
+/// - **Completion.** When every trial, branches included, is finished or failed: ``SchedulerAction/sweepComplete(anyFailed:)``, once.
+public struct SchedulerStateMachine: Sendable {
+    /// Where a trial is.
+    public enum TrialState: Sendable, Hashable {
+        case queued
+        case running(worker: WorkerID, startRound: Int)
+        case done
+        case failed(reason: String)
+
+        public var isTerminal: Bool {
+            switch self {
+            case .done, .failed: return true
+            case .queued, .running: return false
+            }
+        }
+    }
+
+    /// What the scheduler knows about one trial (top-level or branch).
+    public struct TrialInfo: Sendable, Hashable {
+        public let id: String
+        public let spec: TrialSpec
+        public var isBranch: Bool { spec.branch != nil }
+        public internal(set) var state: TrialState
+        /// Last round recorded durably; `nil` before round 0 is.
+        public internal(set) var lastRecordedRound: Int?
+        /// Bad ends in a row since the last recorded round.
+        public internal(set) var tries: Int
+        /// Last progress heard for the current run, and when it last moved (or the run started).
+        public internal(set) var progress: TrialProgress?
+        public internal(set) var progressMovedAt: Double
+
+        /// The round a new run starts at: last recorded + 1.
+        public var nextRound: Int { (lastRecordedRound ?? -1) + 1 }
+    }
+
+    /// What the scheduler knows about one worker.
+    public struct WorkerInfo: Sendable, Hashable {
+        public let id: WorkerID
+        public internal(set) var host: String
+        public internal(set) var slots: Int
+        /// Tasks it asked for and has not been given yet.
+        public internal(set) var credit: Int
+        public internal(set) var alive: Bool
+        /// When it was last heard from (any message).
+        public internal(set) var lastSeen: Double
+        var lastHeartbeatSent: Double
+        /// Trials assigned to it and not yet finished, failed, given back or taken away, in assignment order.
+        public internal(set) var running: [String]
+        let joinOrder: Int
+    }
+
+    public let config: SchedulerConfig
+    public private(set) var trials: [String: TrialInfo] = [:]
+    public private(set) var workers: [WorkerID: WorkerInfo] = [:]
+    /// Top-level trial ids in plan order.
+    public let topLevelIDs: [String]
+    /// Every trial id in creation order (plan order, then branches as created).
+    public private(set) var allIDs: [String] = []
+    var branchQueue: [String] = []
+    var topQueue: [String] = []
+    var joinCounter = 0
+    var completeAnnounced = false
+
+    /// A scheduler for `plan`, resuming from what a results database recorded.
+    ///
+    /// Finished trials never rerun; failed trials stay failed (omit them from `failed` to retry them);
+    /// the others resume at their last recorded round + 1. Branch trials of every recorded parent round
+    /// r ≥ 1 are recreated (their own state is looked up by id in the same maps) and queued ahead of
+    /// top-level trials. No actions are emitted here: send ``SchedulerEvent/tick`` first.
+    /// - Parameters:
+    ///   - plan: Top-level trials in queue order (``SweepPlan/trials``).
+    ///   - recorded: Last recorded round per trial id (top-level and branch).
+    ///   - finished: Ids of trials whose final round is recorded.
+    ///   - failed: Ids of trials that failed for good, with the reason.
+    ///   - config: Timeouts and the protocol version.
+    public init(
+        plan: [PlannedTrial], recorded: [String: Int] = [:], finished: Set<String> = [],
+        failed: [String: String] = [:], config: SchedulerConfig
+    ) {
+        self.config = config
+        self.topLevelIDs = plan.map(\.id)
+        func add(_ id: String, _ spec: TrialSpec, queue: inout [String]) {
+            guard trials[id] == nil else { return }
+            let state: TrialState
+            if finished.contains(id) {
+                state = .done
+            } else if let reason = failed[id] {
+                state = .failed(reason: reason)
+            } else {
+                state = .queued
+                queue.append(id)
+            }
+            trials[id] = TrialInfo(
+                id: id, spec: spec, state: state, lastRecordedRound: recorded[id], tries: 0, progress: nil,
+                progressMovedAt: 0
+            )
+            allIDs.append(id)
+        }
+        for trial in plan { add(trial.id, trial.spec, queue: &topQueue) }
+        for trial in plan {
+            guard let last = recorded[trial.id], last >= 1 else { continue }
+            for round in 1...last {
+                for branch in RoundEstimate.branches(of: trial.spec, round: round) {
+                    add(branch.trialID, branch, queue: &branchQueue)
+                }
+            }
+        }
+    }
+
+    // MARK: - Events
+
+    /// Feeds one event; returns what to do, in order.
+    ///
+    /// - Parameters:
+    ///   - event: What happened.
+    ///   - now: The caller's monotonic clock, in seconds.
+    /// - Returns: Actions to carry out in order (records before acknowledgements, etc.).
+    public mutating func event(_ event: SchedulerEvent, now: Double) -> [SchedulerAction] {
+        var actions: [SchedulerAction] = []
+        switch event {
+        case .workerHello(let id, let host, let slots, let version):
+            hello(id, host: host, slots: slots, version: version, now: now, into: &actions)
+        case .workerReady(let id, let credit):
+            if registered(id, now: now, into: &actions) {
+                let before = workers[id]!.credit
+                workers[id]!.credit = min(before + max(credit, 0), workers[id]!.slots)
+                if before + credit > workers[id]!.slots {
+                    actions.append(
+                        .log("worker \(id) announced more credit than its \(workers[id]!.slots) slots; capped"))
+                }
+            }
+        case .heartbeat(let id, let progress):
+            if registered(id, now: now, into: &actions) {
+                for (trialID, point) in progress {
+                    guard case .running(id, _)? = trials[trialID]?.state, trials[trialID]!.progress != point else {
+                        continue
+                    }
+                    trials[trialID]!.progress = point
+                    trials[trialID]!.progressMovedAt = now
+                }
+            }
+        case .roundResult(let id, let trialID, let round, let isFinal):
+            if workers[id]?.alive == true { workers[id]!.lastSeen = now }
+            result(from: id, trialID: trialID, round: round, isFinal: isFinal, now: now, into: &actions)
+        case .trialDone(let id, let trialID):
+            if registered(id, now: now, into: &actions) { done(id, trialID: trialID, into: &actions) }
+        case .trialFailed(let id, let trialID, let reason):
+            if registered(id, now: now, into: &actions) {
+                if release(trialID, from: id) {
+                    badEnd(trialID, reason: "failed on worker \(id): \(reason)", into: &actions)
+                } else {
+                    actions.append(.log("ignored failure of \(trialID) from \(id), which no longer runs it: \(reason)"))
+                }
+            }
+        case .givenBack(let id, let trialIDs):
+            if registered(id, now: now, into: &actions) {
+                for trialID in trialIDs where release(trialID, from: id) {
+                    requeue(trialID, into: &actions)
+                }
+            }
+        case .workerGone(let id):
+            if workers[id]?.alive == true { kill(id, reason: "connection closed", into: &actions) }
+        case .tick:
+            tick(now: now, into: &actions)
+        }
+        dispatch(now: now, into: &actions)
+        if !completeAnnounced, allIDs.allSatisfy({ trials[$0]!.state.isTerminal }) {
+            completeAnnounced = true
+            let anyFailed = trials.values.contains { if case .failed = $0.state { return true } else { return false } }
+            actions.append(.sweepComplete(anyFailed: anyFailed))
+        }
+        return actions
+    }
+
+    mutating func hello(
+        _ id: WorkerID, host: String, slots: Int, version: Int, now: Double, into actions: inout [SchedulerAction]
+    ) {
+        guard version == config.protocolVersion else {
+            actions.append(
+                .reject(
+                    id,
+                    reason:
+                        "protocol version \(version), but this coordinator speaks \(config.protocolVersion): run the same lth release on both"
+                )
+            )
+            return
+        }
+        guard slots >= 1 else {
+            actions.append(.reject(id, reason: "HELLO with \(slots) slots; a worker needs at least 1"))
+            return
+        }
+        if let old = workers[id], old.alive, !old.running.isEmpty {
+            // Same id says HELLO again while we think it runs trials: it restarted and lost them.
+            actions.append(
+                .log("worker \(id) said HELLO again while running \(old.running.count) trial(s): it restarted"))
+            for trialID in old.running {
+                badEnd(trialID, reason: "worker \(id) restarted while running it", into: &actions)
+            }
+        }
+        joinCounter += 1
+        workers[id] = WorkerInfo(
+            id: id, host: host, slots: slots, credit: 0, alive: true, lastSeen: now, lastHeartbeatSent: now,
+            running: [],
+            joinOrder: workers[id]?.joinOrder ?? joinCounter
+        )
+        actions.append(.log("worker \(id) on \(host) joined with \(slots) slot(s)"))
+    }
+
+    /// True if `id` is a live registered worker (and marks it seen); otherwise rejects it.
+    mutating func registered(_ id: WorkerID, now: Double, into actions: inout [SchedulerAction]) -> Bool {
+        guard let worker = workers[id] else {
+            actions.append(.reject(id, reason: "unknown worker: say HELLO first"))
+            return false
+        }
+        guard worker.alive else {
+            actions.append(.reject(id, reason: "presumed dead and its trials requeued: drop them and say HELLO again"))
+            return false
+        }
+        workers[id]!.lastSeen = now
+        return true
+    }
+
+    mutating func result(
+        from id: WorkerID, trialID: String, round: Int, isFinal: Bool, now: Double,
+        into actions: inout [SchedulerAction]
+    ) {
+        guard let trial = trials[trialID] else {
+            actions.append(.dropResult(id, trialID: trialID, round: round, reason: "unknown trial"))
+            return
+        }
+        if case .failed = trial.state {
+            actions.append(.dropResult(id, trialID: trialID, round: round, reason: "trial already failed"))
+            return
+        }
+        guard round == trial.nextRound, trial.state != .done else {
+            let reason =
+                round < trial.nextRound || trial.state == .done
+                ? "duplicate: round \(round) already recorded"
+                : "out of order: round \(trial.nextRound) is the next one needed"
+            actions.append(.dropResult(id, trialID: trialID, round: round, reason: reason))
+            return
+        }
+        actions.append(.acceptResult(id, trialID: trialID, round: round))
+        trials[trialID]!.lastRecordedRound = round
+        trials[trialID]!.tries = 0
+        let assignee: WorkerID?
+        if case .running(let worker, _) = trial.state {
+            assignee = worker
+            trials[trialID]!.progressMovedAt = now
+        } else {
+            assignee = nil
+        }
+        if assignee != id {
+            actions.append(
+                .log(
+                    "accepted round \(round) of \(trialID) from \(id), not its current worker (results are deterministic)"
+                ))
+        }
+        if trial.spec.branch == nil, round >= 1 {
+            for branch in RoundEstimate.branches(of: trial.spec, round: round) {
+                let branchID = branch.trialID
+                guard trials[branchID] == nil else { continue }
+                trials[branchID] = TrialInfo(
+                    id: branchID, spec: branch, state: .queued, lastRecordedRound: nil, tries: 0, progress: nil,
+                    progressMovedAt: now
+                )
+                allIDs.append(branchID)
+                branchQueue.append(branchID)
+                actions.append(.branchCreated(trialID: branchID, spec: branch))
+            }
+        }
+        if isFinal {
+            trials[trialID]!.state = .done
+            if let assignee, assignee != id {
+                // Finished by a late result from elsewhere: the current assignee's run is moot.
+                _ = release(trialID, from: assignee)
+                actions.append(.cancel(assignee, trialID: trialID))
+            } else if let assignee {
+                _ = release(trialID, from: assignee)
+            }
+            actions.append(.trialFinished(trialID: trialID))
+        }
+    }
+
+    mutating func done(_ id: WorkerID, trialID: String, into actions: inout [SchedulerAction]) {
+        let wasRunning = release(trialID, from: id)
+        guard let trial = trials[trialID], wasRunning, trial.state != .done else { return }
+        // Released by the worker without its final round recorded: something was lost on the way.
+        badEnd(trialID, reason: "worker \(id) reported it done but its final round is not recorded", into: &actions)
+    }
+
+    /// Takes `trialID` off `worker`'s running list; true if it was running there (state becomes queued
+    /// unless terminal).
+    mutating func release(_ trialID: String, from worker: WorkerID) -> Bool {
+        guard let index = workers[worker]?.running.firstIndex(of: trialID) else { return false }
+        workers[worker]!.running.remove(at: index)
+        if case .running(worker, _)? = trials[trialID]?.state {
+            trials[trialID]!.state = .queued
+        }
+        return true
+    }
+
+    /// Puts a released trial back at the front of its queue.
+    mutating func requeue(_ trialID: String, into actions: inout [SchedulerAction]) {
+        guard let trial = trials[trialID], trial.state == .queued else { return }
+        trials[trialID]!.progress = nil
+        if trial.isBranch { branchQueue.insert(trialID, at: 0) } else { topQueue.insert(trialID, at: 0) }
+        actions.append(.requeue(trialID: trialID, fromRound: trial.nextRound))
+    }
+
+    /// One bad end of a released trial: requeue, or fail it for good after `maxTries` in a row.
+    mutating func badEnd(_ trialID: String, reason: String, into actions: inout [SchedulerAction]) {
+        guard let trial = trials[trialID], !trial.state.isTerminal else { return }
+        trials[trialID]!.state = .queued
+        trials[trialID]!.tries += 1
+        let tries = trials[trialID]!.tries
+        if tries >= config.maxTries {
+            let message = "\(reason) (\(tries) bad ends in a row without recording a round)"
+            trials[trialID]!.state = .failed(reason: message)
+            actions.append(.markTrialFailed(trialID: trialID, reason: message))
+        } else {
+            actions.append(.log("trial \(trialID): \(reason); try \(tries) of \(config.maxTries)"))
+            requeue(trialID, into: &actions)
+        }
+    }
+
+    mutating func kill(_ id: WorkerID, reason: String, into actions: inout [SchedulerAction]) {
+        guard var worker = workers[id], worker.alive else { return }
+        let running = worker.running
+        worker.alive = false
+        worker.credit = 0
+        worker.running = []
+        workers[id] = worker
+        actions.append(.markWorkerDead(id, reason: reason))
+        for trialID in running {
+            if case .running(id, _)? = trials[trialID]?.state { trials[trialID]!.state = .queued }
+            badEnd(trialID, reason: "worker \(id) died (\(reason)) while running it", into: &actions)
+        }
+    }
+
+    mutating func tick(now: Double, into actions: inout [SchedulerAction]) {
+        for id in workerIDsInJoinOrder where workers[id]!.alive {
+            let silence = now - workers[id]!.lastSeen
+            if silence > config.heartbeatTimeout {
+                kill(
+                    id,
+                    reason:
+                        "no message for \(Self.seconds(silence)) (timeout \(Self.seconds(config.heartbeatTimeout)))",
+                    into: &actions)
+            }
+        }
+        for trialID in allIDs {
+            guard case .running(let worker, _) = trials[trialID]!.state else { continue }
+            let still = now - trials[trialID]!.progressMovedAt
+            guard still > config.trialTimeLimit else { continue }
+            _ = release(trialID, from: worker)
+            actions.append(.cancel(worker, trialID: trialID))
+            badEnd(trialID, reason: "hung on worker \(worker): no progress for \(Self.seconds(still))", into: &actions)
+        }
+        for id in workerIDsInJoinOrder where workers[id]!.alive {
+            if now - workers[id]!.lastHeartbeatSent >= config.heartbeatInterval {
+                workers[id]!.lastHeartbeatSent = now
+                actions.append(.sendHeartbeat(id))
+            }
+        }
+    }
+
+    /// Hands queued trials to workers holding credit until one runs out.
+    mutating func dispatch(now: Double, into actions: inout [SchedulerAction]) {
+        while let workerID = workerWithMostCredit(), let trialID = popQueued() {
+            let start = trials[trialID]!.nextRound
+            trials[trialID]!.state = .running(worker: workerID, startRound: start)
+            trials[trialID]!.progress = nil
+            trials[trialID]!.progressMovedAt = now
+            workers[workerID]!.credit -= 1
+            workers[workerID]!.running.append(trialID)
+            actions.append(
+                .assign(workerID, SchedulerTask(trialID: trialID, spec: trials[trialID]!.spec, startRound: start)))
+        }
+    }
+
+    func workerWithMostCredit() -> WorkerID? {
+        var best: WorkerInfo?
+        for worker in workers.values where worker.alive && worker.credit > 0 {
+            if let current = best, (current.credit, -current.joinOrder) >= (worker.credit, -worker.joinOrder) {
+                continue
+            }
+            best = worker
+        }
+        return best?.id
+    }
+
+    /// The next queued trial: branches first, then top-level. Entries that left the queued state while
+    /// waiting (finished by a late result) are skipped.
+    mutating func popQueued() -> String? {
+        while !branchQueue.isEmpty {
+            let id = branchQueue.removeFirst()
+            if trials[id]?.state == .queued { return id }
+        }
+        while !topQueue.isEmpty {
+            let id = topQueue.removeFirst()
+            if trials[id]?.state == .queued { return id }
+        }
+        return nil
+    }
+
+    var workerIDsInJoinOrder: [WorkerID] {
+        workers.values.sorted { $0.joinOrder < $1.joinOrder }.map(\.id)
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value < 10 ? "\(Double(Int(value * 10)) / 10) s" : "\(Int(value)) s"
+    }
+}
