@@ -7,6 +7,12 @@ extension ResultsStore {
         public var trials: Int
         public var rounds: Int
         public var curvePoints: Int
+
+        public init(trials: Int, rounds: Int, curvePoints: Int) {
+            self.trials = trials
+            self.rounds = rounds
+            self.curvePoints = curvePoints
+        }
     }
 
     /// Rebuilds `trials.csv`, `rounds.csv` and `curves.csv` from `results.db`.

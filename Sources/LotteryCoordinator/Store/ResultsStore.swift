@@ -49,8 +49,8 @@ public final class ResultsStore {
     /// - Throws: ``StoreError``: `.sweepMismatch` for another sweep's folder, `.schemaTooNew` for a database of a
     ///   newer build, `.io`/`.database` when the folder or database cannot be created or read.
     public static func openOrCreate(
-        directory: URL, sweepName: String, specText: String, fingerprint: String, logger: Logger,
-        now: Date = Date()
+        directory: URL, sweepName: String, specText: String, fingerprint: String,
+        logger: Logger = Logger(label: "lth.results"), now: Date = Date()
     ) throws(StoreError) -> ResultsStore {
         let store = try ResultsStore(
             directory: directory, sweepName: sweepName, fingerprint: fingerprint, logger: logger)
