@@ -190,6 +190,41 @@ struct ResultsStoreTests {
         }
     }
 
+    /// A database failure in the middle of the transaction (after the round row, before the curve points),
+    /// injected with a trigger added through Python's sqlite3 while the store is closed.
+    @Test func failedTransactionRollsBackAndRemovesTheNewMaskFile() throws {
+        try withTemporaryDirectory { dir in
+            let spec = StoreFixture.spec(seed: 1)
+            do {
+                let store = try StoreFixture.open(dir)
+                try store.record(StoreFixture.result(spec, round: 0))
+            }
+            let script = """
+                import sqlite3, sys
+                db = sqlite3.connect(sys.argv[1] + "/results.db")
+                db.execute("CREATE TRIGGER fail BEFORE INSERT ON curve_points WHEN NEW.round = 1 "
+                           "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
+                db.commit()
+                """
+            _ = try StoreCSVTests.runPython(script, argument: dir.path)
+            let store = try StoreFixture.open(dir)
+            let before = try StoreFixture.csvSnapshot(store)
+            #expect {
+                try store.record(StoreFixture.result(spec, round: 1))
+            } throws: { error in
+                guard let error = error as? StoreError else { return false }
+                return error.code == .database && (error.detail ?? "").contains("simulated failure")
+                    && (error.sql ?? "").contains("INSERT INTO curve_points")
+            }
+            #expect(try StoreFixture.csvSnapshot(store) == before)
+            #expect(try store.recoveredState().trials.map(\.roundsDone) == [1])
+            let maskFile = dir.appendingPathComponent(ResultsStore.maskRelativePath(trialID: spec.trialID, round: 1))
+            #expect(!FileManager.default.fileExists(atPath: maskFile.path))
+            // The store keeps working for rounds the trigger lets through.
+            #expect(try store.record(StoreFixture.result(spec, round: 2)) != .duplicate)
+        }
+    }
+
     @Test func unwritableResultsFolderIsATypedError() {
         #expect {
             _ = try StoreFixture.open(URL(fileURLWithPath: "/proc/lth-results-test/quick"))

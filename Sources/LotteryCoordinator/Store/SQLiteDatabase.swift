@@ -42,6 +42,9 @@ final class SQLiteDatabase {
     }
 
     /// A prepared statement for `sql`, cached for the life of the connection and reset before reuse.
+    ///
+    /// Because the cache hands out the same statement for the same SQL, a query must not be re-entered from inside
+    /// its own ``forEachRow(_:_:_:)`` body (the inner use would reset the outer iteration).
     func prepare(_ sql: String) throws(StoreError) -> SQLiteStatement {
         if let statement = cache[sql] {
             statement.reset()
