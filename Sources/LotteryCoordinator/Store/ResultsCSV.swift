@@ -1,0 +1,144 @@
+public import Foundation
+public import LotteryCore
+
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
+/// The one definition of the columns of `trials.csv`, `rounds.csv` and `curves.csv` (docs/results.md).
+///
+/// Pure functions of LotteryCore values, so `lth train` and the coordinator write the same columns in the
+/// same order. Cells are RFC 4180 fields (quoted when they hold a comma, quote or line break, quotes doubled);
+/// lines end in `\n`. Hyperparameters are the dotted keys of ``TrialSpec/keys`` in canonical order, with values
+/// as ``SpecValue/description`` prints them (lists as `[300, 100]`, unset values empty), followed by the branch
+/// identity columns ``TrialSpec/branchColumns`` (empty on a non-branch trial). Per-layer columns use the suffix
+/// `_l<i>`, `i` = 0 for the first weight layer; a file holds as many as its widest trial, narrower trials leave
+/// the extra cells empty.
+public enum ResultsCSV {
+    /// Hyperparameter and branch columns, shared by `trials.csv` and `rounds.csv`.
+    public static var specColumns: [String] { TrialSpec.keys.map(\.name) + TrialSpec.branchColumns }
+
+    /// Cells of ``specColumns`` for one trial.
+    public static func specCells(_ spec: TrialSpec) -> [String] {
+        var cells = spec.columns.map { $0.value.description }
+        if let branch = spec.branch {
+            cells += [branch.kind.rawValue, branch.parentTrial, String(branch.parentRound), String(branch.index)]
+        } else {
+            cells += Array(repeating: "", count: TrialSpec.branchColumns.count)
+        }
+        return cells
+    }
+
+    // MARK: rounds.csv
+
+    /// Metric columns of `rounds.csv` before the per-layer density columns.
+    static let roundsLeadingMetrics = ["round", "density"]
+    /// Metric columns after the per-layer densities and before the layer summaries.
+    static let roundsScalarMetrics = [
+        "early_stop_iteration", "val_loss_at_es", "val_acc_at_es", "test_acc_at_es", "test_acc_final",
+        "train_acc_final", "seconds", "worker", "host",
+    ]
+    /// Per-layer groups at the end of `rounds.csv`, each `<name>_l0 … <name>_l{L-1}`.
+    static let roundsTrailingLayerGroups = [
+        "kept", "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after",
+    ]
+
+    /// Header of `rounds.csv` for trials with at most `layerCount` weight layers:
+    /// `trial_id`, spec columns, `round`, `density`, `density_l*`, early-stopping and final metrics, `seconds`,
+    /// `worker`, `host`, then `kept_l*`, `positive_at_init_l*`, `positive_after_l*`, `mean_abs_at_init_l*`,
+    /// `mean_abs_after_l*`.
+    public static func roundsHeader(layerCount: Int) -> [String] {
+        var header = ["trial_id"] + specColumns + roundsLeadingMetrics
+        header += perLayer("density", layerCount)
+        header += roundsScalarMetrics
+        for group in roundsTrailingLayerGroups { header += perLayer(group, layerCount) }
+        return header
+    }
+
+    /// One `rounds.csv` row, aligned with ``roundsHeader(layerCount:)``.
+    public static func roundsRow(
+        spec: TrialSpec, metrics: RoundMetrics, worker: String, host: String, layerCount: Int
+    ) -> [String] {
+        var row = [metrics.trialID] + specCells(spec) + [String(metrics.round), number(metrics.density)]
+        row += padded(metrics.layerDensities.map(number), layerCount)
+        row += [
+            String(metrics.earlyStopIteration), number(metrics.valLossAtES), number(metrics.valAccAtES),
+            number(metrics.testAccAtES), number(metrics.testAccFinal), number(metrics.trainAccFinal),
+            number(metrics.seconds), worker, host,
+        ]
+        row += padded(metrics.keptCounts.map(String.init), layerCount)
+        row += padded(metrics.layers.map { number($0.positiveAtInit) }, layerCount)
+        row += padded(metrics.layers.map { number($0.positiveAfter) }, layerCount)
+        row += padded(metrics.layers.map { number($0.meanAbsAtInit) }, layerCount)
+        row += padded(metrics.layers.map { number($0.meanAbsAfter) }, layerCount)
+        return row
+    }
+
+    // MARK: curves.csv
+
+    /// Header of `curves.csv`: one row per trial × round × evaluation.
+    public static let curvesHeader = ["trial_id", "round", "iteration", "val_loss", "val_acc", "test_acc"]
+
+    /// One `curves.csv` row.
+    public static func curvesRow(trialID: String, round: Int, point: EvalPoint) -> [String] {
+        [
+            trialID, String(round), String(point.iteration), number(point.valLoss), number(point.valAcc),
+            number(point.testAcc),
+        ]
+    }
+
+    // MARK: trials.csv
+
+    /// Status columns of `trials.csv` after the spec columns.
+    static let trialsStatusColumns = [
+        "status", "tries", "reason", "worker", "host", "started_at", "ended_at", "rounds_done", "expected_rounds",
+    ]
+
+    /// Header of `trials.csv`: `trial_id`, spec columns, then status, tries, reason, worker, host, started_at,
+    /// ended_at, rounds_done, expected_rounds.
+    public static var trialsHeader: [String] { ["trial_id"] + specColumns + trialsStatusColumns }
+
+    // MARK: cells and lines
+
+    /// A `Double` as the shortest text that reads back as the same value (`nan`, `inf` and `-inf` for
+    /// non-finite values; pandas reads all of them as floats).
+    public static func number(_ value: Double) -> String {
+        value.description
+    }
+
+    /// One RFC 4180 field: quoted when it contains a comma, a double quote or a line break; quotes doubled.
+    public static func field(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// One CSV line (fields joined by commas, ending in `\n`).
+    public static func line(_ cells: [String]) -> String {
+        cells.map(field).joined(separator: ",") + "\n"
+    }
+
+    /// ISO 8601 UTC with milliseconds, e.g. `2025-03-01T12:34:56.789Z` (the form of every timestamp column).
+    public static func timestamp(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
+        let fraction = Int(milliseconds - Int64(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(fraction), 3))Z"
+    }
+
+    static func perLayer(_ name: String, _ count: Int) -> [String] {
+        (0..<count).map { "\(name)_l\($0)" }
+    }
+
+    static func padded(_ cells: [String], _ count: Int) -> [String] {
+        Array(cells.prefix(count)) + Array(repeating: "", count: max(0, count - cells.count))
+    }
+}

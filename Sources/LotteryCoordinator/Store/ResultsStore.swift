@@ -1,0 +1,492 @@
+public import Foundation
+public import LotteryCore
+public import Logging
+
+/// The coordinator's durable record of a sweep: `results.db` (SQLite, the source of truth), the mask files
+/// `masks/<trial>/round-NN.ltmask`, and the CSVs derived from them.
+///
+/// Layout and columns: docs/results.md. Every accepted round goes through ``record(_:at:)``, which writes the
+/// mask file durably first and then commits the round's rows in one transaction, so a power cut leaves at most an
+/// orphan mask file that the next ``openOrCreate(directory:sweepName:specText:fingerprint:logger:now:)`` removes.
+/// The CSVs are rebuilt from the database by ``exportCSVs()``, which the coordinator calls on a timer and at the end
+/// (never per result: a rebuild reads the whole database).
+///
+/// Thread safety: **one owner thread**. The store is not `Sendable`; create it, call it and drop it on the same
+/// thread (the coordinator's main loop). SQLite itself is opened without its own mutex for that reason.
+public final class ResultsStore {
+    /// The schema this build writes, stored in SQLite's `user_version`. A database with a higher version is refused.
+    public static let schemaVersion = 1
+
+    /// The results folder.
+    public let directory: URL
+    /// Name and fingerprint of the sweep this folder holds.
+    public let sweepName: String
+    public let fingerprint: String
+    /// Files the orphan cleanup removed when the store was opened, relative to ``directory``.
+    public internal(set) var removedOrphans: [String] = []
+
+    let db: SQLiteDatabase
+    let logger: Logger
+    let encoder: JSONEncoder
+    let decoder: JSONDecoder
+    var nextSequence: Int
+
+    var root: String { directory.path }
+
+    /// Opens the results folder `directory` for the sweep `sweepName`, creating the folder and `results.db` if
+    /// needed, and removes orphan mask files (files with no committed row) left by an interrupted run.
+    ///
+    /// On first use it records the sweep (name, spec text as run, fingerprint, time) and writes `sweep.yaml` with
+    /// `specText`. A folder that already holds a sweep with another fingerprint is refused.
+    ///
+    /// - Parameters:
+    ///   - directory: the results folder (`results/<sweep>`); created with its parents if missing.
+    ///   - sweepName: the sweep's name, for messages and the `sweep` table.
+    ///   - specText: the sweep spec as run (YAML text), written to `sweep.yaml` on creation.
+    ///   - fingerprint: identity of the sweep (for example SHA-256 of its canonical trial list).
+    ///   - logger: where cleanup and warnings are logged.
+    ///   - now: creation time recorded in the `sweep` table.
+    /// - Throws: ``StoreError``: `.sweepMismatch` for another sweep's folder, `.schemaTooNew` for a database of a
+    ///   newer build, `.io`/`.database` when the folder or database cannot be created or read.
+    public static func openOrCreate(
+        directory: URL, sweepName: String, specText: String, fingerprint: String,
+        logger: Logger = Logger(label: "lth.results"), now: Date = Date()
+    ) throws(StoreError) -> ResultsStore {
+        let store = try ResultsStore(
+            directory: directory, sweepName: sweepName, fingerprint: fingerprint, logger: logger)
+        try store.prepareSchema()
+        try store.claimSweep(specText: specText, now: now)
+        try store.removeOrphanMasks(now: now)
+        return store
+    }
+
+    private init(directory: URL, sweepName: String, fingerprint: String, logger: Logger) throws(StoreError) {
+        self.directory = directory.standardizedFileURL
+        self.sweepName = sweepName
+        self.fingerprint = fingerprint
+        self.logger = logger
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try DurableFile.makeDirectories(self.directory.path)
+        db = try SQLiteDatabase(path: self.directory.appendingPathComponent("results.db").path)
+        nextSequence = 0
+    }
+
+    // MARK: schema and sweep identity
+
+    private func prepareSchema() throws(StoreError) {
+        let mode = try db.scalar("PRAGMA journal_mode=WAL")?.string ?? "?"
+        if mode.lowercased() != "wal" {
+            logger.warning("results.db: WAL journal not available on this file system; using '\(mode)'")
+        }
+        try db.execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000")
+        let version = try db.scalar("PRAGMA user_version")?.int ?? 0
+        if version > Self.schemaVersion {
+            throw StoreError(
+                .schemaTooNew,
+                "results.db has schema version \(version), newer than this build's \(Self.schemaVersion)",
+                path: db.path, hint: "open it with the newer lth-coordinator that wrote it, or use another --out"
+            )
+        }
+        if version == 0 {
+            try db.transaction { () throws(StoreError) in
+                try db.execute(Self.schemaSQL)
+                try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
+            }
+        }
+        nextSequence = (try db.scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM trials")?.int) ?? 0
+    }
+
+    /// Version 1 of the schema (docs/results.md describes every column).
+    static let schemaSQL = """
+        CREATE TABLE sweep (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            name TEXT NOT NULL,
+            spec_text TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE trials (
+            trial_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            parent_trial TEXT,
+            parent_round INTEGER,
+            branch_kind TEXT,
+            branch_index INTEGER,
+            spec_json TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            worker TEXT,
+            host TEXT,
+            tries INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            rounds_done INTEGER NOT NULL DEFAULT 0,
+            expected_rounds INTEGER
+        );
+        CREATE TABLE rounds (
+            trial_id TEXT NOT NULL REFERENCES trials (trial_id),
+            round INTEGER NOT NULL,
+            density REAL,
+            layer_count INTEGER NOT NULL,
+            layer_densities TEXT NOT NULL,
+            kept_counts TEXT NOT NULL,
+            layers TEXT NOT NULL,
+            early_stop_iteration INTEGER NOT NULL,
+            val_loss_at_es REAL,
+            val_acc_at_es REAL,
+            test_acc_at_es REAL,
+            test_acc_final REAL,
+            train_acc_final REAL,
+            seconds REAL,
+            worker TEXT NOT NULL,
+            host TEXT NOT NULL,
+            mask_path TEXT NOT NULL,
+            mask_bytes INTEGER NOT NULL,
+            mask_checksum TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (trial_id, round)
+        ) WITHOUT ROWID;
+        CREATE TABLE curve_points (
+            trial_id TEXT NOT NULL,
+            round INTEGER NOT NULL,
+            point INTEGER NOT NULL,
+            iteration INTEGER NOT NULL,
+            val_loss REAL,
+            val_acc REAL,
+            test_acc REAL,
+            PRIMARY KEY (trial_id, round, point),
+            FOREIGN KEY (trial_id, round) REFERENCES rounds (trial_id, round)
+        ) WITHOUT ROWID;
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            time TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            worker TEXT,
+            trial_id TEXT,
+            message TEXT NOT NULL
+        );
+        """
+
+    private func claimSweep(specText: String, now: Date) throws(StoreError) {
+        var existing: (name: String, fingerprint: String)?
+        try db.forEachRow("SELECT name, fingerprint FROM sweep WHERE id = 1") { row in
+            existing = (row.text(0) ?? "", row.text(1) ?? "")
+        }
+        if let existing {
+            guard existing.fingerprint == fingerprint else {
+                throw StoreError(
+                    .sweepMismatch,
+                    "\(root) already holds sweep '\(existing.name)' (fingerprint \(existing.fingerprint))",
+                    detail: "this is sweep '\(sweepName)' (fingerprint \(fingerprint))",
+                    hint: "use another --out or delete it"
+                )
+            }
+            if existing.name != sweepName {
+                logger.notice("results folder \(root) holds the same sweep under the name '\(existing.name)'")
+            }
+            return
+        }
+        try db.run(
+            "INSERT INTO sweep (id, name, spec_text, fingerprint, created_at) VALUES (1, ?, ?, ?, ?)",
+            [.text(sweepName), .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now))]
+        )
+        if !specText.isEmpty {
+            try DurableFile.writeAtomically(
+                Array(specText.utf8), to: directory.appendingPathComponent("sweep.yaml").path)
+        }
+    }
+
+    // MARK: trial lifecycle
+
+    /// Registers trials in the given order (their row order in the CSVs); trials already known are left as they are.
+    ///
+    /// Idempotent: a restarted coordinator registers the same list again and nothing changes.
+    public func registerTrials(_ trials: [TrialRegistration]) throws(StoreError) {
+        try db.transaction { () throws(StoreError) in
+            for trial in trials {
+                try insertTrialIfNew(id: trial.id, spec: trial.spec, expectedRounds: trial.expectedRounds)
+            }
+        }
+    }
+
+    /// Convenience for `registerTrials` with tuples `(id, spec, expectedRounds)`.
+    public func registerTrials(_ trials: [(id: String, spec: TrialSpec, expectedRounds: Int?)]) throws(StoreError) {
+        try registerTrials(
+            trials.map { TrialRegistration(id: $0.id, spec: $0.spec, expectedRounds: $0.expectedRounds) })
+    }
+
+    @discardableResult
+    func insertTrialIfNew(id: String, spec: TrialSpec, expectedRounds: Int?) throws(StoreError) -> Bool {
+        if try db.scalar("SELECT 1 FROM trials WHERE trial_id = ?", [.text(id)]) != nil { return false }
+        let json: String
+        do {
+            json = String(decoding: try encoder.encode(spec), as: UTF8.self)
+        } catch {
+            throw StoreError(.invalidResult, "cannot encode the spec of trial \(id)", detail: "\(error)")
+        }
+        try db.run(
+            """
+            INSERT INTO trials (trial_id, seq, parent_trial, parent_round, branch_kind, branch_index, spec_json,
+                                expected_rounds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(id), .integer(nextSequence), SQLiteValue(spec.branch?.parentTrial),
+                SQLiteValue(spec.branch?.parentRound), SQLiteValue(spec.branch?.kind.rawValue),
+                SQLiteValue(spec.branch?.index), .text(json), SQLiteValue(expectedRounds),
+            ]
+        )
+        nextSequence += 1
+        return true
+    }
+
+    /// Marks a trial as running on `worker`@`host`. The first start time is kept across retries.
+    public func markRunning(trialID: String, worker: String, host: String, at time: Date = Date()) throws(StoreError) {
+        try updateTrial(
+            trialID,
+            "UPDATE trials SET status = 'running', worker = ?, host = ?, started_at = COALESCE(started_at, ?), ended_at = NULL WHERE trial_id = ?",
+            [.text(worker), .text(host), .text(ResultsCSV.timestamp(time)), .text(trialID)]
+        )
+    }
+
+    /// Marks a trial as finished (all its rounds recorded).
+    public func markDone(trialID: String, at time: Date = Date()) throws(StoreError) {
+        try updateTrial(
+            trialID, "UPDATE trials SET status = 'done', reason = NULL, ended_at = ? WHERE trial_id = ?",
+            [.text(ResultsCSV.timestamp(time)), .text(trialID)]
+        )
+    }
+
+    /// Marks a trial as failed for good, with the reason users will see in `trials.csv`.
+    public func markFailed(trialID: String, reason: String, at time: Date = Date()) throws(StoreError) {
+        try updateTrial(
+            trialID, "UPDATE trials SET status = 'failed', reason = ?, ended_at = ? WHERE trial_id = ?",
+            [.text(reason), .text(ResultsCSV.timestamp(time)), .text(trialID)]
+        )
+    }
+
+    /// Counts one more attempt of a trial (a worker took it); returns the new count.
+    @discardableResult
+    public func incrementTries(trialID: String) throws(StoreError) -> Int {
+        try updateTrial(trialID, "UPDATE trials SET tries = tries + 1 WHERE trial_id = ?", [.text(trialID)])
+        return try db.scalar("SELECT tries FROM trials WHERE trial_id = ?", [.text(trialID)])?.int ?? 0
+    }
+
+    private func updateTrial(_ trialID: String, _ sql: String, _ bindings: [SQLiteValue]) throws(StoreError) {
+        try db.run(sql, bindings)
+        if db.changes == 0 {
+            throw StoreError(
+                .invalidResult, "unknown trial \(trialID)", path: db.path,
+                hint: "register trials before changing their state")
+        }
+    }
+
+    /// Appends one line to the `events` table (worker joined/lost, retries, cleanup, …).
+    public func logEvent(
+        kind: String, worker: String? = nil, trialID: String? = nil, message: String, at time: Date = Date()
+    ) throws(StoreError) {
+        try db.run(
+            "INSERT INTO events (time, kind, worker, trial_id, message) VALUES (?, ?, ?, ?, ?)",
+            [.text(ResultsCSV.timestamp(time)), .text(kind), SQLiteValue(worker), SQLiteValue(trialID), .text(message)]
+        )
+    }
+
+    /// Every event, oldest first.
+    public func events() throws(StoreError) -> [StoreEvent] {
+        var events: [StoreEvent] = []
+        try db.forEachRow("SELECT time, kind, worker, trial_id, message FROM events ORDER BY id") { row in
+            events.append(
+                StoreEvent(
+                    time: Self.parseTimestamp(row.text(0) ?? "") ?? Date(timeIntervalSince1970: 0),
+                    kind: row.text(1) ?? "", worker: row.text(2), trialID: row.text(3), message: row.text(4) ?? ""))
+        }
+        return events
+    }
+
+    // MARK: recording results
+
+    /// Records one accepted round result, exactly once: mask file first (durably), then the round row, its curve
+    /// points and the trial update in one transaction. Returns only after the commit.
+    ///
+    /// A trial the store has not seen is registered from `result.spec` (with unknown expected rounds).
+    ///
+    /// - Returns: `.recorded(maskPath:)`, or `.duplicate` if this (trial, round) was recorded before — then nothing
+    ///   is changed, not even the mask file.
+    /// - Throws: ``StoreError``: `.invalidResult` when the result's ids disagree or the trial id cannot name a
+    ///   folder; `.io`/`.database` when a write fails, after the transaction was rolled back and the new mask file
+    ///   removed (the database stays at its last commit). The caller should then stop acknowledging results.
+    @discardableResult
+    public func record(_ result: RecordedRound, at time: Date = Date()) throws(StoreError) -> RecordOutcome {
+        try validate(result)
+        if try db.scalar(
+            "SELECT 1 FROM rounds WHERE trial_id = ? AND round = ?", [.text(result.trialID), .integer(result.round)]
+        ) != nil {
+            return .duplicate
+        }
+        let relativePath = Self.maskRelativePath(trialID: result.trialID, round: result.round)
+        let absolutePath = root + "/" + relativePath
+        try DurableFile.makeDirectories(DurableFile.parentOf(absolutePath))
+        try DurableFile.writeAtomically(result.maskBytes, to: absolutePath)
+        do {
+            try db.transaction { () throws(StoreError) in
+                try insertTrialIfNew(id: result.trialID, spec: result.spec, expectedRounds: nil)
+                try insertRound(result, maskPath: relativePath, time: time)
+            }
+        } catch {
+            try? DurableFile.remove(absolutePath)  // else the next open removes it as an orphan
+            throw error
+        }
+        return .recorded(maskPath: relativePath)
+    }
+
+    private func validate(_ result: RecordedRound) throws(StoreError) {
+        let metrics = result.metrics
+        guard metrics.trialID == result.trialID, metrics.round == result.round, result.round >= 0 else {
+            throw StoreError(
+                .invalidResult, "round result disagrees with itself",
+                detail:
+                    "envelope says trial \(result.trialID) round \(result.round), metrics say trial \(metrics.trialID) round \(metrics.round)"
+            )
+        }
+        guard Self.isSafeTrialID(result.trialID) else {
+            throw StoreError(
+                .invalidResult, "trial id '\(result.trialID)' cannot name a mask folder",
+                detail: "ids are 1–128 characters of A–Z, a–z, 0–9, '-', '_', '.', not starting with '.'"
+            )
+        }
+    }
+
+    static func isSafeTrialID(_ id: String) -> Bool {
+        guard !id.isEmpty, id.utf8.count <= 128, !id.hasPrefix(".") else { return false }
+        return id.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "-_.".unicodeScalars.contains(scalar))
+        }
+    }
+
+    private func insertRound(_ result: RecordedRound, maskPath: String, time: Date) throws(StoreError) {
+        let metrics = result.metrics
+        let layerCount = max(metrics.layerDensities.count, metrics.keptCounts.count, metrics.layers.count)
+        try db.run(
+            """
+            INSERT INTO rounds (trial_id, round, density, layer_count, layer_densities, kept_counts, layers,
+                early_stop_iteration, val_loss_at_es, val_acc_at_es, test_acc_at_es, test_acc_final, train_acc_final,
+                seconds, worker, host, mask_path, mask_bytes, mask_checksum, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(result.trialID), .integer(result.round), .real(metrics.density), .integer(layerCount),
+                .text(try json(metrics.layerDensities)), .text(try json(metrics.keptCounts)),
+                .text(try json(metrics.layers)), .integer(metrics.earlyStopIteration), .real(metrics.valLossAtES),
+                .real(metrics.valAccAtES), .real(metrics.testAccAtES), .real(metrics.testAccFinal),
+                .real(metrics.trainAccFinal), .real(metrics.seconds), .text(result.worker), .text(result.host),
+                .text(maskPath), .integer(result.maskBytes.count), .text(SHA256.hexDigest(result.maskBytes)),
+                .text(ResultsCSV.timestamp(time)),
+            ]
+        )
+        for (index, point) in metrics.curve.enumerated() {
+            try db.run(
+                """
+                INSERT INTO curve_points (trial_id, round, point, iteration, val_loss, val_acc, test_acc)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(result.trialID), .integer(result.round), .integer(index), .integer(point.iteration),
+                    .real(point.valLoss), .real(point.valAcc), .real(point.testAcc),
+                ]
+            )
+        }
+        try db.run(
+            """
+            UPDATE trials SET rounds_done = rounds_done + 1,
+                status = CASE status WHEN 'queued' THEN 'running' ELSE status END,
+                worker = ?, host = ?, started_at = COALESCE(started_at, ?)
+            WHERE trial_id = ?
+            """,
+            [.text(result.worker), .text(result.host), .text(ResultsCSV.timestamp(time)), .text(result.trialID)]
+        )
+    }
+
+    func json(_ value: some Encodable) throws(StoreError) -> String {
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            throw StoreError(.invalidResult, "cannot encode round metrics", detail: "\(error)")
+        }
+    }
+
+    // MARK: queries for restart
+
+    /// Per trial (in registration order): status, tries, failure reason and last recorded round, for a restarted
+    /// coordinator to skip finished work and resume interrupted trials.
+    public func recoveredState() throws(StoreError) -> RecoveredState {
+        var recorded: [String: [Int]] = [:]
+        try db.forEachRow("SELECT trial_id, round FROM rounds ORDER BY trial_id, round") { row in
+            recorded[row.text(0) ?? "", default: []].append(row.int(1) ?? -1)
+        }
+        var trials: [RecoveredState.Trial] = []
+        var decodeError: StoreError?
+        try db.forEachRow(
+            """
+            SELECT trial_id, spec_json, status, tries, reason, rounds_done, expected_rounds, worker, host
+            FROM trials ORDER BY seq
+            """
+        ) { row in
+            let id = row.text(0) ?? ""
+            guard let spec = try? decoder.decode(TrialSpec.self, from: Data((row.text(1) ?? "").utf8)) else {
+                decodeError = StoreError(.database, "cannot decode the stored spec of trial \(id)", path: db.path)
+                return
+            }
+            var last: Int?
+            for (expected, round) in (recorded[id] ?? []).enumerated() where round == expected { last = round }
+            trials.append(
+                RecoveredState.Trial(
+                    id: id, spec: spec, status: TrialStatus(rawValue: row.text(2) ?? "") ?? .queued,
+                    tries: row.int(3) ?? 0, reason: row.text(4), lastRecordedRound: last, roundsDone: row.int(5) ?? 0,
+                    expectedRounds: row.int(6), worker: row.text(7), host: row.text(8)))
+        }
+        if let decodeError { throw decodeError }
+        return RecoveredState(trials: trials)
+    }
+
+    /// The stored mask container of a round (to resume the trial on another worker), or `nil` if not recorded.
+    ///
+    /// - Throws: ``StoreError`` `.corruptMask` when the file is missing or does not match its recorded checksum.
+    public func maskBytes(trialID: String, round: Int) throws(StoreError) -> [UInt8]? {
+        var found: (path: String, checksum: String)?
+        try db.forEachRow(
+            "SELECT mask_path, mask_checksum FROM rounds WHERE trial_id = ? AND round = ?",
+            [.text(trialID), .integer(round)]
+        ) { row in found = (row.text(0) ?? "", row.text(1) ?? "") }
+        guard let found else { return nil }
+        let path = root + "/" + found.path
+        guard let bytes = try DurableFile.read(path) else {
+            throw StoreError(
+                .corruptMask, "the mask file of trial \(trialID) round \(round) is missing", path: path,
+                hint: "the round must be re-run")
+        }
+        guard SHA256.hexDigest(bytes) == found.checksum else {
+            throw StoreError(
+                .corruptMask, "the mask file of trial \(trialID) round \(round) does not match its checksum",
+                path: path, hint: "the round must be re-run")
+        }
+        return bytes
+    }
+
+    /// `masks/<trial>/round-NN.ltmask` (at least two digits).
+    public static func maskRelativePath(trialID: String, round: Int) -> String {
+        let digits = String(round)
+        return "masks/\(trialID)/round-\(digits.count < 2 ? "0" + digits : digits).ltmask"
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}
