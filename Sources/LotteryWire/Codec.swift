@@ -1,4 +1,5 @@
 internal import Foundation
+internal import MaskCodec
 
 /// What every body struct tells the codec: its type code, its blobs, and its range checks.
 protocol WireBody: Codable, Sendable {
@@ -211,6 +212,6 @@ enum Codec {
     }
 
     static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        WireCRC32.checksum(bytes)
+        CRC32.checksum(bytes)
     }
 }
