@@ -21,7 +21,7 @@ public enum Wire {
     /// Most frames in one message, header and body included (identity frames of a ROUTER not counted).
     public static let maxFrames = 8
 
-    /// Largest JSON body frame: 1 MiB. A round's learning curve costs ~90 bytes per evaluation point, so this
+    /// Largest JSON body frame: 1 MiB. A round's learning curve costs ~100 bytes per evaluation point, so this
     /// fits ~10,000 points per round; encoding a larger result fails with an oversize ``WireError``.
     public static let maxBodyBytes = 1 << 20
 
