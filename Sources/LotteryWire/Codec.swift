@@ -72,7 +72,10 @@ enum Codec {
                     continue
                 }
                 guard bytes.count <= role.limit else {
-                    throw WireError(.oversize(frame: 2 + blobs.count, what: "blob '\(role.rawValue)'", size: bytes.count, limit: role.limit))
+                    throw WireError(
+                        .oversize(
+                            frame: 2 + blobs.count, what: "blob '\(role.rawValue)'", size: bytes.count,
+                            limit: role.limit))
                 }
                 manifest.append(BlobDescriptor(role: role.rawValue, length: bytes.count, crc32: checksum(bytes)))
                 blobs.append(bytes)
@@ -116,19 +119,24 @@ enum Codec {
     static func decode<Body: WireBody>(_: Body.Type, _ frames: [[UInt8]]) throws(WireError) -> Body {
         do throws(WireError) {
             guard frames.count >= 2, frames.count <= Wire.maxFrames else {
-                throw WireError(.frameCount(actual: frames.count, expected: "2…\(Wire.maxFrames) (header, body, blobs)"))
+                throw WireError(
+                    .frameCount(actual: frames.count, expected: "2…\(Wire.maxFrames) (header, body, blobs)"))
             }
             let json = frames[1]
             guard json.count <= Wire.maxBodyBytes else {
                 throw WireError(.oversize(frame: 1, what: "JSON body", size: json.count, limit: Wire.maxBodyBytes))
             }
             for index in 2..<frames.count where frames[index].count > Wire.maxFrameBytes {
-                throw WireError(.oversize(frame: index, what: "blob", size: frames[index].count, limit: Wire.maxFrameBytes))
+                throw WireError(
+                    .oversize(frame: index, what: "blob", size: frames[index].count, limit: Wire.maxFrameBytes))
             }
             let parsed = try parse(IncomingBody<Body>.self, json)
             let manifest = parsed.blobs
             guard manifest.count == frames.count - 2 else {
-                throw WireError(.frameCount(actual: frames.count, expected: "\(2 + manifest.count) (header, body and the manifest's \(manifest.count) blobs)"))
+                throw WireError(
+                    .frameCount(
+                        actual: frames.count,
+                        expected: "\(2 + manifest.count) (header, body and the manifest's \(manifest.count) blobs)"))
             }
             var body = parsed.message
             var seen: [BlobRole] = []
@@ -146,14 +154,19 @@ enum Codec {
                 seen.append(role)
                 let bytes = frames[index]
                 guard bytes.count <= role.limit else {
-                    throw WireError(.oversize(frame: index, what: "blob '\(role.rawValue)'", size: bytes.count, limit: role.limit))
+                    throw WireError(
+                        .oversize(frame: index, what: "blob '\(role.rawValue)'", size: bytes.count, limit: role.limit))
                 }
                 guard descriptor.length == bytes.count else {
-                    throw WireError(.blobLength(role: role.rawValue, frame: index, declared: descriptor.length, actual: bytes.count))
+                    throw WireError(
+                        .blobLength(role: role.rawValue, frame: index, declared: descriptor.length, actual: bytes.count)
+                    )
                 }
                 let actual = checksum(bytes)
                 guard actual == descriptor.crc32 else {
-                    throw WireError(.checksumMismatch(role: role.rawValue, frame: index, declared: descriptor.crc32, actual: actual))
+                    throw WireError(
+                        .checksumMismatch(role: role.rawValue, frame: index, declared: descriptor.crc32, actual: actual)
+                    )
                 }
                 body.attach(role, bytes)
             }

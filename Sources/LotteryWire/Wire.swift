@@ -57,7 +57,9 @@ public enum Wire {
     /// - Returns: the identity (1…255 bytes) and the remaining frames, ready for ``WireMessage/decode(_:)``.
     /// - Throws: ``WireError`` `.frameCount` when there is no payload, `.badIdentity` for an empty or over-long
     ///   identity.
-    public static func splitRouterFrames(_ frames: [[UInt8]]) throws(WireError) -> (identity: [UInt8], payload: [[UInt8]]) {
+    public static func splitRouterFrames(_ frames: [[UInt8]]) throws(WireError) -> (
+        identity: [UInt8], payload: [[UInt8]]
+    ) {
         guard frames.count >= 3 else {
             throw WireError(.frameCount(actual: frames.count, expected: "identity + header + body (at least 3)"))
         }
@@ -70,7 +72,9 @@ public enum Wire {
 
     /// The frames to send on a ROUTER socket to the peer with `identity`: the identity, then `payload`.
     public static func routerFrames(to identity: [UInt8], _ payload: [[UInt8]]) -> [[UInt8]] {
-        precondition(!identity.isEmpty && identity.count <= maxIdentityBytes, "Wire.routerFrames: identity of \(identity.count) bytes")
+        precondition(
+            !identity.isEmpty && identity.count <= maxIdentityBytes,
+            "Wire.routerFrames: identity of \(identity.count) bytes")
         return [identity] + payload
     }
 }
@@ -100,7 +104,8 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     /// Who may send this type; a receiver answers a message from the wrong side with REJECT `unexpectedMessage`.
     public var direction: Direction {
         switch self {
-        case .hello, .ready, .roundResult, .trialDone, .trialFailed, .giveBack, .dataRequest: return .workerToCoordinator
+        case .hello, .ready, .roundResult, .trialDone, .trialFailed, .giveBack, .dataRequest:
+            return .workerToCoordinator
         case .task, .ack, .reject, .shutdown, .dataChunk, .cancel: return .coordinatorToWorker
         case .heartbeat: return .both
         }

@@ -60,7 +60,8 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
             return prefix + "header starts with [\(hex)], not \"LTW1\": the peer is not a LotteryTickets "
                 + "coordinator/worker (check the address and port)"
         case .unsupportedVersion(let peer, let supported):
-            let range = supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
+            let range =
+                supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
             return prefix + "peer speaks protocol version \(peer), this build speaks \(range): "
                 + "run the same LotteryTickets release on coordinator and workers"
         case .badHeader(let length):

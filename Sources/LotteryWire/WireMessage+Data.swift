@@ -68,7 +68,8 @@ extension WireMessage.DataRequest: WireBody {
         try Check.nonEmpty(datasetID, "message.dataset_id")
         try Check.nonNegative(offset, "message.offset")
         guard length >= 1, length <= Wire.maxChunkBytes else {
-            throw WireError(.outOfRange(field: "message.length", detail: "is \(length), must be 1…\(Wire.maxChunkBytes)"))
+            throw WireError(
+                .outOfRange(field: "message.length", detail: "is \(length), must be 1…\(Wire.maxChunkBytes)"))
         }
     }
 }
@@ -91,9 +92,10 @@ extension WireMessage.DataChunk: WireBody {
         try Check.nonNegative(totalSize, "message.total_size")
         // offset + bytes.count <= totalSize, written so that no sum can overflow.
         guard offset <= totalSize, bytes.count <= totalSize - offset else {
-            throw WireError(.outOfRange(
-                field: "message.offset",
-                detail: "\(offset) plus \(bytes.count) chunk bytes runs past total_size \(totalSize)"))
+            throw WireError(
+                .outOfRange(
+                    field: "message.offset",
+                    detail: "\(offset) plus \(bytes.count) chunk bytes runs past total_size \(totalSize)"))
         }
     }
 }

@@ -222,7 +222,8 @@ extension WireMessage.Reject: WireBody {
 
     func validate() throws(WireError) {
         guard minVersion <= maxVersion else {
-            throw WireError(.outOfRange(field: "message.min_version", detail: "is \(minVersion), above max_version \(maxVersion)"))
+            throw WireError(
+                .outOfRange(field: "message.min_version", detail: "is \(minVersion), above max_version \(maxVersion)"))
         }
     }
 }

@@ -255,6 +255,7 @@ extension WireMessage.TaskAssignment: WireBody {
         try Check.nonEmpty(trialID, "message.trial_id")
         try Check.nonNegative(startRound, "message.start_round")
         try dataset.validate("message.dataset")
+        try Self.check(spec)
         if startRound > 0, resumeMask == nil {
             throw WireError(.badManifest(detail: "start_round \(startRound) needs a 'resume_mask' blob"))
         }
@@ -266,6 +267,23 @@ extension WireMessage.TaskAssignment: WireBody {
         }
         if spec.branch == nil, parentMask != nil {
             throw WireError(.badManifest(detail: "'parent_mask' blob on a trial that is not a branch"))
+        }
+    }
+}
+
+extension WireMessage.TaskAssignment {
+    /// A spec from JSON skipped the per-key checks of `TrialSpec.set(_:to:)` (batch ≥ 1, lr > 0, rates in
+    /// [0, 1), …), and the training core treats bad shapes as programmer errors (preconditions). So every key is
+    /// re-applied to a scratch copy, then the cross-key `validate()` runs: a bad spec fails here, as a
+    /// `WireError`, and never reaches the trainer.
+    static func check(_ spec: TrialSpec) throws(WireError) {
+        do throws(SpecError) {
+            try spec.validate()
+            var scratch = spec
+            for column in spec.columns { try scratch.set(column.key, to: column.value) }
+        } catch {
+            let field = error.key.isEmpty ? "message.spec" : "message.spec.\(error.key)"
+            throw WireError(.outOfRange(field: field, detail: error.message))
         }
     }
 }
@@ -297,9 +315,11 @@ extension WireMessage.RoundResult: WireBody {
         try Check.nonNegative(metrics.round, "message.metrics.round")
         try Check.nonNegative(metrics.earlyStopIteration, "message.metrics.early_stop_iteration")
         guard metrics.layerDensities.count == metrics.keptCounts.count else {
-            throw WireError(.outOfRange(
-                field: "message.metrics.layer_densities",
-                detail: "has \(metrics.layerDensities.count) layers but kept_counts has \(metrics.keptCounts.count)"))
+            throw WireError(
+                .outOfRange(
+                    field: "message.metrics.layer_densities",
+                    detail: "has \(metrics.layerDensities.count) layers but kept_counts has \(metrics.keptCounts.count)"
+                ))
         }
         for (index, count) in metrics.keptCounts.enumerated() {
             try Check.nonNegative(count, "message.metrics.kept_counts[\(index)]")
@@ -308,7 +328,8 @@ extension WireMessage.RoundResult: WireBody {
             try Check.nonNegative(point.iteration, "message.metrics.curve[\(index)].iteration")
         }
         if nextMaskParent != nil, nextMask == nil {
-            throw WireError(.outOfRange(field: "message.next_mask_parent", detail: "is set but there is no 'next_mask' blob"))
+            throw WireError(
+                .outOfRange(field: "message.next_mask_parent", detail: "is set but there is no 'next_mask' blob"))
         }
     }
 }

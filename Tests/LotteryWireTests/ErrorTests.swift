@@ -101,7 +101,8 @@ import Testing
         }
         #expect(typeDetail.contains("message.task_id"))
         // A bad enum value inside the trial spec.
-        let task = try WireMessage.task(.init(taskID: 1, trialID: "t", spec: TrialSpec(), dataset: Fixtures.dataset)).encode()
+        let task = try WireMessage.task(.init(taskID: 1, trialID: "t", spec: TrialSpec(), dataset: Fixtures.dataset))
+            .encode()
         let badSpec = try Self.editBody(task) { message in
             var spec = message["spec"] as! [String: Any]
             spec["reinit"] = "sometimes"
@@ -159,8 +160,11 @@ import Testing
 
     @Test func badManifest() throws {
         // Blobs swapped in the manifest's eyes: a TASK may not carry a `mask`.
-        let task = try WireMessage.task(.init(taskID: 1, trialID: "t", spec: TrialSpec(), startRound: 2,
-            dataset: Fixtures.dataset, resumeMask: [1, 2, 3])).encode()
+        let task = try WireMessage.task(
+            .init(
+                taskID: 1, trialID: "t", spec: TrialSpec(), startRound: 2,
+                dataset: Fixtures.dataset, resumeMask: [1, 2, 3])
+        ).encode()
         var object = try #require(try JSONSerialization.jsonObject(with: Data(task[1])) as? [String: Any])
         var blobs = try #require(object["blobs"] as? [[String: Any]])
         blobs[0]["role"] = "mask"
@@ -169,12 +173,19 @@ import Testing
         frames[1] = Array(try JSONSerialization.data(withJSONObject: object))
         #expect(Self.kind(frames) == .badManifest(detail: "TASK carries no 'mask' blob"))
         // A resumed task without its mask.
-        let noMask = try Self.editBody(try WireMessage.task(.init(taskID: 1, trialID: "t", spec: TrialSpec(),
-            dataset: Fixtures.dataset)).encode()) { $0["start_round"] = 3 }
+        let noMask = try Self.editBody(
+            try WireMessage.task(
+                .init(
+                    taskID: 1, trialID: "t", spec: TrialSpec(),
+                    dataset: Fixtures.dataset)
+            ).encode()
+        ) { $0["start_round"] = 3 }
         #expect(Self.kind(noMask) == .badManifest(detail: "start_round 3 needs a 'resume_mask' blob"))
         // Encoding checks the same rule.
         #expect(throws: WireError.self) {
-            try WireMessage.task(.init(taskID: 1, trialID: "t", spec: TrialSpec(), startRound: 3, dataset: Fixtures.dataset)).encode()
+            try WireMessage.task(
+                .init(taskID: 1, trialID: "t", spec: TrialSpec(), startRound: 3, dataset: Fixtures.dataset)
+            ).encode()
         }
     }
 
@@ -182,16 +193,24 @@ import Testing
         // A body over 1 MiB is refused before it is parsed.
         var frames = Self.result
         frames[1] = Array(repeating: UInt8(ascii: " "), count: Wire.maxBodyBytes + 1)
-        #expect(Self.kind(frames) == .oversize(frame: 1, what: "JSON body", size: Wire.maxBodyBytes + 1, limit: Wire.maxBodyBytes))
+        #expect(
+            Self.kind(frames)
+                == .oversize(frame: 1, what: "JSON body", size: Wire.maxBodyBytes + 1, limit: Wire.maxBodyBytes))
         // Any frame over the ZMQ_MAXMSGSIZE bound.
         frames = Self.result
         frames[2] = [UInt8](repeating: 0, count: Wire.maxFrameBytes + 1)
-        #expect(Self.kind(frames) == .oversize(frame: 2, what: "blob", size: Wire.maxFrameBytes + 1, limit: Wire.maxFrameBytes))
+        #expect(
+            Self.kind(frames)
+                == .oversize(frame: 2, what: "blob", size: Wire.maxFrameBytes + 1, limit: Wire.maxFrameBytes))
         // A dataset chunk over its own 1 MiB limit (but under the frame bound), with a matching manifest.
         let big = [UInt8](repeating: 7, count: Wire.maxChunkBytes + 1)
-        let chunk = WireMessage.dataChunk(.init(datasetID: "d", offset: 0, totalSize: big.count, checksum: "c", bytes: big))
-        #expect(throws: WireError(.oversize(frame: 2, what: "blob 'chunk'", size: big.count, limit: Wire.maxChunkBytes),
-            messageType: .dataChunk)) { try chunk.encode() }
+        let chunk = WireMessage.dataChunk(
+            .init(datasetID: "d", offset: 0, totalSize: big.count, checksum: "c", bytes: big))
+        #expect(
+            throws: WireError(
+                .oversize(frame: 2, what: "blob 'chunk'", size: big.count, limit: Wire.maxChunkBytes),
+                messageType: .dataChunk)
+        ) { try chunk.encode() }
         // A learning curve too long for one body: the worker gets the error at encode time.
         var metrics = Fixtures.metrics(round: 1)
         metrics.curve = Array(repeating: metrics.curve[0], count: 20_000)
@@ -224,14 +243,39 @@ import Testing
             Issue.record("an offset past the end must be out of range (without overflowing)")
             return
         }
-        #expect(throws: WireError(.outOfRange(field: "message.length", detail: "is 0, must be 1…\(Wire.maxChunkBytes)"),
-            messageType: .dataRequest)) { try WireMessage.dataRequest(.init(datasetID: "d", offset: 0, length: 0)).encode() }
+        #expect(
+            throws: WireError(
+                .outOfRange(field: "message.length", detail: "is 0, must be 1…\(Wire.maxChunkBytes)"),
+                messageType: .dataRequest)
+        ) { try WireMessage.dataRequest(.init(datasetID: "d", offset: 0, length: 0)).encode() }
         let badHex = try Self.editBody(try Fixtures.all[10].encode()) { $0["mask_parent"] = "FEDCBA9876543210" }
         guard case .badJSON(let detail) = Self.kind(badHex) else {
             Issue.record("upper-case hex must be refused")
             return
         }
         #expect(detail.contains("mask_parent"))
+    }
+
+    @Test func taskSpecIsCheckedKeyByKey() throws {
+        let task = try WireMessage.task(.init(taskID: 1, trialID: "t", spec: TrialSpec(), dataset: Fixtures.dataset))
+            .encode()
+        let zeroBatch = try Self.editBody(task) { message in
+            var spec = message["spec"] as! [String: Any]
+            var train = spec["train"] as! [String: Any]
+            train["batch"] = 0
+            spec["train"] = train
+            message["spec"] = spec
+        }
+        guard case .outOfRange("message.spec.train.batch", let detail) = Self.kind(zeroBatch) else {
+            Issue.record("a zero batch must be refused before it reaches the trainer")
+            return
+        }
+        #expect(detail.contains("minimum 1"))
+        var spec = TrialSpec()
+        spec.prune.rates = [0.2, 0.2]  // three weight layers: inconsistent
+        #expect(throws: WireError.self) {
+            try WireMessage.task(.init(taskID: 1, trialID: "t", spec: spec, dataset: Fixtures.dataset)).encode()
+        }
     }
 
     @Test func errorsNameTheMessageType() throws {

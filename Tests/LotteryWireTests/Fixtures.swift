@@ -30,7 +30,9 @@ enum Fixtures {
             let noise: Double = 0.05 * rng.uniform()
             let loss: Double = 2.3 * exp(-t / 10) + noise
             let learned: Double = 1 - exp(-t / 8)
-            curve.append(EvalPoint(iteration: step * 100, valLoss: loss, valAcc: 0.1 + 0.88 * learned, testAcc: 0.1 + 0.875 * learned))
+            curve.append(
+                EvalPoint(
+                    iteration: step * 100, valLoss: loss, valAcc: 0.1 + 0.88 * learned, testAcc: 0.1 + 0.875 * learned))
         }
         let keep = pow(0.8, Double(round))
         let kept = [Int(235_200 * keep), Int(30_000 * keep), Int(1_000 * pow(0.9, Double(round)))]
@@ -47,7 +49,7 @@ enum Fixtures {
             layers: layers)
     }
 
-    static var branchSpec: TrialSpec { spec.branch(.reinitRandom, round: 3, index: 1) }
+    static var branchSpec: TrialSpec { spec.branch(.reinitRandom, round: 3, index: 0) }
 
     /// Every message type at least once, with blobs where the type carries them.
     static var all: [WireMessage] {
@@ -57,43 +59,60 @@ enum Fixtures {
             WireMessage.TrialProgress(taskID: 18, trialID: branchSpec.trialID, round: 0, iteration: 0),
         ]
         return [
-            .hello(.init(
-                workerName: "node-07.cluster/1", host: "node-07.cluster", instanceID: "5f3a9c0e11d24b7a", cores: 32,
-                slots: 30, cpuKind: "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz / flags 8c1f03e2",
-                buildID: "lth 0.1.0 (1d7d323)", datasets: [dataset], running: progress)),
-            .hello(.init(
-                workerName: "laptop", host: "laptop", instanceID: "1", cores: 2, slots: 1, cpuKind: "arm64",
-                buildID: "dev")),
+            .hello(
+                .init(
+                    workerName: "node-07.cluster/1", host: "node-07.cluster", instanceID: "5f3a9c0e11d24b7a", cores: 32,
+                    slots: 30, cpuKind: "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz / flags 8c1f03e2",
+                    buildID: "lth 0.1.0 (1d7d323)", datasets: [dataset], running: progress)),
+            .hello(
+                .init(
+                    workerName: "laptop", host: "laptop", instanceID: "1", cores: 2, slots: 1, cpuKind: "arm64",
+                    buildID: "dev")),
             .ready(.init(credit: 3)),
             .ready(.init(credit: 0)),
             .task(.init(taskID: 17, trialID: trial, spec: spec, dataset: dataset)),
-            .task(.init(taskID: 19, trialID: trial, spec: spec, startRound: 4, dataset: dataset,
-                resumeMask: bytes(9_000, seed: 1))),
-            .task(.init(taskID: 18, trialID: branchSpec.trialID, spec: branchSpec, dataset: dataset,
-                parentMask: bytes(12_345, seed: 2))),
+            .task(
+                .init(
+                    taskID: 19, trialID: trial, spec: spec, startRound: 4, dataset: dataset,
+                    resumeMask: bytes(9_000, seed: 1))),
+            .task(
+                .init(
+                    taskID: 18, trialID: branchSpec.trialID, spec: branchSpec, dataset: dataset,
+                    parentMask: bytes(12_345, seed: 2))),
             .heartbeat(.init(progress: progress)),
             .heartbeat(.init()),
-            .roundResult(.init(taskID: 17, metrics: metrics(round: 0), mask: bytes(600, seed: 3),
-                nextMask: bytes(30_000, seed: 4))),
-            .roundResult(.init(taskID: 17, metrics: metrics(round: 5), mask: bytes(20_000, seed: 5),
-                nextMask: bytes(18_000, seed: 6), maskParent: 0xFEDC_BA98_7654_3210, nextMaskParent: 0x0000_0000_0000_00FF)),
+            .roundResult(
+                .init(
+                    taskID: 17, metrics: metrics(round: 0), mask: bytes(600, seed: 3),
+                    nextMask: bytes(30_000, seed: 4))),
+            .roundResult(
+                .init(
+                    taskID: 17, metrics: metrics(round: 5), mask: bytes(20_000, seed: 5),
+                    nextMask: bytes(18_000, seed: 6), maskParent: 0xFEDC_BA98_7654_3210,
+                    nextMaskParent: 0x0000_0000_0000_00FF)),
             .roundResult(.init(taskID: 17, metrics: metrics(round: 12), mask: bytes(4_000, seed: 7))),
             .ack(.init(taskID: 17, trialID: trial, round: 5)),
             .ack(.init(taskID: 17, trialID: trial, round: 5, status: .duplicate)),
             .trialDone(.init(taskID: 17, trialID: trial, lastRound: 12)),
             .trialFailed(.init(taskID: 18, trialID: trial, round: 2, error: "loss is NaN at iteration 1,200")),
             .trialFailed(.init(taskID: 18, trialID: trial, error: "dataset mnist: checksum mismatch")),
-            .giveBack(.init(
-                trials: [.init(taskID: 17, trialID: trial, lastRound: 4), .init(taskID: 18, trialID: "b", lastRound: nil)],
-                reason: "SIGTERM")),
+            .giveBack(
+                .init(
+                    trials: [
+                        .init(taskID: 17, trialID: trial, lastRound: 4),
+                        .init(taskID: 18, trialID: "b", lastRound: nil),
+                    ],
+                    reason: "SIGTERM")),
             .reject(.init(code: .versionMismatch, message: "peer speaks protocol version 2, this build speaks 1")),
             .reject(.init(code: .unknownWorker, message: "say HELLO first")),
             .shutdown(.init(mode: .finish, reason: "sweep complete: 240 trials")),
             .shutdown(.init(mode: .drain, reason: "coordinator stopping (SIGINT)")),
             .dataRequest(.init(datasetID: "mnist", offset: 3 << 20)),
             .dataRequest(.init(datasetID: "mnist", offset: 0, length: 1)),
-            .dataChunk(.init(datasetID: "mnist", offset: 1 << 20, totalSize: 11_594_722,
-                checksum: dataset.checksum, bytes: bytes(Wire.maxChunkBytes, seed: 8))),
+            .dataChunk(
+                .init(
+                    datasetID: "mnist", offset: 1 << 20, totalSize: 11_594_722,
+                    checksum: dataset.checksum, bytes: bytes(Wire.maxChunkBytes, seed: 8))),
             .dataChunk(.init(datasetID: "empty", offset: 0, totalSize: 0, checksum: "e3b0c442", bytes: [])),
             .cancel(.init(taskID: 17, trialID: trial, reason: "reassigned after 3 missed heartbeats")),
         ]
