@@ -4,6 +4,9 @@
 /// message or a typed ``WireError``. Bodies are the nested structs (``Hello``, ``RoundResult``, …); which side
 /// sends what, and when, is in docs/protocol.md and ``MessageType/direction``.
 ///
+/// The bodies' `Codable` conformance covers their JSON fields only: blob properties (`mask`, `bytes`, …) travel as
+/// separate frames, so encode bodies through `encode()`, not with a bare `JSONEncoder`.
+///
 /// Named `WireMessage`, not `Message`, because the coordinator and worker also handle ZeroMQ messages and
 /// swift-log's `Logger.Message`.
 public enum WireMessage: Sendable, Hashable {
