@@ -1,2 +1,0 @@
-// LotteryWire: placeholder until its issue lands.
-enum LotteryWirePlaceholder {}

@@ -1,0 +1,91 @@
+import Foundation
+import LotteryCore
+import LotteryWire
+import Testing
+
+@Suite struct RoundTripTests {
+    @Test func fixturesCoverEveryMessageType() {
+        #expect(Set(Fixtures.all.map(\.type)) == Set(MessageType.allCases))
+    }
+
+    @Test(arguments: Fixtures.samples)
+    func roundTrip(_ sample: Sample) throws {
+        let message = sample.message
+        let frames = try message.encode()
+        #expect(frames.count >= 2 && frames.count <= Wire.maxFrames)
+        #expect(frames[0] == Wire.magic + [0, 1, message.type.rawValue])
+        let decoded = try WireMessage.decode(frames)
+        #expect(decoded == message)
+        // Deterministic: equal messages give equal bytes.
+        #expect(try decoded.encode() == frames)
+    }
+
+    @Test func bodyIsSortedSnakeCaseJSON() throws {
+        let frames = try Fixtures.all[9].encode()  // ROUND_RESULT with two blobs
+        let text = try #require(String(bytes: frames[1], encoding: .utf8))
+        #expect(text.hasPrefix(#"{"blobs":[{"crc32":"#))
+        #expect(text.contains(#""role":"mask""#) && text.contains(#""role":"next_mask""#))
+        #expect(text.contains(#""early_stop_iteration":3400"#))
+        #expect(text.contains(#""task_id":17"#))
+        #expect(!text.contains("taskID"))
+        #expect(frames.count == 4)
+    }
+
+    @Test func maskParentsTravelAsHex() throws {
+        let frames = try Fixtures.all[10].encode()
+        let text = try #require(String(bytes: frames[1], encoding: .utf8))
+        #expect(text.contains(#""mask_parent":"fedcba9876543210""#))
+        #expect(text.contains(#""next_mask_parent":"00000000000000ff""#))
+    }
+
+    @Test func nonFiniteMetricsSurvive() throws {
+        var metrics = Fixtures.metrics(round: 1)
+        metrics.valLossAtES = .nan
+        metrics.curve[3].valLoss = .infinity
+        metrics.curve[4].valLoss = -.infinity
+        let frames = try WireMessage.roundResult(.init(taskID: 1, metrics: metrics, mask: [1, 2, 3])).encode()
+        guard case .roundResult(let result) = try WireMessage.decode(frames) else {
+            Issue.record("decoded to another type")
+            return
+        }
+        #expect(result.metrics.valLossAtES.isNaN)
+        #expect(result.metrics.curve[3].valLoss == .infinity)
+        #expect(result.metrics.curve[4].valLoss == -.infinity)
+        #expect(result.metrics.curve[5] == metrics.curve[5])
+    }
+
+    @Test func routerEnvelopeSplitsIdentity() throws {
+        let payload = try WireMessage.ready(.init(credit: 2)).encode()
+        let identity: [UInt8] = [0, 0x6B, 0x8B, 0x45, 0x67]
+        let routed = Wire.routerFrames(to: identity, payload)
+        #expect(routed.count == payload.count + 1)
+        let split = try Wire.splitRouterFrames(routed)
+        #expect(split.identity == identity)
+        #expect(try WireMessage.decode(split.payload) == .ready(.init(credit: 2)))
+        #expect(throws: WireError.self) { try Wire.splitRouterFrames([identity, payload[0]]) }
+        #expect(throws: WireError(.badIdentity(length: 0))) { try Wire.splitRouterFrames([[]] + payload) }
+    }
+
+    @Test func rejectFromErrorCarriesCodeAndVersions() throws {
+        let error = WireError(.unsupportedVersion(peer: 9, supported: 1...1), messageType: nil)
+        let reject = WireMessage.Reject(error)
+        #expect(reject.code == .versionMismatch)
+        #expect(reject.minVersion == 1 && reject.maxVersion == 1)
+        #expect(reject.message.contains("version 9"))
+        #expect(WireMessage.Reject(WireError(.badJSON(detail: "x"))).code == .badMessage)
+    }
+
+    @Test func limitsAreConsistent() {
+        #expect(Wire.maxFrameBytes == 4 << 20)
+        #expect(Wire.maxBodyBytes <= Wire.maxFrameBytes && Wire.maxChunkBytes <= Wire.maxFrameBytes)
+        #expect(Wire.maxFrames >= 4)  // header, body and the two masks of a ROUND_RESULT
+        #expect(Wire.header(.hello).count == Wire.headerBytes)
+    }
+
+    @Test func directionsMatchTheProtocol() {
+        #expect(MessageType.hello.direction == .workerToCoordinator)
+        #expect(MessageType.task.direction == .coordinatorToWorker)
+        #expect(MessageType.heartbeat.direction == .both)
+        #expect(MessageType.roundResult.description == "ROUND_RESULT")
+    }
+}
