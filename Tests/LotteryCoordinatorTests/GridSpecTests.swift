@@ -3,14 +3,6 @@ import LotteryCoordinator
 import LotteryCore
 import Testing
 
-/// Writes `files` into a fresh temporary directory, runs `body` with it, removes it.
-func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lth-grid-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    return try body(directory)
-}
-
 /// The repository root, found from this file's path (Tests/LotteryCoordinatorTests/…).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()

@@ -2,14 +2,6 @@ import Foundation
 import LotteryCore
 import LotteryCoordinator
 
-/// Runs `body` with a fresh temporary folder and removes it afterwards (swift-nio's `withTemporaryDirectory`).
-func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("lth-store-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}
-
 /// Small synthetic trials, metrics and mask blobs with fixed seeds.
 enum StoreFixture {
     static let epoch = Date(timeIntervalSince1970: 1_700_000_000)
