@@ -74,7 +74,7 @@ struct StoreCSVTests {
                 separator: "\n", omittingEmptySubsequences: false)
             #expect(rounds.count == 1 + 5 + 1)  // header, rows, empty after the final newline
             #expect(rounds[0] == Substring(ResultsCSV.roundsHeader(layerCount: 3).joined(separator: ",")))
-            let ids: [String] = rounds.dropFirst().dropLast().map { String($0.prefix(16)) }
+            let ids: [String] = rounds.dropFirst().dropLast().map { String($0.prefix(while: { $0 != "," })) }
             let expectedIDs: [String] = [wide.trialID, wide.trialID, wide.trialID, narrow.trialID, branch.trialID]
             #expect(ids == expectedIDs)
             let wideRows = rounds[1...3]

@@ -69,7 +69,7 @@ struct TrialSpecTests {
         other.seed = 1
         #expect(other.trialID != base.trialID)
         #expect(other.initSeed != base.initSeed && other.orderSeed != base.orderSeed)
-        #expect(base.trialID.count == 16)
+        #expect(base.trialID.count == 17 && base.trialID.hasPrefix("t"))
         let branch = base.branch(.reinitRandom, round: 3, index: 0)
         #expect(branch.trialID != base.trialID)
     }

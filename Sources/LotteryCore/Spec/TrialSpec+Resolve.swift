@@ -56,11 +56,12 @@ extension TrialSpec {
         return lines.joined(separator: "\n")
     }
 
-    /// Stable id of the trial: the first 16 hex digits of SHA-256 of ``canonicalText``.
+    /// Stable id of the trial: `t` followed by the first 16 hex digits of SHA-256 of ``canonicalText``.
     ///
-    /// A restarted sweep and a re-run recognise finished work by it.
+    /// A restarted sweep and a re-run recognise finished work by it. The leading letter keeps pandas from
+    /// reading an id column that happens to be all digits (or `123e45…`) as numbers.
     public var trialID: String {
-        String(SHA256.hexDigest(Array(canonicalText.utf8)).prefix(16))
+        "t" + String(SHA256.hexDigest(Array(canonicalText.utf8)).prefix(16))
     }
 
     /// The spec of control branch `index` of `kind` on this trial's round `round` mask.
