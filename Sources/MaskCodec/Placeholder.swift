@@ -1,2 +1,0 @@
-// MaskCodec: placeholder until its issue lands.
-enum MaskCodecPlaceholder {}
