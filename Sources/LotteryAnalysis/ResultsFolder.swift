@@ -63,6 +63,7 @@ public struct ResultsFolder: Sendable {
     public let trialsTable: CSVTable?
     /// Hyperparameter columns that vary across main trials (the parts of configuration names).
     public let varyingColumns: [String]
+    private let trialIndex: [String: Int]
 
     /// Columns that never separate configurations.
     static let seedColumns: Set<String> = ["seed", "seeds.init", "seeds.order", "seeds.split", "controls", "controls_seeds"]
@@ -174,6 +175,7 @@ public struct ResultsFolder: Sendable {
                     host: cell(row, "host"), summaries: summaries))
         }
         self.trials = trials
+        self.trialIndex = trialIndex
         self.configurations = configurations
         self.rounds = rounds
 
@@ -189,7 +191,7 @@ public struct ResultsFolder: Sendable {
     }
 
     /// The trial with id `id`.
-    public func trial(_ id: String) -> Trial? { trials.first { $0.id == id } }
+    public func trial(_ id: String) -> Trial? { trialIndex[id].map { trials[$0] } }
 
     /// Path of the mask file of `trial`'s `round`, whether or not it exists: `masks/<trial>/round-NN.ltmask`.
     public func maskPath(trial: String, round: Int) -> String {
