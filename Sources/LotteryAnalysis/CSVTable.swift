@@ -74,7 +74,9 @@ public struct CSVTable: Sendable {
             endField()
             records.append(record)
         }
-        guard let header = records.first else { throw ReportError(path: path, line: 1, "the file is empty (no header line)") }
+        guard let header = records.first else {
+            throw ReportError(path: path, line: 1, "the file is empty (no header line)")
+        }
         self.header = header
         var rows: [[String]] = []
         rows.reserveCapacity(records.count - 1)

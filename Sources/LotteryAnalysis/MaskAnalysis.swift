@@ -148,7 +148,9 @@ struct MaskAnalysis {
                     var pairs: [(String, String)] = []
                     for id in left {
                         let seed = folder.trial(id)!.seed
-                        if let match = right.first(where: { folder.trial($0)!.seed == seed }) { pairs.append((id, match)) }
+                        if let match = right.first(where: { folder.trial($0)!.seed == seed }) {
+                            pairs.append((id, match))
+                        }
                     }
                     if pairs.isEmpty, let x = left.first, let y = right.first { pairs = [(x, y)] }
                     for (x, y) in pairs where Self.sameShapes(current[x]!.mask, current[y]!.mask) {
@@ -164,7 +166,8 @@ struct MaskAnalysis {
     }
 
     static func sameShapes(_ a: Mask, _ b: Mask) -> Bool {
-        a.layers.count == b.layers.count && zip(a.layers, b.layers).allSatisfy { $0.rows == $1.rows && $0.cols == $1.cols }
+        a.layers.count == b.layers.count
+            && zip(a.layers, b.layers).allSatisfy { $0.rows == $1.rows && $0.cols == $1.cols }
     }
 
     private mutating func appendStructure(

@@ -25,7 +25,9 @@ struct MaskLoader {
                 round - depth >= 0 ? read(folder.maskPath(trial: trial, round: round - depth)) : nil
             }
         } catch {
-            throw ReportError(path: path, "cannot read the mask: \(error.message) (delta files need the earlier round files of the same folder)")
+            throw ReportError(
+                path: path,
+                "cannot read the mask: \(error.message) (delta files need the earlier round files of the same folder)")
         }
     }
 

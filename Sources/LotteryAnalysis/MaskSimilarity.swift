@@ -15,7 +15,8 @@ public struct MaskOverlap: Sendable, Hashable {
     public var intersection: Int
 
     public init(count: Int, keptA: Int, keptB: Int, intersection: Int) {
-        precondition(intersection <= min(keptA, keptB) && max(keptA, keptB) <= count, "MaskOverlap: inconsistent counts")
+        precondition(
+            intersection <= min(keptA, keptB) && max(keptA, keptB) <= count, "MaskOverlap: inconsistent counts")
         self.count = count
         self.keptA = keptA
         self.keptB = keptB
@@ -70,7 +71,9 @@ public enum MaskSimilarity {
     }
 
     static func overlap(_ a: BitLayer, _ b: BitLayer) -> MaskOverlap {
-        precondition(a.rows == b.rows && a.cols == b.cols, "MaskSimilarity: shapes [\(a.rows), \(a.cols)] vs [\(b.rows), \(b.cols)]")
+        precondition(
+            a.rows == b.rows && a.cols == b.cols,
+            "MaskSimilarity: shapes [\(a.rows), \(a.cols)] vs [\(b.rows), \(b.cols)]")
         var shared = 0
         a.words.withUnsafeBufferPointer { x in
             b.words.withUnsafeBufferPointer { y in
@@ -88,7 +91,8 @@ public enum MaskSimilarity {
         guard let first = layers.first else { return [] }
         var counts = Array(repeating: 0, count: first.count)
         for layer in layers {
-            precondition(layer.rows == first.rows && layer.cols == first.cols, "MaskSimilarity: consensus of different shapes")
+            precondition(
+                layer.rows == first.rows && layer.cols == first.cols, "MaskSimilarity: consensus of different shapes")
             layer.kept.withUnsafeBufferPointer { flags in
                 for index in flags.indices where flags[index] { counts[index] += 1 }
             }

@@ -88,7 +88,8 @@ public enum MaskStructure {
         for index in layers.indices.dropLast() {
             precondition(
                 layers[index].cols == layers[index + 1].rows,
-                "MaskStructure: layer \(index) has \(layers[index].cols) outputs, layer \(index + 1) \(layers[index + 1].rows) inputs")
+                "MaskStructure: layer \(index) has \(layers[index].cols) outputs, layer \(index + 1) \(layers[index + 1].rows) inputs"
+            )
         }
         guard !layers.isEmpty else { return [] }
         // reachable[l]: units feeding layer l (l = layers.count: the network outputs) reachable from an input.

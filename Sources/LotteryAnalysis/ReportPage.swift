@@ -48,12 +48,18 @@ struct ReportPage {
         body += summarySection()
         body += section(
             id: "accuracy", title: "Test accuracy at early stop vs weights remaining",
-            note: "Frankle &amp; Carbin (2019), Figures 1 and 4 (right). Mean ± standard deviation over seeds; n = seeds per point.",
-            content: figure(id: "chart-accuracy", densityChart(title: "Test accuracy at early stop", label: "test accuracy at early stop (%)", scale: 100) { $0.testAccAtES }))
+            note:
+                "Frankle &amp; Carbin (2019), Figures 1 and 4 (right). Mean ± standard deviation over seeds; n = seeds per point.",
+            content: figure(
+                id: "chart-accuracy",
+                densityChart(title: "Test accuracy at early stop", label: "test accuracy at early stop (%)", scale: 100)
+                { $0.testAccAtES }))
         body += section(
             id: "early-stop", title: "Early-stop iteration vs weights remaining",
             note: "Figures 1 and 4 (left): the iteration of minimum validation loss.",
-            content: figure(id: "chart-early-stop", densityChart(title: "Early-stop iteration", label: "early-stop iteration", scale: 1) { $0.earlyStop }))
+            content: figure(
+                id: "chart-early-stop",
+                densityChart(title: "Early-stop iteration", label: "early-stop iteration", scale: 1) { $0.earlyStop }))
         body += curvesSection()
         body += pixelsSection()
         body += similaritySection()
@@ -105,10 +111,21 @@ struct ReportPage {
             ("trials", "\(folder.trials.count) (\(main) IMP, \(folder.trials.count - main) control branches)"),
             ("configurations", "\(folder.configurations.count)"),
             ("rounds (rows of rounds.csv)", "\(folder.rounds.count)"),
-            ("deepest round", "\(folder.rounds.map(\.round).max() ?? 0), smallest density \(Self.percent(folder.rounds.map(\.density).min() ?? 1))"),
-            ("hosts", hosts.isEmpty ? "—" : "\(hosts.count): \(hosts.prefix(12).joined(separator: ", "))\(hosts.count > 12 ? ", …" : "")"),
+            (
+                "deepest round",
+                "\(folder.rounds.map(\.round).max() ?? 0), smallest density \(Self.percent(folder.rounds.map(\.density).min() ?? 1))"
+            ),
+            (
+                "hosts",
+                hosts.isEmpty
+                    ? "—"
+                    : "\(hosts.count): \(hosts.prefix(12).joined(separator: ", "))\(hosts.count > 12 ? ", …" : "")"
+            ),
             ("total compute (sum of seconds)", Self.duration(seconds)),
-            ("masks read", "\(analysis.masksRead)\(analysis.missingMasks.isEmpty ? "" : ", \(analysis.missingMasks.count) missing (first: \(analysis.missingMasks[0]))")"),
+            (
+                "masks read",
+                "\(analysis.masksRead)\(analysis.missingMasks.isEmpty ? "" : ", \(analysis.missingMasks.count) missing (first: \(analysis.missingMasks[0]))")"
+            ),
         ]
         if !folder.varyingColumns.isEmpty {
             rows.append(("varied hyperparameters", folder.varyingColumns.joined(separator: ", ")))
@@ -116,15 +133,23 @@ struct ReportPage {
         if let table = folder.trialsTable, let column = table.column("status") {
             var counts: [String: Int] = [:]
             for row in table.rows { counts[row[column], default: 0] += 1 }
-            rows.append(("trial status (trials.csv)", counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")))
+            rows.append(
+                (
+                    "trial status (trials.csv)",
+                    counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+                ))
         }
         var html = "<section id=\"summary\"><h2>Summary</h2><table>"
-        for (key, value) in rows { html += "<tr><th class=\"text\">\(SVG.escape(key))</th><td class=\"text\">\(SVG.escape(value))</td></tr>" }
-        html += "</table><h3>Configurations</h3><table><tr><th class=\"text\">name</th><th>trials</th><th class=\"text\">seeds</th></tr>"
+        for (key, value) in rows {
+            html += "<tr><th class=\"text\">\(SVG.escape(key))</th><td class=\"text\">\(SVG.escape(value))</td></tr>"
+        }
+        html +=
+            "</table><h3>Configurations</h3><table><tr><th class=\"text\">name</th><th>trials</th><th class=\"text\">seeds</th></tr>"
         for configuration in folder.configurations {
             let seeds = configuration.trialIDs.compactMap { folder.trial($0)?.seed }
             let shown = Array(Set(seeds)).sorted().prefix(10).joined(separator: ", ")
-            html += "<tr><td class=\"text\">\(SVG.escape(configuration.name))</td><td>\(configuration.trialIDs.count)</td><td class=\"text\">\(SVG.escape(shown))</td></tr>"
+            html +=
+                "<tr><td class=\"text\">\(SVG.escape(configuration.name))</td><td>\(configuration.trialIDs.count)</td><td class=\"text\">\(SVG.escape(shown))</td></tr>"
         }
         return html + "</table></section>"
     }
@@ -136,7 +161,8 @@ struct ReportPage {
             let points = groups[index].sorted { $0.key < $1.key }.compactMap { _, group -> PlotPoint? in
                 let stats = statistic(group)
                 guard stats.n > 0 else { return nil }
-                return PlotPoint(x: group.density.mean * 100, y: stats.mean * scale, error: stats.std * scale, n: stats.n)
+                return PlotPoint(
+                    x: group.density.mean * 100, y: stats.mean * scale, error: stats.std * scale, n: stats.n)
             }
             series.append(PlotSeries(name: configuration.name, points: points, dashed: configuration.isControl))
         }
@@ -165,7 +191,9 @@ struct ReportPage {
 
     func curvesSection() -> String {
         guard let curves = folder.curves else {
-            return section(id: "curves", title: "Test accuracy during training", note: "No curves.csv in this folder.", content: "")
+            return section(
+                id: "curves", title: "Test accuracy during training", note: "No curves.csv in this folder.", content: ""
+            )
         }
         let selected = folder.configurations.indices.map { Set(rounds(of: $0, near: options.curveDensities)) }
         let idColumn = curves.column("trial_id")!
@@ -192,19 +220,24 @@ struct ReportPage {
                     return PlotPoint(x: Double(iteration), y: stats.mean * 100, error: stats.std * 100, n: stats.n)
                 }
                 let density = groups[index][round]?.density.mean ?? .nan
-                series.append(PlotSeries(name: "\(Self.percent(density)) (round \(round))", points: Self.downsample(points, to: options.maxPointsPerCurve)))
+                series.append(
+                    PlotSeries(
+                        name: "\(Self.percent(density)) (round \(round))",
+                        points: Self.downsample(points, to: options.maxPointsPerCurve)))
             }
             guard !series.isEmpty else { continue }
             let all = series.flatMap(\.points)
             let chart = LineChart(
-                title: configuration.name, x: PlotAxis(label: "training iteration", values: all.map(\.x), includeZero: true),
+                title: configuration.name,
+                x: PlotAxis(label: "training iteration", values: all.map(\.x), includeZero: true),
                 y: PlotAxis(label: "test accuracy (%)", values: all.map(\.y), clamp: 0...100), series: series,
                 width: 520, height: 340)
             panels += figure(id: "chart-curves-\(index)", chart.svg())
         }
         return section(
             id: "curves", title: "Test accuracy during training at selected densities",
-            note: "Figure 3: one panel per configuration, mean over seeds at each evaluation (± std); rounds nearest 100, 51, 21, 7, 3.6 and 1.9% of weights remaining that exist; at most \(options.maxPointsPerCurve) points per line.",
+            note:
+                "Figure 3: one panel per configuration, mean over seeds at each evaluation (± std); rounds nearest 100, 51, 21, 7, 3.6 and 1.9% of weights remaining that exist; at most \(options.maxPointsPerCurve) points per line.",
             content: "<div class=\"panels\">\(panels)</div>")
     }
 
@@ -213,7 +246,9 @@ struct ReportPage {
         var shown = 0
         for (index, configuration) in folder.configurations.enumerated() where !configuration.isControl {
             guard shown < options.maxPixelConfigurations else { break }
-            let chosen = rounds(of: index, near: options.pixelDensities).filter { analysis.aggregates[index][$0]?.pixelMeanOut != nil }
+            let chosen = rounds(of: index, near: options.pixelDensities).filter {
+                analysis.aggregates[index][$0]?.pixelMeanOut != nil
+            }
             guard !chosen.isEmpty else { continue }
             shown += 1
             var maps = ""
@@ -226,16 +261,20 @@ struct ReportPage {
                     id: "chart-pixels-\(index)-\(round)",
                     HeatmapChart(
                         title: "round \(round): \(density)", rows: side, cols: side, values: aggregate.pixelMeanOut!,
-                        lower: 0, colourLabel: "kept outgoing weights").svg())
+                        lower: 0, colourLabel: "kept outgoing weights"
+                    ).svg())
                 agreement += figure(
                     id: "chart-pixel-agreement-\(index)-\(round)",
                     HeatmapChart(
                         title: "round \(round): \(density)", rows: side, cols: side, values: aggregate.pixelConnected!,
-                        lower: 0, upper: 1, colourLabel: "seeds keeping pixel").svg())
+                        lower: 0, upper: 1, colourLabel: "seeds keeping pixel"
+                    ).svg())
             }
             html += "<h3>\(SVG.escape(configuration.name))</h3>"
-            html += "<p class=\"note\">Mean over seeds of each input pixel's kept outgoing weights (first layer, 28×28):</p><div class=\"panels\">\(maps)</div>"
-            html += "<p class=\"note\">Fraction of seeds in which the pixel keeps at least one outgoing weight (seed consensus):</p><div class=\"panels\">\(agreement)</div>"
+            html +=
+                "<p class=\"note\">Mean over seeds of each input pixel's kept outgoing weights (first layer, 28×28):</p><div class=\"panels\">\(maps)</div>"
+            html +=
+                "<p class=\"note\">Fraction of seeds in which the pixel keeps at least one outgoing weight (seed consensus):</p><div class=\"panels\">\(agreement)</div>"
         }
         if shown == 0 { html = "<p>No square first layer (e.g. 784 = 28×28 inputs) among the masks read.</p>" }
         return section(
@@ -247,7 +286,8 @@ struct ReportPage {
     func similaritySection() -> String {
         var series: [PlotSeries] = []
         for (index, configuration) in folder.configurations.enumerated() where !configuration.isControl {
-            let points = analysis.aggregates[index].sorted { $0.key < $1.key }.compactMap { _, aggregate -> PlotPoint? in
+            let points = analysis.aggregates[index].sorted { $0.key < $1.key }.compactMap {
+                _, aggregate -> PlotPoint? in
                 let stats = Stats(aggregate.jaccardOverChance)
                 guard stats.n > 0 else { return nil }
                 return PlotPoint(x: Stats(aggregate.density).mean * 100, y: stats.mean, error: stats.std, n: stats.n)
@@ -263,35 +303,43 @@ struct ReportPage {
         let chart = LineChart(
             title: "Jaccard index across seeds ÷ chance",
             x: PlotAxis(label: "percent of weights remaining", scale: .log, values: all.map(\.x), reversed: true),
-            y: PlotAxis(label: "Jaccard / Jaccard of independent masks", values: all.flatMap { [$0.y - ($0.error ?? 0), $0.y + ($0.error ?? 0)] } + [1]),
+            y: PlotAxis(
+                label: "Jaccard / Jaccard of independent masks",
+                values: all.flatMap { [$0.y - ($0.error ?? 0), $0.y + ($0.error ?? 0)] } + [1]),
             series: series, referenceY: 1, referenceLabel: "chance")
         return section(
             id: "similarity", title: "Mask similarity across seeds",
-            note: "Whole-network Jaccard index of the masks of two seeds of the same configuration and round, divided by the Jaccard index independent masks of the same densities would have; 1 = chance. n = seed pairs. Per-layer values, consecutive rounds and configuration pairs: similarity.csv.",
+            note:
+                "Whole-network Jaccard index of the masks of two seeds of the same configuration and round, divided by the Jaccard index independent masks of the same densities would have; 1 = chance. n = seed pairs. Per-layer values, consecutive rounds and configuration pairs: similarity.csv.",
             content: figure(id: "chart-similarity", chart.svg()))
     }
 
     func tablesSection() -> String {
         var html = ""
         for (index, configuration) in folder.configurations.enumerated() {
-            html += "<h3>\(SVG.escape(configuration.name))</h3><table><tr><th>round</th><th>weights remaining</th><th>n</th><th>test acc. at early stop (%)</th><th>early-stop iteration</th><th>final test acc. (%)</th><th>effective density</th><th>dead hidden units</th><th>Jaccard / chance (seeds)</th></tr>"
+            html +=
+                "<h3>\(SVG.escape(configuration.name))</h3><table><tr><th>round</th><th>weights remaining</th><th>n</th><th>test acc. at early stop (%)</th><th>early-stop iteration</th><th>final test acc. (%)</th><th>effective density</th><th>dead hidden units</th><th>Jaccard / chance (seeds)</th></tr>"
             for (round, group) in groups[index].sorted(by: { $0.key < $1.key }) {
                 let aggregate = analysis.aggregates[index][round]
                 let effective = aggregate.map { Stats($0.effectiveDensity) }
                 let dead = aggregate.map { Stats($0.deadUnits) }
                 let jaccard = aggregate.map { Stats($0.jaccardOverChance) }
-                html += "<tr><td>\(round)</td><td>\(Self.percent(group.density.mean))</td><td>\(group.testAccAtES.n)</td>"
-                html += "<td>\(Self.meanStd(group.testAccAtES, scale: 100))</td><td>\(Self.meanStd(group.earlyStop, scale: 1, digits: 0))</td>"
+                html +=
+                    "<tr><td>\(round)</td><td>\(Self.percent(group.density.mean))</td><td>\(group.testAccAtES.n)</td>"
+                html +=
+                    "<td>\(Self.meanStd(group.testAccAtES, scale: 100))</td><td>\(Self.meanStd(group.earlyStop, scale: 1, digits: 0))</td>"
                 html += "<td>\(Self.meanStd(group.testAccFinal, scale: 100))</td>"
                 html += "<td>\(effective.map { $0.n > 0 ? Self.percent($0.mean) : "—" } ?? "—")</td>"
                 html += "<td>\(dead.map { $0.n > 0 ? String(format: "%.1f", $0.mean) : "—" } ?? "—")</td>"
-                html += "<td>\(jaccard.map { $0.n > 0 ? "\(String(format: "%.2f", $0.mean)) (\($0.n) pairs)" : "—" } ?? "—")</td></tr>"
+                html +=
+                    "<td>\(jaccard.map { $0.n > 0 ? "\(String(format: "%.2f", $0.mean)) (\($0.n) pairs)" : "—" } ?? "—")</td></tr>"
             }
             html += "</table>"
         }
         return section(
             id: "tables", title: "Numbers per configuration and round",
-            note: "Mean ± standard deviation over seeds (n). Effective density: kept weights on an input→output path. Dead hidden units: zombie (unreachable from inputs) or inactive (reaching no output), summed over hidden layers, mean over seeds.",
+            note:
+                "Mean ± standard deviation over seeds (n). Effective density: kept weights on an input→output path. Dead hidden units: zombie (unreachable from inputs) or inactive (reaching no output), summed over hidden layers, mean over seeds.",
             content: html)
     }
 
@@ -300,7 +348,10 @@ struct ReportPage {
     static func percent(_ fraction: Double) -> String {
         guard fraction.isFinite else { return "—" }
         let value = fraction * 100
-        return (value >= 10 ? String(format: "%.1f", value) : value >= 1 ? String(format: "%.2f", value) : String(format: "%.3f", value)) + "%"
+        return
+            (value >= 10
+            ? String(format: "%.1f", value)
+            : value >= 1 ? String(format: "%.2f", value) : String(format: "%.3f", value)) + "%"
     }
 
     static func meanStd(_ stats: Stats, scale: Double, digits: Int = 2) -> String {

@@ -66,7 +66,9 @@ public struct ResultsFolder: Sendable {
     private let trialIndex: [String: Int]
 
     /// Columns that never separate configurations.
-    static let seedColumns: Set<String> = ["seed", "seeds.init", "seeds.order", "seeds.split", "controls", "controls_seeds"]
+    static let seedColumns: Set<String> = [
+        "seed", "seeds.init", "seeds.order", "seeds.split", "controls", "controls_seeds",
+    ]
 
     /// Reads the folder's CSVs.
     ///
@@ -168,7 +170,8 @@ public struct ResultsFolder: Sendable {
             }
             rounds.append(
                 Round(
-                    trialID: id, round: round, maskRound: trial.branchKind == nil ? round : (trial.parentRound ?? round),
+                    trialID: id, round: round,
+                    maskRound: trial.branchKind == nil ? round : (trial.parentRound ?? round),
                     density: density, earlyStopIteration: number(row, "early_stop_iteration"),
                     testAccAtES: number(row, "test_acc_at_es"), valAccAtES: number(row, "val_acc_at_es"),
                     testAccFinal: number(row, "test_acc_final"), seconds: number(row, "seconds"),

@@ -193,7 +193,9 @@ public struct LineChart: Sendable {
         var legendRows: [[(index: Int, text: String, width: Double)]] = [[]]
         var rowWidth = 0.0
         for (index, series) in series.enumerated() {
-            let text = SVG.fit(series.name + Self.sampleSize(series.points), width: plotWidth - 52, size: 12, minimum: 12).text
+            let text = SVG.fit(
+                series.name + Self.sampleSize(series.points), width: plotWidth - 52, size: 12, minimum: 12
+            ).text
             let entry = 34 + SVG.textWidth(text, size: 12) + 18
             if rowWidth + entry > plotWidth, !legendRows[legendRows.count - 1].isEmpty {
                 legendRows.append([])
@@ -208,26 +210,32 @@ public struct LineChart: Sendable {
         let fitted = SVG.fit(title, width: width - 8, size: 14)
         out += SVG.text(fitted.text, x: width / 2, y: 20, size: fitted.size, anchor: "middle", weight: "bold")
         out += "<g transform=\"translate(\(SVG.f(left)),\(SVG.f(top)))\">"
-        out += "<rect x=\"0\" y=\"0\" width=\"\(SVG.f(plotWidth))\" height=\"\(SVG.f(plotHeight))\" fill=\"#fff\" stroke=\"#999\"/>"
+        out +=
+            "<rect x=\"0\" y=\"0\" width=\"\(SVG.f(plotWidth))\" height=\"\(SVG.f(plotHeight))\" fill=\"#fff\" stroke=\"#999\"/>"
         // Grid and ticks.
         for tick in x.ticks() {
             let px = x.position(tick.value, length: plotWidth)
-            out += "<line class=\"grid\" x1=\"\(SVG.f(px))\" y1=\"0\" x2=\"\(SVG.f(px))\" y2=\"\(SVG.f(plotHeight))\" stroke=\"#eee\"/>"
-            out += "<line x1=\"\(SVG.f(px))\" y1=\"\(SVG.f(plotHeight))\" x2=\"\(SVG.f(px))\" y2=\"\(SVG.f(plotHeight + 5))\" stroke=\"#333\"/>"
+            out +=
+                "<line class=\"grid\" x1=\"\(SVG.f(px))\" y1=\"0\" x2=\"\(SVG.f(px))\" y2=\"\(SVG.f(plotHeight))\" stroke=\"#eee\"/>"
+            out +=
+                "<line x1=\"\(SVG.f(px))\" y1=\"\(SVG.f(plotHeight))\" x2=\"\(SVG.f(px))\" y2=\"\(SVG.f(plotHeight + 5))\" stroke=\"#333\"/>"
             out += SVG.text(tick.label, x: px, y: plotHeight + 18, size: 11, anchor: "middle", cssClass: "xtick")
         }
         for tick in y.ticks() {
             let py = plotHeight - y.position(tick.value, length: plotHeight)
-            out += "<line class=\"grid\" x1=\"0\" y1=\"\(SVG.f(py))\" x2=\"\(SVG.f(plotWidth))\" y2=\"\(SVG.f(py))\" stroke=\"#eee\"/>"
+            out +=
+                "<line class=\"grid\" x1=\"0\" y1=\"\(SVG.f(py))\" x2=\"\(SVG.f(plotWidth))\" y2=\"\(SVG.f(py))\" stroke=\"#eee\"/>"
             out += "<line x1=\"-5\" y1=\"\(SVG.f(py))\" x2=\"0\" y2=\"\(SVG.f(py))\" stroke=\"#333\"/>"
             out += SVG.text(tick.label, x: -8, y: py + 4, size: 11, anchor: "end", cssClass: "ytick")
         }
         out += SVG.text(x.label, x: plotWidth / 2, y: plotHeight + 38, size: 12, anchor: "middle")
-        out += "<text x=\"0\" y=\"0\" font-size=\"12\" text-anchor=\"middle\" font-family=\"sans-serif\" "
+        out +=
+            "<text x=\"0\" y=\"0\" font-size=\"12\" text-anchor=\"middle\" font-family=\"sans-serif\" "
             + "transform=\"translate(-48,\(SVG.f(plotHeight / 2))) rotate(-90)\">\(SVG.escape(y.label))</text>"
         if let reference = referenceY, y.contains(reference) {
             let py = plotHeight - y.position(reference, length: plotHeight)
-            out += "<line class=\"reference\" x1=\"0\" y1=\"\(SVG.f(py))\" x2=\"\(SVG.f(plotWidth))\" y2=\"\(SVG.f(py))\" stroke=\"#777\" stroke-dasharray=\"3 3\"/>"
+            out +=
+                "<line class=\"reference\" x1=\"0\" y1=\"\(SVG.f(py))\" x2=\"\(SVG.f(plotWidth))\" y2=\"\(SVG.f(py))\" stroke=\"#777\" stroke-dasharray=\"3 3\"/>"
             out += SVG.text(referenceLabel, x: plotWidth - 4, y: py - 4, size: 11, anchor: "end")
         }
         // Series.
@@ -239,7 +247,8 @@ public struct LineChart: Sendable {
                 let path = drawable.map {
                     "\(SVG.f(x.position($0.x, length: plotWidth))),\(SVG.f(plotHeight - y.position($0.y, length: plotHeight)))"
                 }.joined(separator: " ")
-                out += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.8\"\(series.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(path)\"/>"
+                out +=
+                    "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.8\"\(series.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(path)\"/>"
             }
             let radius = drawable.count > 30 ? 2.0 : 3.2
             for point in drawable {
@@ -248,12 +257,14 @@ public struct LineChart: Sendable {
                 if let error = point.error, error > 0, error.isFinite {
                     let high = plotHeight - y.position(Swift.min(point.y + error, y.upper), length: plotHeight)
                     let low = plotHeight - y.position(Swift.max(point.y - error, y.lower), length: plotHeight)
-                    out += "<path class=\"errorbar\" stroke=\"\(colour)\" stroke-width=\"1.2\" fill=\"none\" d=\"M\(SVG.f(px)),\(SVG.f(low))V\(SVG.f(high))M\(SVG.f(px - 3)),\(SVG.f(low))h6M\(SVG.f(px - 3)),\(SVG.f(high))h6\"/>"
+                    out +=
+                        "<path class=\"errorbar\" stroke=\"\(colour)\" stroke-width=\"1.2\" fill=\"none\" d=\"M\(SVG.f(px)),\(SVG.f(low))V\(SVG.f(high))M\(SVG.f(px - 3)),\(SVG.f(low))h6M\(SVG.f(px - 3)),\(SVG.f(high))h6\"/>"
                 }
                 var tip = "\(series.name): x=\(SVG.number(point.x)), y=\(SVG.number(point.y))"
                 if let error = point.error { tip += " ± \(SVG.number(error))" }
                 if let n = point.n { tip += " (n=\(n))" }
-                out += "<circle class=\"marker\" cx=\"\(SVG.f(px))\" cy=\"\(SVG.f(py))\" r=\"\(SVG.f(radius))\" fill=\"\(series.dashed ? "#fff" : colour)\" stroke=\"\(colour)\" stroke-width=\"1.4\"><title>\(SVG.escape(tip))</title></circle>"
+                out +=
+                    "<circle class=\"marker\" cx=\"\(SVG.f(px))\" cy=\"\(SVG.f(py))\" r=\"\(SVG.f(radius))\" fill=\"\(series.dashed ? "#fff" : colour)\" stroke=\"\(colour)\" stroke-width=\"1.4\"><title>\(SVG.escape(tip))</title></circle>"
             }
             out += "</g>"
         }
@@ -265,8 +276,10 @@ public struct LineChart: Sendable {
             for entry in row {
                 let colour = SVG.palette[entry.index % SVG.palette.count]
                 let dashed = series[entry.index].dashed
-                out += "<line x1=\"\(SVG.f(legendX))\" y1=\"\(SVG.f(legendY + 6))\" x2=\"\(SVG.f(legendX + 24))\" y2=\"\(SVG.f(legendY + 6))\" stroke=\"\(colour)\" stroke-width=\"1.8\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
-                out += "<circle cx=\"\(SVG.f(legendX + 12))\" cy=\"\(SVG.f(legendY + 6))\" r=\"3.2\" fill=\"\(dashed ? "#fff" : colour)\" stroke=\"\(colour)\"/>"
+                out +=
+                    "<line x1=\"\(SVG.f(legendX))\" y1=\"\(SVG.f(legendY + 6))\" x2=\"\(SVG.f(legendX + 24))\" y2=\"\(SVG.f(legendY + 6))\" stroke=\"\(colour)\" stroke-width=\"1.8\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+                out +=
+                    "<circle cx=\"\(SVG.f(legendX + 12))\" cy=\"\(SVG.f(legendY + 6))\" r=\"3.2\" fill=\"\(dashed ? "#fff" : colour)\" stroke=\"\(colour)\"/>"
                 out += SVG.text(entry.text, x: legendX + 30, y: legendY + 10, size: 12, cssClass: "legend")
                 legendX += entry.width
             }
@@ -337,10 +350,12 @@ public struct HeatmapChart: Sendable {
             while col < cols {
                 let colour = SVG.viridis(Self.level(values[row * cols + col], lower, upper))
                 var run = 1
-                while col + run < cols, SVG.viridis(Self.level(values[row * cols + col + run], lower, upper)) == colour {
+                while col + run < cols, SVG.viridis(Self.level(values[row * cols + col + run], lower, upper)) == colour
+                {
                     run += 1
                 }
-                out += "<rect class=\"cell\" x=\"\(SVG.f(Double(col) * cellSize))\" y=\"\(SVG.f(Double(row) * cellSize))\" width=\"\(SVG.f(Double(run) * cellSize))\" height=\"\(SVG.f(cellSize))\" fill=\"\(colour)\"/>"
+                out +=
+                    "<rect class=\"cell\" x=\"\(SVG.f(Double(col) * cellSize))\" y=\"\(SVG.f(Double(row) * cellSize))\" width=\"\(SVG.f(Double(run) * cellSize))\" height=\"\(SVG.f(cellSize))\" fill=\"\(colour)\"/>"
                 col += run
             }
         }
@@ -350,13 +365,16 @@ public struct HeatmapChart: Sendable {
         for band in 0..<bands {
             let fraction = (Double(band) + 0.5) / Double(bands)
             let y = top + gridHeight * (1 - Double(band + 1) / Double(bands))
-            out += "<rect x=\"\(SVG.f(barX))\" y=\"\(SVG.f(y))\" width=\"12\" height=\"\(SVG.f(gridHeight / Double(bands) + 0.5))\" fill=\"\(SVG.viridis(fraction))\"/>"
+            out +=
+                "<rect x=\"\(SVG.f(barX))\" y=\"\(SVG.f(y))\" width=\"12\" height=\"\(SVG.f(gridHeight / Double(bands) + 0.5))\" fill=\"\(SVG.viridis(fraction))\"/>"
         }
-        out += "<rect x=\"\(SVG.f(barX))\" y=\"\(SVG.f(top))\" width=\"12\" height=\"\(SVG.f(gridHeight))\" fill=\"none\" stroke=\"#666\"/>"
+        out +=
+            "<rect x=\"\(SVG.f(barX))\" y=\"\(SVG.f(top))\" width=\"12\" height=\"\(SVG.f(gridHeight))\" fill=\"none\" stroke=\"#666\"/>"
         let axis = PlotAxis(label: colourLabel, values: [lower, upper], clamp: lower...upper)
         for tick in axis.ticks() where tick.value >= lower - 1e-12 && tick.value <= upper + 1e-12 {
             let y = top + gridHeight - (tick.value - lower) / (upper - lower) * gridHeight
-            out += "<line x1=\"\(SVG.f(barX + 12))\" y1=\"\(SVG.f(y))\" x2=\"\(SVG.f(barX + 15))\" y2=\"\(SVG.f(y))\" stroke=\"#333\"/>"
+            out +=
+                "<line x1=\"\(SVG.f(barX + 12))\" y1=\"\(SVG.f(y))\" x2=\"\(SVG.f(barX + 15))\" y2=\"\(SVG.f(y))\" stroke=\"#333\"/>"
             out += SVG.text(tick.label, x: barX + 17, y: y + 4, size: 10)
         }
         out += SVG.text(colourLabel, x: gridWidth / 2, y: top + gridHeight + 16, size: 11, anchor: "middle")

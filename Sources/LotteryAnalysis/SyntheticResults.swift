@@ -57,15 +57,19 @@ public struct SyntheticResults: Sendable {
         let specColumns = TrialSpec.keys.map(\.name) + TrialSpec.branchColumns
         var roundsCSV = CSVWriter(
             header: ["trial_id"] + specColumns + ["round", "density"] + perLayer("density")
-                + ["early_stop_iteration", "val_loss_at_es", "val_acc_at_es", "test_acc_at_es", "test_acc_final",
-                    "train_acc_final", "seconds", "worker", "host"] + perLayer("kept")
+                + [
+                    "early_stop_iteration", "val_loss_at_es", "val_acc_at_es", "test_acc_at_es", "test_acc_final",
+                    "train_acc_final", "seconds", "worker", "host",
+                ] + perLayer("kept")
                 + (weightSummaries
                     ? perLayer("positive_at_init") + perLayer("positive_after") + perLayer("mean_abs_at_init")
                         + perLayer("mean_abs_after") : []))
         var curvesCSV = CSVWriter(header: ["trial_id", "round", "iteration", "val_loss", "val_acc", "test_acc"])
         var trialsCSV = CSVWriter(
-            header: ["trial_id"] + specColumns + ["status", "tries", "reason", "worker", "host", "started_at",
-                "ended_at", "rounds_done"])
+            header: ["trial_id"] + specColumns + [
+                "status", "tries", "reason", "worker", "host", "started_at",
+                "ended_at", "rounds_done",
+            ])
         var written = Written(mainTrials: [], controlTrials: [], maskFiles: 0)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -131,7 +135,8 @@ public struct SyntheticResults: Sendable {
                     previous = mask
                     let metrics = fakeMetrics(density: mask.density, penalty: penalty, rng: &rng)
                     roundsCSV.append(
-                        roundRow(spec: spec, id: id, round: round, mask: mask, metrics: metrics, host: "node\(seed % 3)"))
+                        roundRow(
+                            spec: spec, id: id, round: round, mask: mask, metrics: metrics, host: "node\(seed % 3)"))
                     appendCurve(&curvesCSV, id: id, round: round, metrics: metrics)
                     if controls, round > 0 {
                         let branch = spec.branch(.reinitRandom, round: round, index: 0)
@@ -144,7 +149,8 @@ public struct SyntheticResults: Sendable {
                         trialsCSV.append([branchID] + cells(branch) + ["done", "1", "", "w2", "node2", "", "", "1"])
                     }
                 }
-                trialsCSV.append([id] + cells(spec) + ["done", "1", "", "w1", "node\(seed % 3)", "", "", "\(rounds + 1)"])
+                trialsCSV.append(
+                    [id] + cells(spec) + ["done", "1", "", "w1", "node\(seed % 3)", "", "", "\(rounds + 1)"])
             }
         }
         for (name, writer) in [("rounds.csv", roundsCSV), ("curves.csv", curvesCSV), ("trials.csv", trialsCSV)] {
@@ -162,7 +168,8 @@ public struct SyntheticResults: Sendable {
     private func fakeMetrics(density: Double, penalty: Double, rng: inout LotteryRNG) -> FakeMetrics {
         let sparsity = -log10(max(density, 1e-4))  // 0 dense, 2 at 1%
         let accuracy = 0.978 + 0.006 * sparsity - 0.012 * penalty * pow(sparsity, 3) + 0.002 * (rng.uniform() - 0.5)
-        let stop = Double(iterations) * (0.45 - 0.12 * sparsity + 0.05 * penalty * sparsity * sparsity)
+        let stop =
+            Double(iterations) * (0.45 - 0.12 * sparsity + 0.05 * penalty * sparsity * sparsity)
             + Double(iterations) * 0.04 * (rng.uniform() - 0.5)
         let step = max(1, iterations / evaluations)
         let rounded = min(iterations, max(step, Int(stop / Double(step)) * step))
@@ -186,7 +193,8 @@ public struct SyntheticResults: Sendable {
         var row = [id] + cells(spec) + [String(round), CSVWriter.number(mask.density)]
         row += mask.layers.map { CSVWriter.number($0.density) }
         row += [
-            String(metrics.earlyStop), CSVWriter.number(0.1 + (1 - metrics.testAcc)), CSVWriter.number(metrics.testAcc - 0.002),
+            String(metrics.earlyStop), CSVWriter.number(0.1 + (1 - metrics.testAcc)),
+            CSVWriter.number(metrics.testAcc - 0.002),
             CSVWriter.number(metrics.testAcc), CSVWriter.number(metrics.testAcc - 0.001), CSVWriter.number(1.0),
             CSVWriter.number(metrics.seconds), "w-\(host)", host,
         ]

@@ -17,7 +17,10 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "The results folder.")
     var directory: String
 
-    @Flag(help: "First write a synthetic LeNet-300-100 sweep into DIR (which must not hold rounds.csv yet), to preview the report.")
+    @Flag(
+        help:
+            "First write a synthetic LeNet-300-100 sweep into DIR (which must not hold rounds.csv yet), to preview the report."
+    )
     var demo = false
 
     @Option(help: "Most points drawn per learning curve.")
@@ -38,7 +41,9 @@ struct ReportCommand: ParsableCommand {
                 seeds: [1, 2, 3], rounds: 18, shapes: [[784, 300], [300, 100], [100, 10]], controls: true,
                 iterations: 50_000, evaluations: 100)
             let written = try sweep.write(to: directory)
-            print("Wrote a synthetic sweep: \(written.mainTrials.count) trials, \(written.controlTrials.count) control branches, \(written.maskFiles) masks")
+            print(
+                "Wrote a synthetic sweep: \(written.mainTrials.count) trials, \(written.controlTrials.count) control branches, \(written.maskFiles) masks"
+            )
         }
         var options = ReportOptions()
         options.maxPointsPerCurve = maxCurvePoints

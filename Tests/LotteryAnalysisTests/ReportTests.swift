@@ -47,7 +47,9 @@ final class ReportScan: NSObject, XMLParserDelegate {
         if name == "circle", attributes["class"] == "marker", let figure, let series {
             markers[figure, default: [:]][series, default: 0] += 1
         }
-        if name == "rect", attributes["class"] == "cell", let figure, let width = attributes["width"].flatMap(Double.init) {
+        if name == "rect", attributes["class"] == "cell", let figure,
+            let width = attributes["width"].flatMap(Double.init)
+        {
             cellWidth[figure, default: 0] += width
         }
     }
@@ -136,7 +138,8 @@ func scan(_ path: String) throws -> ReportScan {
                 let strategy = row[rounds.column("prune.strategy")!]
                 let branch = row[rounds.column("branch.kind")!]
                 let name = "prune.strategy=\(strategy)" + (branch.isEmpty ? "" : " · random reinit (control)")
-                let maskRound = branch.isEmpty ? row[rounds.column("round")!] : row[rounds.column("branch.parent_round")!]
+                let maskRound =
+                    branch.isEmpty ? row[rounds.column("round")!] : row[rounds.column("branch.parent_round")!]
                 expected[name, default: []].insert(maskRound)
             }
             #expect(expected.count == 4)
