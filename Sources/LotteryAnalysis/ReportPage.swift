@@ -147,7 +147,9 @@ struct ReportPage {
             "</table><h3>Configurations</h3><table><tr><th class=\"text\">name</th><th>trials</th><th class=\"text\">seeds</th></tr>"
         for configuration in folder.configurations {
             let seeds = configuration.trialIDs.compactMap { folder.trial($0)?.seed }
-            let shown = Array(Set(seeds)).sorted().prefix(10).joined(separator: ", ")
+            let unique = Set(seeds).sorted { (Int($0) ?? Int.max, $0) < (Int($1) ?? Int.max, $1) }
+            let shown =
+                unique.prefix(10).joined(separator: ", ") + (unique.count > 10 ? ", … (\(unique.count) seeds)" : "")
             html +=
                 "<tr><td class=\"text\">\(SVG.escape(configuration.name))</td><td>\(configuration.trialIDs.count)</td><td class=\"text\">\(SVG.escape(shown))</td></tr>"
         }

@@ -23,6 +23,12 @@ struct ReportCommand: ParsableCommand {
     )
     var demo = false
 
+    @Option(help: "With --demo: seeds per configuration (3 configurations).")
+    var demoSeeds = 3
+
+    @Option(help: "With --demo: pruning rounds after round 0.")
+    var demoRounds = 18
+
     @Option(help: "Most points drawn per learning curve.")
     var maxCurvePoints = 60
 
@@ -38,7 +44,8 @@ struct ReportCommand: ParsableCommand {
                     ["prune.strategy": "layerwise-magnitude", "reinit": "random"],
                     ["prune.strategy": "random"],
                 ],
-                seeds: [1, 2, 3], rounds: 18, shapes: [[784, 300], [300, 100], [100, 10]], controls: true,
+                seeds: Array(1...max(1, demoSeeds)), rounds: max(1, demoRounds),
+                shapes: [[784, 300], [300, 100], [100, 10]], controls: true,
                 iterations: 50_000, evaluations: 100)
             let written = try sweep.write(to: directory)
             print(
