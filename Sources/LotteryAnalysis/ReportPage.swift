@@ -173,7 +173,7 @@ struct ReportPage {
         let y = PlotAxis(
             label: label, values: all.flatMap { [$0.y - ($0.error ?? 0), $0.y + ($0.error ?? 0)] },
             clamp: scale == 100 ? 0...100 : nil)
-        return LineChart(title: title, x: x, y: y, series: series).svg()
+        return LineChart(title: title, x: x, y: y, series: series, width: 760, height: 420).svg()
     }
 
     /// IMP rounds of configuration `index` nearest to each of `targets` (fractions), at most a factor 1.6 away.
@@ -308,7 +308,7 @@ struct ReportPage {
             y: PlotAxis(
                 label: "Jaccard / Jaccard of independent masks",
                 values: all.flatMap { [$0.y - ($0.error ?? 0), $0.y + ($0.error ?? 0)] } + [1]),
-            series: series, referenceY: 1, referenceLabel: "chance")
+            series: series, width: 760, height: 420, referenceY: 1, referenceLabel: "chance")
         return section(
             id: "similarity", title: "Mask similarity across seeds",
             note:

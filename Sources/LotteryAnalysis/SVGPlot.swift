@@ -64,15 +64,21 @@ public struct PlotAxis: Sendable, Hashable {
             }
             return ticks
         case .log:
-            var candidates: [Double] = []
-            var decade = pow(10, log10(lower).rounded(.down))
-            while decade <= upper * 1.0001 {
-                for mantissa in [1.0, 2, 5] { candidates.append(decade * mantissa) }
-                decade *= 10
+            // 1-2-5 per decade; within less than a decade (100 → 50) every integer mantissa; over many
+            // decades only the powers of ten.
+            func ticks(_ mantissas: [Double]) -> [Double] {
+                var candidates: [Double] = []
+                var decade = pow(10, log10(lower).rounded(.down))
+                while decade <= upper * 1.0001 {
+                    for mantissa in mantissas { candidates.append(decade * mantissa) }
+                    decade *= 10
+                }
+                return candidates.filter { $0 >= lower * 0.9999 && $0 <= upper * 1.0001 }
             }
-            var ticks = candidates.filter { $0 >= lower * 0.9999 && $0 <= upper * 1.0001 }
-            if ticks.count > 9 { ticks = ticks.filter { abs(log10($0) - log10($0).rounded()) < 1e-9 } }
-            return ticks.map { ($0, Self.compact($0)) }
+            var values = ticks([1, 2, 5])
+            if values.count < 4 { values = ticks([1, 2, 3, 4, 5, 6, 7, 8, 9]) }
+            if values.count > 9 { values = values.filter { abs(log10($0) - log10($0).rounded()) < 1e-9 } }
+            return values.map { ($0, Self.compact($0)) }
         }
     }
 
@@ -193,9 +199,10 @@ public struct LineChart: Sendable {
         var legendRows: [[(index: Int, text: String, width: Double)]] = [[]]
         var rowWidth = 0.0
         for (index, series) in series.enumerated() {
-            let text = SVG.fit(
-                series.name + Self.sampleSize(series.points), width: plotWidth - 52, size: 12, minimum: 12
-            ).text
+            // Long names are cut, the sample size never.
+            let suffix = Self.sampleSize(series.points)
+            let available = width - left - 44 - SVG.textWidth(suffix, size: 12)
+            let text = SVG.fit(series.name, width: available, size: 12, minimum: 12).text + suffix
             let entry = 34 + SVG.textWidth(text, size: 12) + 18
             if rowWidth + entry > plotWidth, !legendRows[legendRows.count - 1].isEmpty {
                 legendRows.append([])
@@ -409,12 +416,12 @@ enum SVG {
         var current = size
         while current > minimum, textWidth(text, size: current) > width { current -= 1 }
         guard textWidth(text, size: current) > width else { return (text, current) }
-        let characters = max(1, Int(width / (current * 0.58)) - 1)
+        let characters = max(1, Int(width / (current * 0.55)) - 1)
         return (String(text.prefix(characters)) + "…", current)
     }
 
-    /// Rough width of sans-serif text (0.58 em per character), for laying out legends.
-    static func textWidth(_ text: String, size: Double) -> Double { Double(text.count) * size * 0.58 }
+    /// Rough width of sans-serif text (0.55 em per character; DejaVu Sans averages ~0.52), for laying out legends.
+    static func textWidth(_ text: String, size: Double) -> Double { Double(text.count) * size * 0.55 }
 
     static func escape(_ text: String) -> String {
         var out = ""
