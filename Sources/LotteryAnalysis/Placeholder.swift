@@ -1,2 +1,0 @@
-// LotteryAnalysis: placeholder until its issue lands.
-enum LotteryAnalysisPlaceholder {}

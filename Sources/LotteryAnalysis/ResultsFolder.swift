@@ -1,0 +1,204 @@
+import Foundation
+public import LotteryCore
+
+/// A results folder from `lth sweep` or `lth train --out`, read through its CSVs (never `results.db`).
+///
+/// Layout (docs/report.md): `rounds.csv` (required), `curves.csv`, `trials.csv`, `masks/<trial>/round-NN.ltmask`.
+/// Columns are read by name. Trials are grouped into *configurations*: all hyperparameter columns except
+/// `seed` and `seeds.*` (the configuration's seeds are averaged over) and except `controls`/`controls_seeds`
+/// (which say which branches run beside a trial, not how it trains), plus `branch.kind`, so control branches
+/// form their own configurations.
+public struct ResultsFolder: Sendable {
+    /// One trial: a row group of `rounds.csv`.
+    public struct Trial: Sendable, Hashable {
+        public var id: String
+        /// Index into ``ResultsFolder/configurations``.
+        public var configuration: Int
+        /// The `seed` column (text as written).
+        public var seed: String
+        /// `branch.kind` (e.g. `reinit-random`), `nil` on a main IMP trial.
+        public var branchKind: String?
+        public var parentTrial: String?
+        public var parentRound: Int?
+    }
+
+    /// Trials that differ only in their seeds.
+    public struct Configuration: Sendable, Hashable {
+        /// Display name: the hyperparameters that vary across the sweep (`reinit=random, prune.strategy=random`),
+        /// or "winning ticket" / "random reinit (control)" when nothing varies.
+        public var name: String
+        /// Canonical text of the grouping columns (`name=value; …`).
+        public var key: String
+        /// Whether its trials are control branches.
+        public var isControl: Bool
+        /// Its trials' ids, in file order.
+        public var trialIDs: [String]
+    }
+
+    /// One row of `rounds.csv`.
+    public struct Round: Sendable, Hashable {
+        public var trialID: String
+        /// The `round` column.
+        public var round: Int
+        /// The IMP round whose mask was trained: `round` for a main trial, `branch.parent_round` for a branch.
+        public var maskRound: Int
+        public var density: Double
+        public var earlyStopIteration: Double?
+        public var testAccAtES: Double?
+        public var valAccAtES: Double?
+        public var testAccFinal: Double?
+        public var seconds: Double?
+        public var host: String?
+        /// Per layer, from `positive_at_init_l*` … `mean_abs_after_l*` (`nil` where the columns are absent).
+        public var summaries: [LayerSummary?]
+    }
+
+    public let directory: String
+    public let trials: [Trial]
+    public let configurations: [Configuration]
+    public let rounds: [Round]
+    /// `curves.csv`, or `nil` when the folder has none.
+    public let curves: CSVTable?
+    /// `trials.csv`, or `nil` when the folder has none.
+    public let trialsTable: CSVTable?
+    /// Hyperparameter columns that vary across main trials (the parts of configuration names).
+    public let varyingColumns: [String]
+    private let trialIndex: [String: Int]
+
+    /// Columns that never separate configurations.
+    static let seedColumns: Set<String> = [
+        "seed", "seeds.init", "seeds.order", "seeds.split", "controls", "controls_seeds",
+    ]
+
+    /// Reads the folder's CSVs.
+    ///
+    /// - Throws: ``ReportError`` naming the file when `rounds.csv` is missing, or a CSV is malformed or lacks a
+    ///   required column (`trial_id`, `round`, `density`).
+    public init(directory: String) throws(ReportError) {
+        self.directory = directory
+        let roundsPath = (directory as NSString).appendingPathComponent("rounds.csv")
+        guard FileManager.default.fileExists(atPath: roundsPath) else {
+            throw ReportError(
+                path: roundsPath, "no rounds.csv: give the folder written by `lth sweep` or `lth train --out DIR`")
+        }
+        let table = try CSVTable(contentsOf: roundsPath)
+        for required in ["trial_id", "round", "density"] where !table.has(required) {
+            throw ReportError(path: roundsPath, line: 1, "missing column '\(required)'")
+        }
+        let hyperColumns = TrialSpec.keys.map(\.name).filter { table.has($0) && !Self.seedColumns.contains($0) }
+        let cell = { (row: [String], name: String) -> String? in
+            guard let position = table.column(name) else { return nil }
+            let text = row[position].trimmingCharacters(in: .whitespaces)
+            return text.isEmpty ? nil : text
+        }
+        let number = { (row: [String], name: String) -> Double? in cell(row, name).flatMap(Double.init) }
+
+        // Trials in file order, with their grouping values.
+        var trialOrder: [String] = []
+        var firstRow: [String: [String]] = [:]
+        for row in table.rows {
+            let id = row[table.column("trial_id")!]
+            if firstRow[id] == nil {
+                firstRow[id] = row
+                trialOrder.append(id)
+            }
+        }
+        let mainIDs = trialOrder.filter { cell(firstRow[$0]!, "branch.kind") == nil }
+        var varying: [String] = []
+        for column in hyperColumns {
+            let values = Set(mainIDs.map { cell(firstRow[$0]!, column) ?? "" })
+            if values.count > 1 { varying.append(column) }
+        }
+        self.varyingColumns = varying
+
+        var configurations: [Configuration] = []
+        var configurationIndex: [String: Int] = [:]
+        var trials: [Trial] = []
+        var trialIndex: [String: Int] = [:]
+        for id in trialOrder {
+            let row = firstRow[id]!
+            let kind = cell(row, "branch.kind")
+            var key = hyperColumns.map { "\($0)=\(cell(row, $0) ?? "")" }.joined(separator: "; ")
+            if let kind { key += "; branch.kind=\(kind)" }
+            let index: Int
+            if let known = configurationIndex[key] {
+                index = known
+            } else {
+                let base = varying.map { "\($0)=\(cell(row, $0) ?? "")" }.joined(separator: ", ")
+                let name: String
+                if let kind {
+                    let control = kind == "reinit-random" ? "random reinit (control)" : "\(kind) (control)"
+                    name = base.isEmpty ? control : "\(base) · \(control)"
+                } else {
+                    name = base.isEmpty ? "winning ticket" : base
+                }
+                index = configurations.count
+                configurationIndex[key] = index
+                configurations.append(Configuration(name: name, key: key, isControl: kind != nil, trialIDs: []))
+            }
+            configurations[index].trialIDs.append(id)
+            trialIndex[id] = trials.count
+            trials.append(
+                Trial(
+                    id: id, configuration: index, seed: cell(row, "seed") ?? "", branchKind: kind,
+                    parentTrial: cell(row, "branch.parent_trial"),
+                    parentRound: cell(row, "branch.parent_round").flatMap { Int($0) }))
+        }
+
+        var layerCount = 0
+        while table.has("density_l\(layerCount)") || table.has("positive_at_init_l\(layerCount)") { layerCount += 1 }
+        var rounds: [Round] = []
+        rounds.reserveCapacity(table.rows.count)
+        for (offset, row) in table.rows.enumerated() {
+            let id = row[table.column("trial_id")!]
+            guard let round = cell(row, "round").flatMap({ Int($0) }) else {
+                throw ReportError(path: roundsPath, line: offset + 2, "column 'round' is not an integer")
+            }
+            guard let density = number(row, "density") else {
+                throw ReportError(path: roundsPath, line: offset + 2, "column 'density' is not a number")
+            }
+            let trial = trials[trialIndex[id]!]
+            let summaries: [LayerSummary?] = (0..<layerCount).map { layer in
+                guard let positiveAtInit = number(row, "positive_at_init_l\(layer)"),
+                    let positiveAfter = number(row, "positive_after_l\(layer)"),
+                    let meanAbsAtInit = number(row, "mean_abs_at_init_l\(layer)"),
+                    let meanAbsAfter = number(row, "mean_abs_after_l\(layer)")
+                else { return nil }
+                return LayerSummary(
+                    positiveAtInit: positiveAtInit, positiveAfter: positiveAfter, meanAbsAtInit: meanAbsAtInit,
+                    meanAbsAfter: meanAbsAfter)
+            }
+            rounds.append(
+                Round(
+                    trialID: id, round: round,
+                    maskRound: trial.branchKind == nil ? round : (trial.parentRound ?? round),
+                    density: density, earlyStopIteration: number(row, "early_stop_iteration"),
+                    testAccAtES: number(row, "test_acc_at_es"), valAccAtES: number(row, "val_acc_at_es"),
+                    testAccFinal: number(row, "test_acc_final"), seconds: number(row, "seconds"),
+                    host: cell(row, "host"), summaries: summaries))
+        }
+        self.trials = trials
+        self.trialIndex = trialIndex
+        self.configurations = configurations
+        self.rounds = rounds
+
+        let curvesPath = (directory as NSString).appendingPathComponent("curves.csv")
+        curves = FileManager.default.fileExists(atPath: curvesPath) ? try CSVTable(contentsOf: curvesPath) : nil
+        if let curves {
+            for required in ["trial_id", "round", "iteration", "test_acc"] where !curves.has(required) {
+                throw ReportError(path: curvesPath, line: 1, "missing column '\(required)'")
+            }
+        }
+        let trialsPath = (directory as NSString).appendingPathComponent("trials.csv")
+        trialsTable = FileManager.default.fileExists(atPath: trialsPath) ? try CSVTable(contentsOf: trialsPath) : nil
+    }
+
+    /// The trial with id `id`.
+    public func trial(_ id: String) -> Trial? { trialIndex[id].map { trials[$0] } }
+
+    /// Path of the mask file of `trial`'s `round`, whether or not it exists: `masks/<trial>/round-NN.ltmask`.
+    public func maskPath(trial: String, round: Int) -> String {
+        let name = round < 10 ? "round-0\(round).ltmask" : "round-\(round).ltmask"
+        return (directory as NSString).appendingPathComponent("masks/\(trial)/\(name)")
+    }
+}
