@@ -217,8 +217,10 @@ final class SparseNetwork {
             if sparse[l] {
                 blocks.append(ParameterBlock(values: values[l], gradients: valueGrads[l], mask: nil, count: positions[l].count))
             } else {
-                blocks.append(ParameterBlock(values: weights[l], gradients: weightGrads[l], mask: masks[l],
-                                             count: widths[l] * widths[l + 1]))
+                let count = widths[l] * widths[l + 1]
+                let allKept = UnsafeBufferPointer(start: masks[l], count: count).allSatisfy { $0 != 0 }
+                blocks.append(ParameterBlock(values: weights[l], gradients: weightGrads[l], mask: allKept ? nil : masks[l],
+                                             count: count))
             }
             blocks.append(ParameterBlock(values: biases[l], gradients: biasGrads[l], mask: nil, count: widths[l + 1]))
         }

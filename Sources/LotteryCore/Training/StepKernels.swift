@@ -58,8 +58,12 @@ final class RowMajorKernels: StepKernels {
     func parameterBlocks() -> [ParameterBlock] {
         var blocks: [ParameterBlock] = []
         for l in 0..<net.layerCount {
-            blocks.append(ParameterBlock(values: net.weights[l], gradients: net.weightGrads[l], mask: net.masks[l],
-                                         count: net.inputs(l) * net.outputs(l)))
+            // A layer with nothing pruned skips the mask: multiplying by 1 is exact, so the bits are the same,
+            // and the update reads one array less.
+            let count = net.inputs(l) * net.outputs(l)
+            let allKept = UnsafeBufferPointer(start: net.masks[l], count: count).allSatisfy { $0 != 0 }
+            blocks.append(ParameterBlock(values: net.weights[l], gradients: net.weightGrads[l], mask: allKept ? nil : net.masks[l],
+                                         count: count))
             blocks.append(ParameterBlock(values: net.biases[l], gradients: net.biasGrads[l], mask: nil, count: net.outputs(l)))
         }
         return blocks
