@@ -79,11 +79,8 @@ struct BenchTrainCommand: ParsableCommand {
         let sparse = trainer.sparseLayers(of: model)
         let stepsPerSecond = trainer.measureStepRate(model: model, steps: steps, warmup: warmup)
 
-        _ = trainer.evaluate(model, on: test)  // warm-up
         let passes = 5
-        let started = ContinuousClock.now
-        for _ in 0..<passes { _ = trainer.evaluate(model, on: test) }
-        let imagesPerSecond = Double(passes * test.count) / seconds(since: started)
+        let imagesPerSecond = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
         let evalGFLOPs = imagesPerSecond * KernelBenchmark.forwardFLOPs(widths: widths) / 1e9
         let floorStep = floor ? KernelBenchmark.stepGemmFloor(widths: widths, batch: spec.train.batch, repetitions: 2_000) : nil
         let peak = floor ? KernelBenchmark.largeGemmGFLOPs() : nil
@@ -110,8 +107,8 @@ struct BenchTrainCommand: ParsableCommand {
         } else {
             print(String(format: "training: %.1f steps/s (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), %d steps after %d warm-up)",
                          stepsPerSecond, model.density, kernels.rawValue, "\(sparse)", spec.train.batch, BLAS.threads, steps, warmup))
-            print(String(format: "evaluation: %.0f images/s = %.2f dense-equivalent GFLOP/s (%d × %d images, chunks of %d)",
-                         imagesPerSecond, evalGFLOPs, passes, test.count, Trainer.evaluationChunk))
+            print(String(format: "evaluation: %.0f images/s = %.2f dense-equivalent GFLOP/s (%d × %d images)",
+                         imagesPerSecond, evalGFLOPs, passes, test.count))
             if let floorStep, let peak {
                 print(String(format: "sgemm floor of one dense step: %.1f µs (%.2f MFLOP) = %.1f steps/s; training reaches %.0f%% of it",
                              floorStep.seconds * 1e6, floorStep.flops / 1e6, 1 / floorStep.seconds, 100 * stepsPerSecond * floorStep.seconds))
@@ -180,9 +177,4 @@ struct BenchTrainCommand: ParsableCommand {
                          total, rounds, iterations, evalEvery, kernels.rawValue))
         }
     }
-}
-
-private func seconds(since started: ContinuousClock.Instant) -> Double {
-    let elapsed = started.duration(to: .now).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
 }

@@ -80,6 +80,10 @@ final class RowMajorKernels: StepKernels {
 
 /// ``SparseNetwork`` with its label buffer.
 final class SparseKernels: StepKernels {
+    /// Images per evaluation pass: small enough that a pass's feature-major inputs (live inputs × 128 floats)
+    /// stay in L2 while every kept weight sweeps over them.
+    static let evaluationChunk = 128
+
     let net: SparseNetwork
     private let labels: UnsafeMutablePointer<UInt8>
 

@@ -53,6 +53,28 @@ extension Trainer {
         return Double(steps) / seconds(since: started)
     }
 
+    /// Evaluation speed: images per second of the evaluation a training run does every `eval_every` steps
+    /// (kernels built and the data set prepared once, as in a run; then `passes` timed passes after one untimed).
+    public func measureEvaluationRate(model: MLP, on dataset: Dataset, passes: Int = 5) -> Double {
+        _ = BLAS.configured
+        precondition(passes >= 1 && dataset.count > 0, "measureEvaluationRate: passes \(passes), \(dataset.count) images")
+        var model = model
+        model.enforceMasks()
+        let sparse = kernels.sparseLayers(of: model)
+        let evaluate: () -> (loss: Double, accuracy: Double)
+        let kernels: any StepKernels
+        if sparse.contains(true) {
+            kernels = SparseKernels(model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
+        } else {
+            kernels = RowMajorKernels(model: model, batch: 1, evaluationChunk: Self.evaluationChunk)
+        }
+        evaluate = kernels.evaluator(for: dataset)
+        _ = evaluate()
+        let started = ContinuousClock.now
+        for _ in 0..<passes { _ = evaluate() }
+        return Double(passes * dataset.count) / seconds(since: started)
+    }
+
     /// Mean loss and accuracy of `model` on `dataset` with this trainer's ``kernels`` (what a run's evaluation does).
     public func evaluate(_ model: MLP, on dataset: Dataset) -> (loss: Double, accuracy: Double) {
         _ = BLAS.configured
@@ -60,7 +82,7 @@ extension Trainer {
         model.enforceMasks()
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
-            let k = SparseKernels(model: model, sparse: sparse, batch: 1, evaluationChunk: Self.evaluationChunk)
+            let k = SparseKernels(model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
             return k.evaluator(for: dataset)()
         }
         return Self.evaluate(model, on: dataset)

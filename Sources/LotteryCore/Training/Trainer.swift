@@ -107,7 +107,7 @@ public struct Trainer: Sendable {
         model.enforceMasks()
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
-            let k = SparseKernels(model: model, sparse: sparse, batch: batch, evaluationChunk: Self.evaluationChunk)
+            let k = SparseKernels(model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
             return run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
         }
         let k = RowMajorKernels(model: model, batch: batch, evaluationChunk: Self.evaluationChunk)
