@@ -43,13 +43,14 @@ parse_hosts() {
     [ ${#hosts[@]} -gt 0 ] || die "$file: no hosts (one per line: 'host [slots]')"
 }
 
-# remote HOST SCRIPT ARGS...: runs the bash SCRIPT on HOST with ARGS (quoted for the remote shell), stdin from /dev/null.
+# remote HOST SCRIPT ARGS...: runs the bash SCRIPT on HOST with ARGS. The script goes over ssh's standard input
+# (bash -s), so the remote login shell only has to run "bash -s -- ARGS" (sh, bash, zsh, even csh can).
 remote() {
     local host=$1 script=$2
     shift 2
     local quoted
     quoted=$(printf ' %q' "$@")
-    "${ssh_cmd[@]}" "$host" "bash -c $(printf %q "$script") lth-remote$quoted" </dev/null
+    "${ssh_cmd[@]}" "$host" "bash -s --$quoted" <<<"$script"
 }
 
 # remote_put HOST LOCAL_FILE REMOTE_PATH MODE: copies a file over the ssh connection itself (no scp/rsync needed),
@@ -57,8 +58,8 @@ remote() {
 remote_put() {
     local host=$1 file=$2 path=$3 mode=$4
     # shellcheck disable=SC2016  # expanded by the remote shell
-    local script='set -e; umask 077; mkdir -p "$(dirname "$1")"; cat >"$1.tmp.$$"; chmod "$2" "$1.tmp.$$"; mv -f "$1.tmp.$$" "$1"'
-    "${ssh_cmd[@]}" "$host" "bash -c $(printf %q "$script") lth-put $(printf %q "$path") $mode" <"$file"
+    local script='umask 077 && mkdir -p "$(dirname "$1")" && cat >"$1.tmp.$$" && chmod "$2" "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"'
+    "${ssh_cmd[@]}" "$host" "sh -c '$script' lth-put $(printf %q "$path") $mode" <"$file"
 }
 
 # for_each_host FUNCTION: runs FUNCTION INDEX for every host in parallel; each call prints one summary line
