@@ -57,7 +57,7 @@ public struct PruningPlan: Sendable, Hashable {
                     let reached = Double(totals[totals.count - 1]) / Double(total)
                     throw SpecError(
                         key: "prune.target_density",
-                        message: "\(target) is never reached: with prune.rates \(rates) pruning stops removing weights at density \(reached) (round \(totals.count - 2)); lower the target or raise the rates")
+                        message: "\(target) is never reached: with prune.rates \(rates) rounding stops removing weights at density \(reached) (round \(totals.count - 2)); set a target above that or raise the rates")
                 }
             }
         } else {
