@@ -160,8 +160,7 @@ public struct IMPRunner: Sendable {
             if !replaying {
                 let seconds = seconds(since: started)
                 let metrics = Self.metrics(
-                    trialID: spec.trialID, round: round, mask: mask, start: start, trained: model, run: run,
-                    seconds: seconds)
+                    trialID: spec.trialID, round: round, start: start, trained: model, run: run, seconds: seconds)
                 try onRound(RoundOutcome(metrics: metrics, mask: mask, nextMask: next))
             }
             guard let next else { return }
@@ -201,8 +200,7 @@ public struct IMPRunner: Sendable {
                 density: density, replaying: false, lastEval: p.lastEval))
         }
         let metrics = Self.metrics(
-            trialID: branchSpec.trialID, round: 0, mask: mask, start: start, trained: model, run: run,
-            seconds: seconds(since: started))
+            trialID: branchSpec.trialID, round: 0, start: start, trained: model, run: run, seconds: seconds(since: started))
         return RoundOutcome(metrics: metrics, mask: mask, nextMask: nil)
     }
 
@@ -219,36 +217,12 @@ public struct IMPRunner: Sendable {
         return model
     }
 
-    /// A round's metrics from its start and trained networks and the trainer's run.
-    static func metrics(
-        trialID: String, round: Int, mask: [LayerMask], start: MLP, trained: MLP, run: TrainingRun, seconds: Double
-    ) -> RoundMetrics {
-        let summaries = mask.indices.map { l in
-            let kept = mask[l].kept
-            let before = summary(start.layers[l].weight.data, kept: kept)
-            let after = summary(trained.layers[l].weight.data, kept: kept)
-            return LayerSummary(
-                positiveAtInit: before.positive, positiveAfter: after.positive, meanAbsAtInit: before.meanAbs,
-                meanAbsAfter: after.meanAbs)
-        }
-        let es = run.earlyStop
-        return RoundMetrics(
-            trialID: trialID, round: round, density: Pruning.density(mask), layerDensities: mask.map(\.density),
-            keptCounts: mask.map(\.keptCount), earlyStopIteration: es.iteration, valLossAtES: es.valLoss,
-            valAccAtES: es.valAcc, testAccAtES: es.testAcc, testAccFinal: run.finalTestAccuracy,
-            trainAccFinal: run.finalTrainAccuracy, seconds: seconds, curve: run.curve, layers: summaries)
-    }
-
-    /// Fraction positive and mean |w| of the kept entries of `weights` (0, 0 when none is kept).
-    static func summary(_ weights: [Float], kept: [Bool]) -> (positive: Double, meanAbs: Double) {
-        var count = 0, positive = 0
-        var absSum = 0.0
-        for i in weights.indices where kept[i] {
-            count += 1
-            if weights[i] > 0 { positive += 1 }
-            absSum += Double(abs(weights[i]))
-        }
-        return count == 0 ? (0, 0) : (Double(positive) / Double(count), absSum / Double(count))
+    /// A round's metrics (``RoundMetrics/init(trialID:round:initial:trained:run:)``) with `seconds` the round's
+    /// wall time (pruning and reinit included, not only training).
+    static func metrics(trialID: String, round: Int, start: MLP, trained: MLP, run: TrainingRun, seconds: Double) -> RoundMetrics {
+        var metrics = RoundMetrics(trialID: trialID, round: round, initial: start, trained: trained, run: run)
+        metrics.seconds = seconds
+        return metrics
     }
 
     private func check(_ mask: [LayerMask], round: Int?) throws {
