@@ -272,6 +272,9 @@ struct IMPRunnerTests {
         #expect(first.metrics.round == 0 && first.nextMask == nil && first.mask == mask)
         #expect(first.metrics.density == outcomes[2].metrics.density)
         #expect(timeless(first.metrics) == timeless(again.metrics))
+        // A worker that only has the branch spec (a separately scheduled task) gets the same numbers.
+        let alone = try IMPRunner(spec: b0, data: tinyData).runBranch(spec: b0, mask: mask)
+        #expect(timeless(alone.metrics) == timeless(first.metrics))
         #expect(first.metrics.layers != second.metrics.layers)
         #expect(first.metrics.layers != outcomes[2].metrics.layers)
         #expect(Reinit.branchInitSeed(b0) != Reinit.branchInitSeed(b1))
