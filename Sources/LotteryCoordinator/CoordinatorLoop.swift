@@ -203,7 +203,7 @@ final class CoordinatorLoop {
         feed(.tick, from: nil)
         while true {
             let now = Self.now
-            if let closing, now >= closing.closeAt { break }
+            if let closing, now >= closing.closeAt || (closing.reason != nil && !anyTrialRunning) { break }
             if closing == nil, let reason = handle.stopReason {
                 beginClosing(mode: .drain, reason: reason, grace: 5)
             }
@@ -239,6 +239,11 @@ final class CoordinatorLoop {
 
     /// SHUTDOWN to every worker we know, then serve for `grace` seconds (so it is delivered and late results are
     /// answered) before returning.
+    /// Whether some worker still runs a trial (a drain waits for their last results, up to its grace period).
+    var anyTrialRunning: Bool {
+        scheduler.workers.values.contains { $0.alive && !$0.running.isEmpty }
+    }
+
     func beginClosing(mode: WireMessage.ShutdownMode, reason: String?, grace: Double) {
         guard closing == nil else { return }
         closing = (reason, Self.now + grace)
