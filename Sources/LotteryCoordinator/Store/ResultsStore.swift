@@ -102,8 +102,10 @@ public final class ResultsStore {
                 try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
             }
         } else if version == 1 {
+            var hasColumn = false
+            try db.forEachRow("PRAGMA table_info(rounds)") { row in hasColumn = hasColumn || row.text(1) == "next_mask" }
             try db.transaction { () throws(StoreError) in
-                try db.execute("ALTER TABLE rounds ADD COLUMN next_mask BLOB")
+                if !hasColumn { try db.execute("ALTER TABLE rounds ADD COLUMN next_mask BLOB") }
                 try db.execute("PRAGMA user_version=2")
             }
             logger.notice("results.db: migrated schema version 1 → 2 (added rounds.next_mask)")
