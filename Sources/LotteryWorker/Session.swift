@@ -191,7 +191,7 @@ final class Session {
         case .heartbeat: break
         case .ack(let ack): acknowledge(ack)
         case .reject(let reject): rejected(reject, now: now)
-        case .shutdown(let shutdown): shutdown(shutdown)
+        case .shutdown(let request): shutdown(request)
         case .dataChunk(let chunk): receivedChunk(chunk)
         case .cancel(let cancel): cancelTask(cancel)
         case .hello, .ready, .roundResult, .trialDone, .trialFailed, .giveBack, .dataRequest:
@@ -456,7 +456,8 @@ final class Session {
         finishFetch(current)
     }
 
-    private func finishFetch(_ done: Fetch) {
+    private func finishFetch(_ fetched: Fetch) {
+        var done = fetched
         try? done.handle.close()
         let digest = SHA256.hex(done.hasher.finalize())
         guard digest == done.ref.checksum else {

@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-public import LotteryWire
+import LotteryWire
 public import Logging
 import ZeroMQ
 

@@ -1,5 +1,5 @@
 import Foundation
-public import LotteryWire
+import LotteryWire
 public import ZeroMQ
 
 /// Everything a ``Worker`` needs to know: where the coordinator is, how to authenticate, how many trials to
@@ -79,5 +79,43 @@ public struct WorkerConfig: Sendable {
         WireMessage.Hello(
             workerName: name, host: host, instanceID: instanceID, cores: cores, slots: slots, cpuKind: cpuKind,
             buildID: buildID, datasets: datasets, running: running)
+    }
+}
+
+extension WorkerConfig.Curve {
+    /// Loads a worker's CURVE keys from a folder made with `lth keygen`.
+    ///
+    /// The worker's own pair is `DIR/worker.key_secret`, or else the only `*.key_secret` in `DIR`; the
+    /// coordinator's public key is `DIR/server.key`, or else `DIR/coordinator.key`.
+    ///
+    /// - Throws: ``WorkerError`` saying which file is missing or ambiguous; `CurveKeyError` (with path and line)
+    ///   for a malformed key file.
+    public static func load(directory: String) throws -> Self {
+        let fileManager = FileManager.default
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        guard let names = try? fileManager.contentsOfDirectory(atPath: directory) else {
+            throw WorkerError("--keys \(directory): no such folder (create one with `lth keygen \(directory) --name worker`)")
+        }
+        let secretFile: String
+        if names.contains("worker.key_secret") {
+            secretFile = "worker.key_secret"
+        } else {
+            let secrets = names.filter { $0.hasSuffix(".key_secret") }.sorted()
+            guard secrets.count == 1 else {
+                throw WorkerError(
+                    secrets.isEmpty
+                        ? "--keys \(directory): no *.key_secret file (create one with `lth keygen \(directory) --name worker`)"
+                        : "--keys \(directory): several secret keys (\(secrets.joined(separator: ", "))); "
+                            + "name this worker's worker.key_secret")
+            }
+            secretFile = secrets[0]
+        }
+        guard let serverFile = ["server.key", "coordinator.key"].first(where: names.contains) else {
+            throw WorkerError(
+                "--keys \(directory): no server.key: copy the coordinator's public key file there as server.key")
+        }
+        return Self(
+            keyPair: try CurveKeyPair.load(secretKeyFile: path(secretFile)),
+            serverKey: try CurveKey.load(publicKeyFile: path(serverFile)))
     }
 }
