@@ -1,0 +1,92 @@
+/// Labelled images as the training core reads them.
+///
+/// `images` is `[count, features]` row-major, pixels scaled to [0, 1]; `labels[i] < classes`.
+public struct Dataset: Sendable {
+    public let count: Int
+    public let features: Int
+    public let classes: Int
+    /// `count × features` values in [0, 1], row-major (one image per row).
+    public var images: [Float]
+    public var labels: [UInt8]
+
+    /// - Precondition: `images.count == labels.count * features` and every label `< classes`.
+    public init(images: [Float], labels: [UInt8], features: Int, classes: Int = 10) {
+        precondition(features >= 1 && images.count == labels.count * features,
+                     "Dataset: \(images.count) pixels for \(labels.count) images of \(features) features")
+        precondition(labels.allSatisfy { Int($0) < classes }, "Dataset: a label is ≥ \(classes)")
+        self.count = labels.count
+        self.features = features
+        self.classes = classes
+        self.images = images
+        self.labels = labels
+    }
+
+    /// A data set from raw 8-bit pixels (IDX layout), scaled by 1/255.
+    public init(pixels: [UInt8], labels: [UInt8], features: Int, classes: Int = 10) {
+        let scale: Float = 1 / 255
+        self.init(images: pixels.map { Float($0) * scale }, labels: labels, features: features, classes: classes)
+    }
+
+    /// The images at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> Dataset {
+        var images = [Float](repeating: 0, count: indices.count * features)
+        var labels = [UInt8](repeating: 0, count: indices.count)
+        self.images.withUnsafeBufferPointer { source in
+            images.withUnsafeMutableBufferPointer { target in
+                for (row, index) in indices.enumerated() {
+                    precondition(index >= 0 && index < count, "Dataset.subset: index \(index) of \(count)")
+                    (target.baseAddress! + row * features).update(from: source.baseAddress! + index * features, count: features)
+                    labels[row] = self.labels[index]
+                }
+            }
+        }
+        return Dataset(images: images, labels: labels, features: features, classes: classes)
+    }
+
+    /// Images per class, indexed by label.
+    public var classHistogram: [Int] {
+        var histogram = [Int](repeating: 0, count: classes)
+        for label in labels { histogram[Int(label)] += 1 }
+        return histogram
+    }
+}
+
+/// The three sets of a trial: training, validation (early stopping) and test (reported only).
+///
+/// Following Frankle & Carbin (2019), the validation set is drawn at random from the official training set
+/// (MNIST: 55,000 train / 5,000 validation); the 10,000 test images never touch training or early stopping.
+public struct DataSplits: Sendable {
+    public var train: Dataset
+    public var validation: Dataset
+    public var test: Dataset
+
+    /// Splits `train` into training and validation sets by seed.
+    ///
+    /// The permutation of the training indices comes from the RNG stream `"split"` of `seed`
+    /// (``LotteryRNG``, Fisher–Yates); its first `validationCount` indices are the validation set. Both sets
+    /// keep the original file order of their images (sorted indices), so only membership depends on the seed.
+    /// - Parameters:
+    ///   - train: the official training set (60,000 for MNIST).
+    ///   - test: the official test set.
+    ///   - validationCount: images held out, `1 ..< train.count`.
+    ///   - seed: ``TrialSpec/splitSeed``.
+    public init(train: Dataset, test: Dataset, validationCount: Int, seed: Int) {
+        precondition(validationCount >= 1 && validationCount < train.count,
+                     "DataSplits: validation \(validationCount) of \(train.count) training images")
+        precondition(train.features == test.features && train.classes == test.classes,
+                     "DataSplits: train and test sets differ in shape")
+        var order = Array(0..<train.count)
+        var rng = LotteryRNG(seed: seed, stream: "split")
+        rng.shuffle(&order)
+        self.validation = train.subset(order[..<validationCount].sorted())
+        self.train = train.subset(order[validationCount...].sorted())
+        self.test = test
+    }
+
+    /// Sets given explicitly (tests, synthetic benchmarks).
+    public init(train: Dataset, validation: Dataset, test: Dataset) {
+        self.train = train
+        self.validation = validation
+        self.test = test
+    }
+}

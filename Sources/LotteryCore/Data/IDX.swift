@@ -1,0 +1,162 @@
+import Foundation
+
+/// A malformed or unreadable IDX file: which file and what was wrong.
+public struct IDXError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Problem: Sendable, Hashable {
+        /// The file could not be read at all.
+        case unreadable(String)
+        /// Fewer bytes than the header needs.
+        case truncatedHeader(have: Int, need: Int)
+        /// The magic number is not the expected one (wrong kind of file, or not IDX).
+        case wrongMagic(found: UInt32, expected: UInt32)
+        /// Dimensions that make no sense (zero, or not the expected image shape).
+        case badDimensions(String)
+        /// The payload is shorter or longer than the header says.
+        case wrongLength(have: Int, expected: Int)
+        /// A label outside 0..<classes.
+        case badLabel(index: Int, value: UInt8, classes: Int)
+        /// Images and labels disagree in count.
+        case countMismatch(images: Int, labels: Int)
+    }
+
+    public var file: String
+    public var problem: Problem
+
+    public init(file: String, problem: Problem) {
+        self.file = file
+        self.problem = problem
+    }
+
+    public var description: String {
+        let what: String
+        switch problem {
+        case .unreadable(let reason): what = "cannot be read (\(reason))"
+        case .truncatedHeader(let have, let need): what = "is truncated: \(have) bytes, the IDX header needs \(need)"
+        case .wrongMagic(let found, let expected):
+            what = "is not the expected IDX file: magic number 0x\(hex(found)), expected 0x\(hex(expected))"
+        case .badDimensions(let text): what = "has bad dimensions: \(text)"
+        case .wrongLength(let have, let expected):
+            what = have < expected ? "is truncated: \(have) bytes, the header promises \(expected)"
+                : "has \(have - expected) trailing bytes: \(have) bytes, the header promises \(expected)"
+        case .badLabel(let index, let value, let classes): what = "has label \(value) at index \(index), labels must be < \(classes)"
+        case .countMismatch(let images, let labels): what = "holds \(labels) labels for \(images) images"
+        }
+        return "\(file) \(what); re-run `lth data fetch` to recreate it"
+    }
+
+    private func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
+
+/// Reading and writing the IDX format of the MNIST distribution (LeCun et al.): a big-endian header
+/// (magic `0x00000803` for 3-D unsigned-byte images, `0x00000801` for 1-D labels, then the dimensions)
+/// followed by the raw bytes.
+public enum IDX {
+    public static let imagesMagic: UInt32 = 0x0000_0803
+    public static let labelsMagic: UInt32 = 0x0000_0801
+
+    /// Images of an IDX3 file: `count` images of `rows × cols` bytes, `pixels.count == count * rows * cols`.
+    public struct Images: Sendable, Hashable {
+        public var count: Int
+        public var rows: Int
+        public var cols: Int
+        public var pixels: [UInt8]
+
+        public init(count: Int, rows: Int, cols: Int, pixels: [UInt8]) {
+            precondition(pixels.count == count * rows * cols, "IDX.Images: \(pixels.count) pixels for \(count)x\(rows)x\(cols)")
+            self.count = count
+            self.rows = rows
+            self.cols = cols
+            self.pixels = pixels
+        }
+    }
+
+    /// Parses an IDX3 unsigned-byte image file.
+    /// - Parameter file: named in errors.
+    /// - Throws: ``IDXError`` on any truncation, wrong magic, zero dimension or trailing bytes.
+    public static func parseImages(_ bytes: [UInt8], file: String) throws(IDXError) -> Images {
+        let dims = try header(bytes, magic: imagesMagic, dimensions: 3, file: file)
+        let (count, rows, cols) = (dims[0], dims[1], dims[2])
+        guard rows > 0, cols > 0 else {
+            throw IDXError(file: file, problem: .badDimensions("\(count) images of \(rows)x\(cols) pixels"))
+        }
+        let expected = 16 + count * rows * cols
+        guard bytes.count == expected else { throw IDXError(file: file, problem: .wrongLength(have: bytes.count, expected: expected)) }
+        return Images(count: count, rows: rows, cols: cols, pixels: Array(bytes[16...]))
+    }
+
+    /// Parses an IDX1 unsigned-byte label file, checking every label is `< classes`.
+    public static func parseLabels(_ bytes: [UInt8], file: String, classes: Int = 10) throws(IDXError) -> [UInt8] {
+        let dims = try header(bytes, magic: labelsMagic, dimensions: 1, file: file)
+        let expected = 8 + dims[0]
+        guard bytes.count == expected else { throw IDXError(file: file, problem: .wrongLength(have: bytes.count, expected: expected)) }
+        let labels = Array(bytes[8...])
+        if let index = labels.firstIndex(where: { Int($0) >= classes }) {
+            throw IDXError(file: file, problem: .badLabel(index: index, value: labels[index], classes: classes))
+        }
+        return labels
+    }
+
+    /// Reads and parses an image file.
+    public static func readImages(at path: String) throws(IDXError) -> Images {
+        try parseImages(try read(path), file: path)
+    }
+
+    /// Reads and parses a label file.
+    public static func readLabels(at path: String, classes: Int = 10) throws(IDXError) -> [UInt8] {
+        try parseLabels(try read(path), file: path, classes: classes)
+    }
+
+    /// The bytes of an IDX3 image file.
+    public static func encode(_ images: Images) -> [UInt8] {
+        var bytes = bigEndian(imagesMagic) + bigEndian(UInt32(images.count)) + bigEndian(UInt32(images.rows)) + bigEndian(UInt32(images.cols))
+        bytes.append(contentsOf: images.pixels)
+        return bytes
+    }
+
+    /// The bytes of an IDX1 label file.
+    public static func encode(labels: [UInt8]) -> [UInt8] {
+        bigEndian(labelsMagic) + bigEndian(UInt32(labels.count)) + labels
+    }
+
+    /// Writes an image file atomically.
+    public static func write(_ images: Images, to path: String) throws {
+        try Data(encode(images)).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// Writes a label file atomically.
+    public static func write(labels: [UInt8], to path: String) throws {
+        try Data(encode(labels: labels)).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    static func read(_ path: String) throws(IDXError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw IDXError(file: path, problem: .unreadable(exists ? "permission denied or not a file" : "no such file"))
+        }
+        return [UInt8](data)
+    }
+
+    private static func header(_ bytes: [UInt8], magic: UInt32, dimensions: Int, file: String) throws(IDXError) -> [Int] {
+        let need = 4 * (1 + dimensions)
+        guard bytes.count >= 4 else { throw IDXError(file: file, problem: .truncatedHeader(have: bytes.count, need: need)) }
+        let found = word(bytes, 0)
+        guard found == magic else { throw IDXError(file: file, problem: .wrongMagic(found: found, expected: magic)) }
+        guard bytes.count >= need else { throw IDXError(file: file, problem: .truncatedHeader(have: bytes.count, need: need)) }
+        let dims = (0..<dimensions).map { Int(word(bytes, 4 + 4 * $0)) }
+        guard dims[0] > 0, dims.allSatisfy({ $0 < 1 << 28 }) else {
+            throw IDXError(file: file, problem: .badDimensions(dims.map(String.init).joined(separator: "x")))
+        }
+        return dims
+    }
+
+    private static func word(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(bytes[offset + $1]) }
+    }
+
+    private static func bigEndian(_ value: UInt32) -> [UInt8] {
+        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+    }
+}

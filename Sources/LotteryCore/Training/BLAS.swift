@@ -1,0 +1,70 @@
+internal import CBLAS
+import Foundation
+
+/// Process-wide OpenBLAS settings.
+///
+/// The training core keeps OpenBLAS to one thread per process by default: a worker runs one trial per
+/// core, and a single-threaded sgemm is also what makes results bit-identical run after run.
+public enum BLAS {
+    /// Applies the default (one thread) once, the first time any training code runs.
+    static let configured: Void = { openblas_set_num_threads(1) }()
+
+    /// Sets the number of OpenBLAS threads for this process (default 1).
+    ///
+    /// More than one thread may change the summation order inside sgemm, so results are only
+    /// reproducible at a fixed thread count.
+    public static func setThreads(_ n: Int) {
+        precondition(n >= 1, "BLAS.setThreads: need at least one thread, got \(n)")
+        _ = configured
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// The current OpenBLAS thread count.
+    public static var threads: Int {
+        _ = configured
+        return Int(openblas_get_num_threads())
+    }
+}
+
+/// The element types the network kernels run in: `Float` for training, `Double` for the gradient check.
+///
+/// Internal: the same generic forward/backward code is specialised for both, so the Double gradient check
+/// exercises exactly the code that trains.
+protocol NetworkScalar: BinaryFloatingPoint, Sendable {
+    /// `C = alpha · op(A) · op(B) + beta · C`, row-major, `op(A)` is `m × k`, `op(B)` is `k × n`.
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int
+    )
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+}
+
+extension Float: NetworkScalar {
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    static func exponential(_ x: Float) -> Float { Foundation.exp(x) }
+    static func logarithm(_ x: Float) -> Float { Foundation.log(x) }
+}
+
+extension Double: NetworkScalar {
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
+    static func logarithm(_ x: Double) -> Double { Foundation.log(x) }
+}

@@ -1,0 +1,175 @@
+/// The forward and backward pass of a masked MLP over preallocated buffers (internal).
+///
+/// One instance owns every buffer a step needs — parameters, gradients, per-layer activations and deltas
+/// sized for `capacity` rows — so the training loop allocates nothing. All matrix products are row-major
+/// `gemm` calls on contiguous buffers:
+///
+/// - forward:  `A_l = relu(A_{l-1} · W_l + b_l)` — `gemm(N, N)`, then one fused bias + ReLU pass;
+/// - weight gradient: `∂W_l = A_{l-1}ᵀ · Δ_l` — `gemm(T, N)`;
+/// - input delta: `Δ_{l-1} = (Δ_l · W_lᵀ) ⊙ [A_{l-1} > 0]` — `gemm(N, T)`.
+///
+/// `W_l` here already equals `weight ⊙ mask` (the owner enforces it once and every update is masked), so the
+/// forward pass needs no per-step mask multiply. Reductions (bias gradients, losses) run in a fixed order, so
+/// results are bit-identical run after run. Not thread-safe; one per training call.
+final class Network<T: NetworkScalar> {
+    let widths: [Int]
+    let capacity: Int
+    var layerCount: Int { widths.count - 1 }
+    let weights: [UnsafeMutablePointer<T>]
+    let biases: [UnsafeMutablePointer<T>]
+    let masks: [UnsafeMutablePointer<T>]
+    let weightGrads: [UnsafeMutablePointer<T>]
+    let biasGrads: [UnsafeMutablePointer<T>]
+    /// Per layer, `[capacity, out]`: post-ReLU activations (hidden layers) or logits (last layer).
+    let activations: [UnsafeMutablePointer<T>]
+    /// Per layer, `[capacity, out]`: ∂loss/∂(pre-activation).
+    let deltas: [UnsafeMutablePointer<T>]
+
+    init(widths: [Int], capacity: Int) {
+        precondition(widths.count >= 2 && capacity >= 1, "Network: widths \(widths), capacity \(capacity)")
+        self.widths = widths
+        self.capacity = capacity
+        func alloc(_ n: Int) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            return p
+        }
+        let pairs = (0..<(widths.count - 1)).map { (widths[$0], widths[$0 + 1]) }
+        weights = pairs.map { alloc($0.0 * $0.1) }
+        masks = pairs.map { alloc($0.0 * $0.1) }
+        weightGrads = pairs.map { alloc($0.0 * $0.1) }
+        biases = pairs.map { alloc($0.1) }
+        biasGrads = pairs.map { alloc($0.1) }
+        activations = pairs.map { alloc(capacity * $0.1) }
+        deltas = pairs.map { alloc(capacity * $0.1) }
+    }
+
+    deinit {
+        for list in [weights, biases, masks, weightGrads, biasGrads, activations, deltas] {
+            for p in list { p.deallocate() }
+        }
+    }
+
+    func inputs(_ l: Int) -> Int { widths[l] }
+    func outputs(_ l: Int) -> Int { widths[l + 1] }
+    var logits: UnsafeMutablePointer<T> { activations[layerCount - 1] }
+
+    /// Forward pass of `rows` inputs (`[rows, widths[0]]`, row-major); leaves logits in ``logits``.
+    func forward(_ input: UnsafePointer<T>, rows: Int) {
+        precondition(rows >= 1 && rows <= capacity, "Network.forward: \(rows) rows, capacity \(capacity)")
+        var previous = input
+        for l in 0..<layerCount {
+            let n = outputs(l), k = inputs(l)
+            let out = activations[l]
+            T.gemm(transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: previous, lda: k,
+                   b: weights[l], ldb: n, beta: 0, c: out, ldc: n)
+            let bias = biases[l]
+            if l < layerCount - 1 {
+                for r in 0..<rows {
+                    let row = out + r * n
+                    for j in 0..<n { let v = row[j] + bias[j]; row[j] = v > 0 ? v : 0 }
+                }
+            } else {
+                for r in 0..<rows {
+                    let row = out + r * n
+                    for j in 0..<n { row[j] += bias[j] }
+                }
+            }
+            previous = UnsafePointer(out)
+        }
+    }
+
+    /// Softmax cross-entropy of the logits against `labels`: sum of per-row losses and correct count.
+    ///
+    /// Per row: `log Σ exp(z − max) − (z_y − max)`, accumulated in Double in row order. A row is correct
+    /// when its label is the first index of the maximum logit.
+    func score(labels: UnsafePointer<UInt8>, rows: Int) -> (lossSum: Double, correct: Int) {
+        let n = outputs(layerCount - 1)
+        var lossSum = 0.0
+        var correct = 0
+        for r in 0..<rows {
+            let row = logits + r * n
+            var best = 0
+            for j in 1..<max(n, 1) where row[j] > row[best] { best = j }
+            let top = row[best]
+            var sum: T = 0
+            for j in 0..<n { sum += T.exponential(row[j] - top) }
+            let y = Int(labels[r])
+            lossSum += Double(T.logarithm(sum) - (row[y] - top))
+            if best == y { correct += 1 }
+        }
+        return (lossSum, correct)
+    }
+
+    /// Δ of the last layer for the mean loss over `rows`: `(softmax(z) − onehot(y)) / rows`.
+    func outputDelta(labels: UnsafePointer<UInt8>, rows: Int) {
+        let l = layerCount - 1
+        let n = outputs(l)
+        let scale = 1 / T(rows)
+        for r in 0..<rows {
+            let row = logits + r * n
+            let d = deltas[l] + r * n
+            var top = row[0]
+            for j in 1..<n where row[j] > top { top = row[j] }
+            var sum: T = 0
+            for j in 0..<n { let e = T.exponential(row[j] - top); d[j] = e; sum += e }
+            let inv = scale / sum
+            for j in 0..<n { d[j] *= inv }
+            d[Int(labels[r])] -= scale
+        }
+    }
+
+    /// Backward pass after ``forward(_:rows:)`` and ``outputDelta(labels:rows:)``: fills the weight and bias
+    /// gradients of every layer (unmasked; the optimizer masks them).
+    func backward(_ input: UnsafePointer<T>, rows: Int) {
+        for l in stride(from: layerCount - 1, through: 0, by: -1) {
+            let n = outputs(l), k = inputs(l)
+            let previous = l == 0 ? input : UnsafePointer(activations[l - 1])
+            let delta = deltas[l]
+            T.gemm(transA: true, transB: false, m: k, n: n, k: rows, alpha: 1, a: previous, lda: k,
+                   b: delta, ldb: n, beta: 0, c: weightGrads[l], ldc: n)
+            let gb = biasGrads[l]
+            for j in 0..<n { gb[j] = delta[j] }
+            for r in 1..<max(rows, 1) {
+                let row = delta + r * n
+                for j in 0..<n { gb[j] += row[j] }
+            }
+            if l > 0 {
+                let below = deltas[l - 1]
+                T.gemm(transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n,
+                       b: weights[l], ldb: n, beta: 0, c: below, ldc: k)
+                let act = activations[l - 1]
+                for i in 0..<(rows * k) where act[i] <= 0 { below[i] = 0 }
+            }
+        }
+    }
+}
+
+extension Network where T == Float {
+    /// Copies a model's parameters and masks in, enforcing `weight = weight ⊙ mask`.
+    func load(_ model: MLP) {
+        precondition(model.widths == widths, "Network.load: model widths \(model.widths), network \(widths)")
+        for l in 0..<layerCount {
+            let layer = model.layers[l]
+            layer.weight.data.withUnsafeBufferPointer { w in
+                layer.mask.data.withUnsafeBufferPointer { m in
+                    for i in 0..<w.count { weights[l][i] = w[i] * m[i]; masks[l][i] = m[i] }
+                }
+            }
+            layer.bias.withUnsafeBufferPointer { b in biases[l].update(from: b.baseAddress!, count: b.count) }
+        }
+    }
+
+    /// Writes the current parameters back into `model` (masks unchanged).
+    func store(into model: inout MLP) {
+        for l in 0..<layerCount {
+            let count = inputs(l) * outputs(l)
+            model.layers[l].weight.data.withUnsafeMutableBufferPointer { w in
+                w.baseAddress!.update(from: weights[l], count: count)
+            }
+            model.layers[l].bias.withUnsafeMutableBufferPointer { b in
+                b.baseAddress!.update(from: biases[l], count: outputs(l))
+            }
+        }
+    }
+}

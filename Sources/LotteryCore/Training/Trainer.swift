@@ -1,0 +1,188 @@
+import Foundation
+
+/// Where a training run is, for progress displays.
+public struct TrainingProgress: Sendable {
+    /// Iterations done so far.
+    public var iteration: Int
+    /// Iterations in the run.
+    public var iterations: Int
+    /// The latest evaluation, if any yet.
+    public var lastEval: EvalPoint?
+
+    public init(iteration: Int, iterations: Int, lastEval: EvalPoint?) {
+        self.iteration = iteration
+        self.iterations = iterations
+        self.lastEval = lastEval
+    }
+}
+
+/// What one ``Trainer/train(_:snapshotAt:progress:)`` call measured.
+public struct TrainingRun: Sendable {
+    /// One point every `eval_every` iterations and at the last iteration, in order.
+    public var curve: [EvalPoint]
+    /// The point of minimum validation loss (the first on ties): the paper's early-stopping iteration,
+    /// found after training ran its full length.
+    public var earlyStop: EvalPoint
+    /// Test accuracy after the last iteration.
+    public var finalTestAccuracy: Double
+    /// Accuracy on the training split (without the validation images) after the last iteration.
+    public var finalTrainAccuracy: Double
+    /// The model after `snapshotAt` iterations (0 = before the first step), for late rewinding; `nil` when not asked.
+    public var snapshot: MLP?
+    /// Wall-clock seconds of the call, evaluation included.
+    public var seconds: Double
+
+    public init(curve: [EvalPoint], earlyStop: EvalPoint, finalTestAccuracy: Double, finalTrainAccuracy: Double,
+                snapshot: MLP?, seconds: Double) {
+        self.curve = curve
+        self.earlyStop = earlyStop
+        self.finalTestAccuracy = finalTestAccuracy
+        self.finalTrainAccuracy = finalTrainAccuracy
+        self.snapshot = snapshot
+        self.seconds = seconds
+    }
+
+    /// The point of minimum validation loss in `curve`, the first one on ties.
+    public static func earlyStop(in curve: [EvalPoint]) -> EvalPoint? {
+        var best: EvalPoint?
+        for point in curve where best == nil || point.valLoss < best!.valLoss { best = point }
+        return best
+    }
+}
+
+/// Trains a masked ``MLP`` the way a trial spec says (Frankle & Carbin 2019, Appendix: LeNet-300-100 on MNIST).
+///
+/// Optimizer (Adam or SGD with momentum), learning rate, batch size, iterations and evaluation period come from
+/// `spec.train`. Mini-batches are drawn without replacement from a permutation of the training split that is
+/// reshuffled at the start of every epoch (the partial batch at an epoch's end is skipped) by the RNG stream
+/// `"order"` of ``TrialSpec/orderSeed``; every call starts that stream afresh, so every IMP round sees the same
+/// batch order. Optimizer state is fresh per call. All matrix work is single-threaded OpenBLAS sgemm on
+/// preallocated buffers; the same spec, data and model give bit-identical results.
+///
+/// Not thread-safe across concurrent calls sharing one BLAS thread setting; one trainer per thread is fine.
+public struct Trainer: Sendable {
+    public let spec: TrialSpec
+    public let data: DataSplits
+    /// Images per sgemm call during evaluation.
+    public static let evaluationChunk = 1_000
+
+    public init(spec: TrialSpec, data: DataSplits) {
+        precondition(spec.train.batch <= data.train.count,
+                     "Trainer: batch \(spec.train.batch) larger than the \(data.train.count) training images")
+        self.spec = spec
+        self.data = data
+    }
+
+    /// Trains `model` for `spec.train.iterations` steps with its masks fixed.
+    ///
+    /// Evaluates validation loss/accuracy and test accuracy every `spec.train.evalEvery` iterations and after the
+    /// last one. Pruned weights (mask 0) are 0.0 on entry (enforced) and stay exactly 0.0.
+    /// - Parameters:
+    ///   - model: trained in place; its widths must match the data (`widths.first == features`,
+    ///     `widths.last == classes`).
+    ///   - snapshotAt: if set, the run also returns the weights after this many iterations (0 = on entry).
+    ///   - progress: called after every evaluation and every 100 iterations, on the calling thread.
+    /// - Returns: the learning curve, early-stopping point, final accuracies and the snapshot.
+    public func train(_ model: inout MLP, snapshotAt: Int? = nil, progress: ((TrainingProgress) -> Void)? = nil) -> TrainingRun {
+        _ = BLAS.configured
+        let started = ContinuousClock.now
+        let widths = model.widths
+        let train = data.train
+        precondition(widths.first == train.features && widths.last == train.classes,
+                     "Trainer: model widths \(widths) do not fit \(train.features) features / \(train.classes) classes")
+        let iterations = spec.train.iterations, batch = spec.train.batch, evalEvery = spec.train.evalEvery
+        if let snapshotAt { precondition(snapshotAt >= 0 && snapshotAt <= iterations, "Trainer: snapshotAt \(snapshotAt) outside 0...\(iterations)") }
+
+        let net = Network<Float>(widths: widths, capacity: max(batch, Self.evaluationChunk))
+        net.load(model)
+        model.enforceMasks()
+        let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, widths: widths)
+        var snapshot: MLP? = snapshotAt == 0 ? model : nil
+
+        let features = train.features
+        let input = UnsafeMutablePointer<Float>.allocate(capacity: batch * features)
+        let labels = UnsafeMutablePointer<UInt8>.allocate(capacity: batch)
+        defer {
+            input.deallocate()
+            labels.deallocate()
+        }
+        var order = Array(0..<train.count)
+        var rng = LotteryRNG(seed: spec.orderSeed, stream: "order")
+        var cursor = train.count  // forces a shuffle before the first batch
+        var curve: [EvalPoint] = []
+        curve.reserveCapacity(iterations / evalEvery + 1)
+
+        train.images.withUnsafeBufferPointer { images in
+            train.labels.withUnsafeBufferPointer { allLabels in
+                for iteration in 1...iterations {
+                    if cursor + batch > order.count {
+                        rng.shuffle(&order)
+                        cursor = 0
+                    }
+                    for row in 0..<batch {
+                        let index = order[cursor + row]
+                        (input + row * features).update(from: images.baseAddress! + index * features, count: features)
+                        labels[row] = allLabels[index]
+                    }
+                    cursor += batch
+                    net.forward(input, rows: batch)
+                    net.outputDelta(labels: labels, rows: batch)
+                    net.backward(input, rows: batch)
+                    optimizer.update(net)
+
+                    if iteration == snapshotAt {
+                        var copy = model
+                        net.store(into: &copy)
+                        snapshot = copy
+                    }
+                    if iteration % evalEvery == 0 || iteration == iterations {
+                        let validation = Self.evaluate(net, on: data.validation)
+                        let test = Self.evaluate(net, on: data.test)
+                        curve.append(EvalPoint(iteration: iteration, valLoss: validation.loss, valAcc: validation.accuracy,
+                                               testAcc: test.accuracy))
+                        progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                    } else if iteration % 100 == 0 {
+                        progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                    }
+                }
+            }
+        }
+        net.store(into: &model)
+        let finalTrain = Self.evaluate(net, on: train)
+        let last = curve[curve.count - 1]
+        let elapsed = started.duration(to: .now).components
+        return TrainingRun(
+            curve: curve, earlyStop: TrainingRun.earlyStop(in: curve)!, finalTestAccuracy: last.testAcc,
+            finalTrainAccuracy: finalTrain.accuracy, snapshot: snapshot,
+            seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18)
+    }
+
+    /// Mean cross-entropy loss and accuracy of `model` on `dataset` (masks applied).
+    public static func evaluate(_ model: MLP, on dataset: Dataset) -> (loss: Double, accuracy: Double) {
+        _ = BLAS.configured
+        let net = Network<Float>(widths: model.widths, capacity: min(evaluationChunk, max(dataset.count, 1)))
+        net.load(model)
+        return evaluate(net, on: dataset)
+    }
+
+    static func evaluate(_ net: Network<Float>, on dataset: Dataset) -> (loss: Double, accuracy: Double) {
+        precondition(dataset.features == net.widths[0], "Trainer.evaluate: \(dataset.features) features for a \(net.widths[0])-input model")
+        guard dataset.count > 0 else { return (0, 0) }
+        var lossSum = 0.0
+        var correct = 0
+        dataset.images.withUnsafeBufferPointer { images in
+            dataset.labels.withUnsafeBufferPointer { labels in
+                var start = 0
+                while start < dataset.count {
+                    let rows = min(net.capacity, dataset.count - start)
+                    net.forward(images.baseAddress! + start * dataset.features, rows: rows)
+                    let score = net.score(labels: labels.baseAddress! + start, rows: rows)
+                    lossSum += score.lossSum
+                    correct += score.correct
+                    start += rows
+                }
+            }
+        }
+        return (lossSum / Double(dataset.count), Double(correct) / Double(dataset.count))
+    }
+}
