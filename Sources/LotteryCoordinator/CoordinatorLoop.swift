@@ -65,6 +65,8 @@ final class CoordinatorLoop {
     var closing: (reason: String?, closeAt: Double)?
     /// Set on a store write error: no result is accepted any more.
     var storeFailure: String?
+    /// Workers that sent GIVE_BACK: they are leaving and get no new task (until a new HELLO).
+    var leaving: Set<WorkerID> = []
 
     static var now: Double { ProcessInfo.processInfo.systemUptime }
 
@@ -175,7 +177,7 @@ final class CoordinatorLoop {
         handle.listening(.success(endpoint))
     }
 
-    /// Packs each dataset the plan uses, once. A dataset used only by synthetic trials may be missing.
+    /// Packs each dataset the plan uses, once (workers load it even for synthetic trials).
     static func packDatasets(plan: SweepPlan, directory: URL, logger: Logger) throws -> [String: (
         bytes: [UInt8], checksum: String
     )] {
@@ -186,11 +188,7 @@ final class CoordinatorLoop {
                 result[name] = (bytes, DatasetBundle.checksum(bytes))
                 logger.info("serving dataset '\(name)' from \(directory.path)/\(name) (\(bytes.count) bytes)")
             } catch {
-                let needed = plan.trials.contains { $0.spec.dataset == name && $0.spec.synthetic == nil }
-                if needed { throw CoordinatorError("\(error)") }
-                // Synthetic trials do not read data; workers get an empty bundle they never need to fetch.
-                let empty = DatasetBundle.pack(files: [("empty", [])])
-                result[name] = (empty, DatasetBundle.checksum(empty))
+                throw CoordinatorError("\(error)")
             }
         }
         return result
@@ -308,7 +306,11 @@ final class CoordinatorLoop {
                 return
             }
         } catch {
-            logger.warning("dropped a message from \(message.peerAddress ?? "an unknown peer"): \(error)")
+            // No payload after the identity (e.g. one garbage frame): answer if the identity can address the peer.
+            logger.warning("rejected a message from \(message.peerAddress ?? "an unknown peer"): \(error)")
+            if let identity = message.frames.first, (1...Wire.maxIdentityBytes).contains(identity.count) {
+                sendRaw(.reject(WireMessage.Reject(error)), to: identity)
+            }
             return
         }
         if decoded.type.direction == .coordinatorToWorker {
@@ -372,8 +374,12 @@ final class CoordinatorLoop {
         case .giveBack(let giveBack):
             let ids = giveBack.trials.filter { isCurrent($0.taskID, trialID: $0.trialID, worker: worker) }
             event("\(worker) gave back \(ids.count) trial(s): \(giveBack.reason)")
-            feed(.givenBack(worker, trialIDs: ids.map(\.trialID)), from: worker)
+            // The worker exits after GIVE_BACK: hand it nothing more (see `assign`), then let it go.
+            leaving.insert(worker)
             for trial in ids { forget(taskID: trial.taskID) }
+            feed(.givenBack(worker, trialIDs: ids.map(\.trialID)), from: worker)
+            flushPendingEvents()
+            feed(.workerGone(worker), from: worker)
         case .dataRequest(let request):
             feed(.heartbeat(worker, progress: [:]), from: worker)
             serveData(request, to: worker)
@@ -423,6 +429,7 @@ final class CoordinatorLoop {
         let alive = scheduler.workers[workerID]?.alive == true
         if let oldRoute = routes[workerID], oldRoute != identity { peers[oldRoute] = nil }
         peers[identity] = Peer(workerID: workerID, host: hello.host, instanceID: hello.instanceID)
+        leaving.remove(workerID)
         routes[workerID] = identity
         if alive, let previous, previous.instanceID == hello.instanceID {
             // Same process, new connection: keep its trials; cancel the ones it runs that were given to others.
@@ -554,6 +561,11 @@ final class CoordinatorLoop {
     }
 
     func assign(_ task: SchedulerTask, to worker: WorkerID) {
+        if leaving.contains(worker) {
+            // Spends the leaving worker's credit without sending anything; the trial goes straight back.
+            pendingEvents.append((.givenBack(worker, trialIDs: [task.trialID]), worker))
+            return
+        }
         let taskID = nextTaskID
         nextTaskID += 1
         var startRound = task.startRound

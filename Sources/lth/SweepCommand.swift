@@ -170,7 +170,7 @@ struct SweepCommand: ParsableCommand {
     /// download what is already on this disk. Never writes into the data folder itself.
     static func seedCache(_ cache: URL, plan: SweepPlan, dataDirectory: URL) throws {
         let fileManager = FileManager.default
-        for name in Set(plan.trials.filter { $0.spec.synthetic == nil }.map(\.spec.dataset)).sorted() {
+        for name in Set(plan.trials.map(\.spec.dataset)).sorted() {
             let bundle: [UInt8]
             do {
                 bundle = try DatasetBundle.packDirectory(dataDirectory, dataset: name)

@@ -18,11 +18,13 @@ import ZeroMQ
     static func config(_ dir: URL, spec: String, keys: URL? = nil) -> CoordinatorConfig {
         CoordinatorConfig(
             specPath: spec, bind: "tcp://127.0.0.1:0", outputDirectory: dir.appendingPathComponent("out"),
-            keysDirectory: keys, dataDirectory: dir.appendingPathComponent("no-data"), heartbeatInterval: 0.1,
+            keysDirectory: keys, dataDirectory: dir.appendingPathComponent("data"), heartbeatInterval: 0.1,
             exportInterval: 0.5, progressStyle: .logLines)
     }
 
     static func start(_ config: CoordinatorConfig) throws -> (Coordinator, String) {
+        let data = config.dataDirectory
+        if !FileManager.default.fileExists(atPath: data.path) { try writeTinyMNIST(data, train: 100, test: 20) }
         let coordinator = Coordinator.start(config, logger: logger)
         let endpoint = try coordinator.waitUntilListening().get()
         return (coordinator, endpoint)
@@ -94,6 +96,7 @@ import ZeroMQ
             let (coordinator, endpoint) = try Self.start(config)
             let context = try ZMQContext()
             let hostile = try FakeWorker(context: context, endpoint: endpoint, name: "hostile")
+            hostile.heartbeats = false
             // Garbage frames: REJECT bad_message.
             try hostile.sendRaw([[0xde, 0xad], [0xbe, 0xef]])
             let first = try hostile.wait { if case .reject(let r) = $0 { return r } else { return nil } }

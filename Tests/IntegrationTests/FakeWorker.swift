@@ -60,6 +60,8 @@ final class FakeWorker {
     var lastSent = Date()
     /// Every message received, in order (heartbeats included).
     var received: [WireMessage] = []
+    /// Whether ``wait(seconds:_:)`` sends HEARTBEATs while it waits (off for a peer that never says HELLO).
+    var heartbeats = true
 
     init(context: ZMQContext, endpoint: String, name: String, curve: (CurveKeyPair, CurveKey)? = nil) throws {
         socket = try ZMQSocket(context, type: .dealer)
@@ -88,7 +90,7 @@ final class FakeWorker {
     func wait<T>(seconds: Double = 20, _ match: (WireMessage) -> T?) throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if Date().timeIntervalSince(lastSent) > 0.05 {
+            if heartbeats, Date().timeIntervalSince(lastSent) > 0.05 {
                 try send(.heartbeat(WireMessage.Heartbeat()))
             }
             guard let frames = try socket.receive(timeoutMilliseconds: 20) else { continue }
