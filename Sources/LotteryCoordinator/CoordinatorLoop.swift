@@ -216,7 +216,7 @@ final class CoordinatorLoop {
             } catch let error as ZMQError where error.kind == .terminated {
                 break
             } catch {
-                logger.error("receive failed: \(error)")
+                say(.error, "receive failed: \(error)")
             }
             let after = Self.now
             if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
@@ -249,7 +249,7 @@ final class CoordinatorLoop {
         for worker in routes.keys.sorted() {
             send(.shutdown(WireMessage.Shutdown(mode: mode, reason: text)), to: worker)
         }
-        if let reason { logger.warning("stopping: \(reason)") }
+        if let reason { say(.warning, "stopping: \(reason)") }
     }
 
     func summary() -> CoordinatorSummary {
@@ -269,6 +269,10 @@ final class CoordinatorLoop {
             case .queued, .running: unfinished += 1
             }
         }
+        // Rounds as the store has them (after a store error the scheduler counts one it could not record).
+        if let recovered = try? store.recoveredState() {
+            rounds = recovered.trials.reduce(0) { $0 + ($1.lastRecordedRound.map { $0 + 1 } ?? 0) }
+        }
         return CoordinatorSummary(
             sweepName: plan.name, directory: store.directory, trialsDone: done, trialsFailed: failed,
             trialsUnfinished: unfinished, roundsRecorded: rounds, failures: failures,
@@ -285,7 +289,7 @@ final class CoordinatorLoop {
                 )
             }
         } catch {
-            logger.error("cannot rebuild the CSVs: \(error) (results.db is intact; `lth report` rebuilds them)")
+            say(.error, "cannot rebuild the CSVs: \(error) (results.db is intact; `lth report` rebuilds them)")
         }
     }
 
@@ -301,20 +305,20 @@ final class CoordinatorLoop {
                 decoded = try WireMessage.decode(split.payload)
             } catch {
                 let peer = describePeer(identity, message)
-                logger.warning("rejected a message from \(peer): \(error)")
+                say(.warning, "rejected a message from \(peer): \(error)")
                 sendRaw(.reject(WireMessage.Reject(error)), to: identity)
                 return
             }
         } catch {
             // No payload after the identity (e.g. one garbage frame): answer if the identity can address the peer.
-            logger.warning("rejected a message from \(message.peerAddress ?? "an unknown peer"): \(error)")
+            say(.warning, "rejected a message from \(message.peerAddress ?? "an unknown peer"): \(error)")
             if let identity = message.frames.first, (1...Wire.maxIdentityBytes).contains(identity.count) {
                 sendRaw(.reject(WireMessage.Reject(error)), to: identity)
             }
             return
         }
         if decoded.type.direction == .coordinatorToWorker {
-            logger.warning("rejected \(decoded.type) from \(describePeer(identity, message)): only a coordinator sends it")
+            say(.warning, "rejected \(decoded.type) from \(describePeer(identity, message)): only a coordinator sends it")
             sendRaw(
                 .reject(
                     WireMessage.Reject(
@@ -364,11 +368,11 @@ final class CoordinatorLoop {
             forget(taskID: done.taskID)
         case .trialFailed(let failed):
             guard isCurrent(failed.taskID, trialID: failed.trialID, worker: worker) else {
-                logger.info("ignored failure of \(failed.trialID) from \(worker) (an old task): \(failed.error)")
+                say(.info, "ignored failure of \(failed.trialID) from \(worker) (an old task): \(failed.error)")
                 feed(.heartbeat(worker, progress: [:]), from: worker)
                 return
             }
-            logger.warning("trial \(failed.trialID) failed on \(worker): \(failed.error)")
+            say(.warning, "trial \(failed.trialID) failed on \(worker): \(failed.error)")
             feed(.trialFailed(worker, trialID: failed.trialID, reason: failed.error), from: worker)
             forget(taskID: failed.taskID)
         case .giveBack(let giveBack):
@@ -551,7 +555,7 @@ final class CoordinatorLoop {
             event("trial \(trialID) finished (\(scheduler.trials[trialID]?.nextRound ?? 0) rounds)")
             guarded { () throws(StoreError) in try store.markDone(trialID: trialID) }
         case .sweepComplete(let anyFailed):
-            logger.info("every trial has ended\(anyFailed ? " (some failed)" : ""): telling workers to shut down")
+            say(.info, "every trial has ended\(anyFailed ? " (some failed)" : ""): telling workers to shut down")
             beginClosing(mode: .finish, reason: nil, grace: min(1, max(0.2, config.heartbeatInterval)))
         case .sendHeartbeat(let worker):
             send(.heartbeat(WireMessage.Heartbeat()), to: worker)
@@ -589,7 +593,7 @@ final class CoordinatorLoop {
                 parentMask = MaskFile.encode(mask)
             }
         } catch {
-            logger.error("cannot assign \(task.trialID): \(error)")
+            say(.error, "cannot assign \(task.trialID): \(error)")
             pendingEvents.append((.trialFailed(worker, trialID: task.trialID, reason: "\(error)"), worker))
             return
         }
@@ -652,7 +656,7 @@ final class CoordinatorLoop {
     func accept(trialID: String, round: Int, from worker: WorkerID) {
         guard let prepared = pendingResult, !prepared.maskFile.isEmpty else {
             // Cannot happen: the scheduler accepts only the round `handleResult` prepared.
-            logger.error("internal: round \(round) of \(trialID) accepted without a prepared result; not recorded")
+            say(.error, "internal: round \(round) of \(trialID) accepted without a prepared result; not recorded")
             return
         }
         pendingResult = nil
@@ -664,7 +668,7 @@ final class CoordinatorLoop {
             _ = try store.record(record)
         } catch {
             storeFailure = "cannot record round \(round) of \(trialID): \(error)"
-            logger.critical("\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
+            say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
             beginClosing(mode: .drain, reason: storeFailure, grace: 1)
             return
         }
@@ -699,7 +703,7 @@ final class CoordinatorLoop {
         do {
             payload = try message.encode()
         } catch {
-            logger.error("cannot encode \(message.type): \(error)")
+            say(.error, "cannot encode \(message.type): \(error)")
             return true
         }
         do {
@@ -708,7 +712,7 @@ final class CoordinatorLoop {
         } catch let error as ZMQError where error.kind == .hostUnreachable {
             return false
         } catch {
-            logger.warning("cannot send \(message.type): \(error)")
+            say(.warning, "cannot send \(message.type): \(error)")
             return true
         }
     }
@@ -722,9 +726,15 @@ final class CoordinatorLoop {
             try body()
         } catch {
             storeFailure = "cannot write to the results folder: \(error)"
-            logger.critical("\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
+            say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
             beginClosing(mode: .drain, reason: storeFailure, grace: 1)
         }
+    }
+
+    /// A log line that is not an event (warnings, errors, the end): the status line is erased first.
+    func say(_ level: Logger.Level, _ text: String) {
+        progress.clear()
+        logger.log(level: level, "\(text)")
     }
 
     /// An event line: `info` in log-lines mode, `debug` under a status line (which shows the counts instead).

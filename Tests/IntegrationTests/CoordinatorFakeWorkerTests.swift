@@ -224,4 +224,51 @@ import ZeroMQ
             #expect(error.description.contains("already holds sweep 'fake'"))
         }
     }
+
+    /// A results folder that stops being writable: the coordinator records nothing more, does not acknowledge the
+    /// result it could not record, tells the worker to drain, keeps what is recorded and ends with status 1.
+    /// (Tests run as root, so a file where the trial's mask folder must go stands in for an unwritable folder.)
+    @Test func storeWriteErrorStopsTheSweepAndKeepsWhatIsRecorded() throws {
+        try withTemporaryDirectory { dir in
+            let config = Self.config(dir, spec: try writeSweep(dir, seeds: 1))
+            let (coordinator, endpoint) = try Self.start(config)
+            let context = try ZMQContext()
+            let worker = try FakeWorker(context: context, endpoint: endpoint, name: "w")
+            try worker.hello()
+            try worker.send(.ready(WireMessage.Ready(credit: 1)))
+            let task = try worker.nextTask()
+            let mask0 = FakeMasks.mask(task.spec, trialID: task.trialID, round: 0)
+            #expect(try worker.sendRound(task, round: 0, mask: mask0, previous: nil)?.status == .recorded)
+            let folder = config.outputDirectory.appendingPathComponent("masks/\(task.trialID)")
+            try FileManager.default.removeItem(at: folder)
+            try Data("in the way".utf8).write(to: folder)
+            let mask1 = FakeMasks.mask(task.spec, trialID: task.trialID, round: 1)
+            let next = FakeMasks.prune(mask1, trialID: task.trialID, round: 2)
+            try worker.send(
+                .roundResult(
+                    WireMessage.RoundResult(
+                        taskID: task.taskID, metrics: FakeMasks.metrics(trialID: task.trialID, round: 1, mask: mask1),
+                        mask: MaskFile.encode(mask1), nextMask: MaskFile.encode(next))))
+            let shutdown = try worker.wait { message -> WireMessage.Shutdown? in
+                if case .ack(let ack) = message, ack.round == 1 { Issue.record("round 1 was acknowledged") }
+                if case .shutdown(let shutdown) = message { return shutdown }
+                return nil
+            }
+            #expect(shutdown.mode == .drain && shutdown.reason.contains("cannot record round 1"))
+            let summary = try coordinator.wait().get()
+            #expect(summary.exitStatus == 1 && summary.roundsRecorded == 1)
+            #expect(summary.stoppedEarly?.contains("cannot record round 1") == true)
+            // Round 0 is intact: a restart on a repaired folder resumes at round 1.
+            try FileManager.default.removeItem(at: folder)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (again, endpoint2) = try Self.start(config)
+            let rescuer = try FakeWorker(context: context, endpoint: endpoint2, name: "w2")
+            try rescuer.hello()
+            try rescuer.send(.ready(WireMessage.Ready(credit: 1)))
+            let resumed = try rescuer.nextTask()
+            #expect(resumed.startRound == 1)
+            again.stop(reason: "test over")
+            _ = again.wait()
+        }
+    }
 }
