@@ -52,7 +52,8 @@ public struct CoordinatorConfig: Sendable {
         dataDirectory: URL = CoordinatorConfig.defaultDataDirectory, heartbeatInterval: Double = 1,
         trialTimeLimit: Double = 1_800, exportInterval: Double = 10, progressStyle: ProgressStyle = .automatic
     ) {
-        precondition(heartbeatInterval > 0 && trialTimeLimit > 0 && exportInterval > 0, "coordinator timing out of range")
+        precondition(
+            heartbeatInterval > 0 && trialTimeLimit > 0 && exportInterval > 0, "coordinator timing out of range")
         self.specPath = specPath
         self.bind = bind
         self.outputDirectory = outputDirectory
@@ -74,7 +75,9 @@ public struct CoordinatorConfig: Sendable {
     }
 
     /// The coordinator's key pair file inside a keys folder.
-    public static func serverSecretKeyPath(_ keys: URL) -> String { keys.appendingPathComponent("server.key_secret").path }
+    public static func serverSecretKeyPath(_ keys: URL) -> String {
+        keys.appendingPathComponent("server.key_secret").path
+    }
     /// The coordinator's public key file inside a keys folder (give it to workers).
     public static func serverPublicKeyPath(_ keys: URL) -> String { keys.appendingPathComponent("server.key").path }
     /// The allow-list folder inside a keys folder.

@@ -155,7 +155,8 @@ final class CoordinatorLoop {
                 let secret = CoordinatorConfig.serverSecretKeyPath(keys)
                 guard FileManager.default.fileExists(atPath: secret) else {
                     throw CoordinatorError(
-                        "\(secret) is missing: create the coordinator's keys with `lth keygen \(keys.path) --name server`")
+                        "\(secret) is missing: create the coordinator's keys with `lth keygen \(keys.path) --name server`"
+                    )
                 }
                 try router.configureCurveServer(keyPair: try CurveKeyPair.load(secretKeyFile: secret))
             }
@@ -318,7 +319,9 @@ final class CoordinatorLoop {
             return
         }
         if decoded.type.direction == .coordinatorToWorker {
-            say(.warning, "rejected \(decoded.type) from \(describePeer(identity, message)): only a coordinator sends it")
+            say(
+                .warning,
+                "rejected \(decoded.type) from \(describePeer(identity, message)): only a coordinator sends it")
             sendRaw(
                 .reject(
                     WireMessage.Reject(
@@ -333,7 +336,9 @@ final class CoordinatorLoop {
         guard let peer = peers[identity] else {
             sendRaw(
                 .reject(
-                    WireMessage.Reject(code: .unknownWorker, message: "unknown worker: send HELLO first (after a coordinator restart too)")),
+                    WireMessage.Reject(
+                        code: .unknownWorker,
+                        message: "unknown worker: send HELLO first (after a coordinator restart too)")),
                 to: identity)
             return
         }
@@ -360,7 +365,8 @@ final class CoordinatorLoop {
             handleResult(result, from: worker, host: peer.host)
         case .trialDone(let done):
             guard isCurrent(done.taskID, trialID: done.trialID, worker: worker) else {
-                logger.debug("ignored TRIAL_DONE of \(done.trialID) task \(done.taskID) from \(worker): not its current task")
+                logger.debug(
+                    "ignored TRIAL_DONE of \(done.trialID) task \(done.taskID) from \(worker): not its current task")
                 feed(.heartbeat(worker, progress: [:]), from: worker)
                 return
             }
@@ -532,7 +538,8 @@ final class CoordinatorLoop {
                 send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "reassigned")), to: worker)
                 forget(taskID: taskID)
             } else {
-                for (taskID, assignment) in assignments where assignment.worker == worker && assignment.trialID == trialID {
+                for (taskID, assignment) in assignments
+                where assignment.worker == worker && assignment.trialID == trialID {
                     send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "cancelled")), to: worker)
                     forget(taskID: taskID)
                 }
@@ -610,7 +617,9 @@ final class CoordinatorLoop {
         event(
             "trial \(task.trialID) started on \(worker)"
                 + (startRound > 0 ? " at round \(startRound)" : "")
-                + (task.spec.branch.map { " (\($0.kind) control of \($0.parentTrial) round \($0.parentRound))" } ?? ""))
+                + (task.spec.branch.map {
+                    " (\($0.kind.rawValue) control of \($0.parentTrial) round \($0.parentRound))"
+                } ?? ""))
         send(
             .task(
                 WireMessage.TaskAssignment(
@@ -679,7 +688,9 @@ final class CoordinatorLoop {
                 format: "round %d of %@ recorded from %@: density %.4f, test acc at early stop %.4f (iteration %d)",
                 round, trialID, worker, m.density, m.testAccAtES, m.earlyStopIteration))
         progress.roundRecorded(now: Self.now)
-        send(.ack(WireMessage.Ack(taskID: prepared.taskID, trialID: trialID, round: round, status: .recorded)), to: worker)
+        send(
+            .ack(WireMessage.Ack(taskID: prepared.taskID, trialID: trialID, round: round, status: .recorded)),
+            to: worker)
     }
 
     // MARK: - Sending

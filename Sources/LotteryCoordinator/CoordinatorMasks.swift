@@ -47,7 +47,8 @@ extension CoordinatorLoop {
             candidates: [previous, expected, branchParent].compactMap { $0 }, shapes: shapes)
         if let expected, mask != expected {
             throw MaskRejection(
-                "its mask differs from the next mask recorded with round \(round - 1) (the mask this round trains with)")
+                "its mask differs from the next mask recorded with round \(round - 1) (the mask this round trains with)"
+            )
         }
         var nextMaskFile: [UInt8]?
         if let blob = result.nextMask {
@@ -102,7 +103,9 @@ extension CoordinatorLoop {
         let got = mask.shapes
         guard got.count == shapes.count, zip(got, shapes).allSatisfy({ $0.rows == $1.rows && $0.cols == $1.cols })
         else {
-            let show = { (list: [(rows: Int, cols: Int)]) in list.map { "[\($0.rows),\($0.cols)]" }.joined(separator: ",") }
+            let show = { (list: [(rows: Int, cols: Int)]) in
+                list.map { "[\($0.rows),\($0.cols)]" }.joined(separator: ",")
+            }
             throw MaskRejection("'\(role)' has layer shapes \(show(got)), the spec's network has \(show(shapes))")
         }
         return mask

@@ -55,7 +55,9 @@ struct LTHCoordinator: ParsableCommand {
         guard heartbeatMilliseconds >= 10 else {
             throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): unknown level")
+        }
     }
 
     func run() throws {

@@ -54,7 +54,9 @@ struct SweepCommand: ParsableCommand {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
         guard slotsPerWorker >= 1 else { throw ValidationError("--slots-per-worker must be at least 1") }
         guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): unknown level")
+        }
     }
 
     func run() throws {
@@ -72,7 +74,8 @@ struct SweepCommand: ParsableCommand {
             throw SweepError("\(error)")
         }
         let outDirectory = URL(fileURLWithPath: out ?? "results/\(plan.name)", isDirectory: true).standardizedFileURL
-        let dataDirectory = dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        let dataDirectory =
+            dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? CoordinatorConfig.defaultDataDirectory
         let workerBinary = try Self.workerBinary()
         let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
@@ -143,7 +146,8 @@ struct SweepCommand: ParsableCommand {
             return candidate
         }
         throw SweepError(
-            "lth-worker not found next to lth (\(candidates.first?.path ?? "?")): build it with `swift build -c release`")
+            "lth-worker not found next to lth (\(candidates.first?.path ?? "?")): build it with `swift build -c release`"
+        )
     }
 
     /// Keys for a local sweep: `server` (the coordinator) and `worker` (shared by the local workers), the
@@ -151,7 +155,8 @@ struct SweepCommand: ParsableCommand {
     static func ensureKeys(_ keys: URL) throws {
         let fileManager = FileManager.default
         let allowList = URL(fileURLWithPath: CoordinatorConfig.allowListPath(keys), isDirectory: true)
-        try fileManager.createDirectory(at: allowList, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try fileManager.createDirectory(
+            at: allowList, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for name in ["server", "worker"] {
             let paths = CurveKeyPair.paths(directory: keys.path, name: name)
             if fileManager.fileExists(atPath: paths.secretKey), fileManager.fileExists(atPath: paths.publicKey) {
@@ -190,7 +195,8 @@ struct SweepCommand: ParsableCommand {
             let source = dataDirectory.appendingPathComponent(name, isDirectory: true).standardizedFileURL
             for file in DatasetBundle.idxFileNames {
                 let target = source.appendingPathComponent(file)
-                let absolute = target.path.hasPrefix("/")
+                let absolute =
+                    target.path.hasPrefix("/")
                     ? target.path : fileManager.currentDirectoryPath + "/" + target.path
                 try fileManager.createSymbolicLink(
                     atPath: folder.appendingPathComponent(file).path, withDestinationPath: absolute)
@@ -239,7 +245,8 @@ struct SweepCommand: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 if count.increment() > 1 { Foundation.exit(130) }
-                coordinator.stop(reason: "interrupted (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); run again to resume")
+                coordinator.stop(
+                    reason: "interrupted (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); run again to resume")
             }
             source.resume()
             return source

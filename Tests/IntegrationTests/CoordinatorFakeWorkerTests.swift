@@ -82,7 +82,9 @@ import ZeroMQ
             let rows = try readCSV(config.outputDirectory.appendingPathComponent("rounds.csv"))
             // With CURVE the worker is named by its authenticated key first.
             #expect(rows.allSatisfy { $0["worker"] == (curve ? "alice/fake-1" : "fake-1") })
-            #expect(FileManager.default.fileExists(atPath: config.outputDirectory.appendingPathComponent("sweep.yaml").path))
+            #expect(
+                FileManager.default.fileExists(atPath: config.outputDirectory.appendingPathComponent("sweep.yaml").path)
+            )
 
             // A restart on the same folder finds everything recorded and ends without any worker.
             let again = try Self.start(config).0.wait().get()
@@ -148,7 +150,10 @@ import ZeroMQ
                     retry, round: 0, mask: FakeMasks.mask(task.spec, trialID: task.trialID, round: 0), previous: nil,
                     maskOverride: corrupt) == nil)
             // Nothing was stored for round 0.
-            #expect(!FileManager.default.fileExists(atPath: config.outputDirectory.appendingPathComponent("masks/\(task.trialID)/round-00.ltmask").path))
+            #expect(
+                !FileManager.default.fileExists(
+                    atPath: config.outputDirectory.appendingPathComponent("masks/\(task.trialID)/round-00.ltmask").path)
+            )
             // The third try is clean and completes the sweep (3 bad ends would have failed the trial).
             try worker.send(.ready(WireMessage.Ready(credit: 1)))
             try worker.run(try worker.nextTask())
@@ -173,7 +178,8 @@ import ZeroMQ
                 var previous: Mask?
                 for round in 0...1 {
                     let mask = FakeMasks.mask(task.spec, trialID: task.trialID, round: round)
-                    #expect(try first.sendRound(task, round: round, mask: mask, previous: previous)?.status == .recorded)
+                    #expect(
+                        try first.sendRound(task, round: round, mask: mask, previous: previous)?.status == .recorded)
                     previous = mask
                 }
                 // Then it goes silent (its socket closes here): 3 missed heartbeats later the trial is requeued.

@@ -117,7 +117,8 @@ final class FakeWorker {
             .roundResult(
                 WireMessage.RoundResult(
                     taskID: task.taskID, metrics: FakeMasks.metrics(trialID: task.trialID, round: round, mask: mask),
-                    mask: maskBytes, nextMask: nextBytes, maskParent: (try? MaskFile.info(maskBytes))?.parentChecksum ?? nil,
+                    mask: maskBytes, nextMask: nextBytes,
+                    maskParent: (try? MaskFile.info(maskBytes))?.parentChecksum ?? nil,
                     nextMaskParent: try nextBytes.map { try MaskFile.info($0).parentChecksum } ?? nil)))
         return try wait { message -> WireMessage.Ack?? in
             switch message {
@@ -132,7 +133,9 @@ final class FakeWorker {
     func run(_ task: WireMessage.TaskAssignment) throws {
         var mask: Mask
         if task.startRound > 0 {
-            guard let resume = task.resumeMask else { throw TestFailure("TASK at round \(task.startRound) without resume_mask") }
+            guard let resume = task.resumeMask else {
+                throw TestFailure("TASK at round \(task.startRound) without resume_mask")
+            }
             mask = try MaskFile.decode(resume)
             guard mask == FakeMasks.mask(task.spec, trialID: task.trialID, round: task.startRound) else {
                 throw TestFailure("resume_mask of \(task.trialID) is not the next mask of round \(task.startRound - 1)")
@@ -140,7 +143,8 @@ final class FakeWorker {
         } else {
             mask = FakeMasks.mask(task.spec, trialID: task.trialID, round: 0)
         }
-        var previous: Mask? = task.startRound > 0 ? FakeMasks.mask(task.spec, trialID: task.trialID, round: task.startRound - 1) : nil
+        var previous: Mask? =
+            task.startRound > 0 ? FakeMasks.mask(task.spec, trialID: task.trialID, round: task.startRound - 1) : nil
         for round in task.startRound...task.spec.prune.rounds {
             guard let ack = try sendRound(task, round: round, mask: mask, previous: previous) else {
                 throw TestFailure("round \(round) of \(task.trialID) was cancelled")
@@ -149,7 +153,9 @@ final class FakeWorker {
             previous = mask
             mask = FakeMasks.prune(mask, trialID: task.trialID, round: round + 1)
         }
-        try send(.trialDone(WireMessage.TrialDone(taskID: task.taskID, trialID: task.trialID, lastRound: task.spec.prune.rounds)))
+        try send(
+            .trialDone(
+                WireMessage.TrialDone(taskID: task.taskID, trialID: task.trialID, lastRound: task.spec.prune.rounds)))
     }
 
     /// HELLO, READY, then runs tasks until SHUTDOWN.

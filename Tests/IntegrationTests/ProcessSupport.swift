@@ -25,7 +25,9 @@ enum Binaries {
     /// The folder, or prints why the calling test is skipped.
     static func require(_ test: String) -> URL? {
         guard let folder else {
-            print("\(test): skipped: lth, lth-worker and lth-coordinator are not built next to the test bundle (run `swift build` first)")
+            print(
+                "\(test): skipped: lth, lth-worker and lth-coordinator are not built next to the test bundle (run `swift build` first)"
+            )
             return nil
         }
         return folder

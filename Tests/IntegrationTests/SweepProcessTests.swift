@@ -6,7 +6,8 @@ import ZeroMQ
 /// Real processes over real sockets: `lth sweep`, `lth-coordinator`, `lth-worker`, `lth train`.
 @Suite(.serialized) struct SweepProcessTests {
     /// `lth sweep` with 2 worker processes (CURVE over tcp loopback) on tiny MNIST-shaped data: every trial × round
-    /// appears once in rounds.csv, and the numbers equal those of `lth train` on the same trial spec.
+    /// (control branches included) appears once in rounds.csv, and the numbers equal those of `lth train` on the same
+    /// trial spec.
     @Test func sweepWithTwoWorkersMatchesLthTrain() throws {
         guard let bin = Binaries.require("sweepWithTwoWorkersMatchesLthTrain") else { return }
         try withTemporaryDirectory { dir in
@@ -23,6 +24,7 @@ import ZeroMQ
                   validation: 200
                 prune:
                   rounds: 2
+                controls: [reinit-random]
                 """
             let indented = base.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
             let spec = dir.appendingPathComponent("tiny.yaml")
@@ -31,13 +33,18 @@ import ZeroMQ
             let out = dir.appendingPathComponent("out")
             let sweep = try Child(
                 bin.appendingPathComponent("lth"),
-                ["sweep", spec.path, "--workers", "2", "--out", out.path, "--data-dir", data.path, "--heartbeat-ms", "200"],
+                [
+                    "sweep", spec.path, "--workers", "2", "--out", out.path, "--data-dir", data.path, "--heartbeat-ms",
+                    "200",
+                ],
                 log: dir.appendingPathComponent("sweep.log"))
             let status = sweep.wait(seconds: 60)
             #expect(status == 0, "lth sweep: \(sweep.output)")
             let rows = try readCSV(out.appendingPathComponent("rounds.csv"))
-            #expect(rows.count == 6)
-            #expect(Set(rows.map { "\($0["trial_id"]!)#\($0["round"]!)" }).count == 6)
+            // 2 trials × 3 rounds, plus a reinit-random control branch (one round) of each pruned round.
+            #expect(rows.count == 10)
+            #expect(Set(rows.map { "\($0["trial_id"]!)#\($0["round"]!)" }).count == 10)
+            #expect(rows.filter { $0["branch.kind"] == "reinit-random" }.count == 4)
             #expect(Set(rows.map { $0["worker"]! }).isSubset(of: ["worker/worker-1", "worker/worker-2"]))
 
             for reinit in ["rewind", "random"] {
@@ -50,22 +57,30 @@ import ZeroMQ
                     log: dir.appendingPathComponent("train-\(reinit).log"))
                 #expect(train.wait(seconds: 60) == 0, "lth train: \(train.output)")
                 let trainRows = try readCSV(trainOut.appendingPathComponent("rounds.csv"))
-                #expect(trainRows.count == 3)
+                #expect(trainRows.count == 5)
                 for trainRow in trainRows {
-                    let match = rows.first { $0["trial_id"] == trainRow["trial_id"] && $0["round"] == trainRow["round"] }
+                    let match = rows.first {
+                        $0["trial_id"] == trainRow["trial_id"] && $0["round"] == trainRow["round"]
+                    }
                     guard let match else {
-                        Issue.record("lth train's trial \(trainRow["trial_id"] ?? "?") round \(trainRow["round"] ?? "?") is not in the sweep")
+                        Issue.record(
+                            "lth train's trial \(trainRow["trial_id"] ?? "?") round \(trainRow["round"] ?? "?") is not in the sweep"
+                        )
                         continue
                     }
                     let skipped: Set<String> = ["seconds", "worker", "host"]
-                    let columns = Set(trainRow.keys).intersection(match.keys).filter { !skipped.contains($0) && !$0.hasSuffix("_at") }
+                    let columns = Set(trainRow.keys).intersection(match.keys).filter {
+                        !skipped.contains($0) && !$0.hasSuffix("_at")
+                    }
                     #expect(columns.contains("test_acc_at_es") && columns.contains("density"))
                     for column in columns.sorted() {
                         // Numbers compare as Doubles, exactly (`lth train` prints 1 where the store prints 1.0).
                         let a = match[column]!
                         let b = trainRow[column]!
                         if let x = Double(a), let y = Double(b) {
-                            #expect(x == y || (x.isNaN && y.isNaN), "\(reinit) round \(trainRow["round"]!) column \(column): \(a) vs \(b)")
+                            #expect(
+                                x == y || (x.isNaN && y.isNaN),
+                                "\(reinit) round \(trainRow["round"]!) column \(column): \(a) vs \(b)")
                         } else {
                             #expect(a == b, "\(reinit) round \(trainRow["round"]!) column \(column)")
                         }
@@ -128,7 +143,8 @@ import ZeroMQ
             #expect(coordinator.waitForOutput("round 0 of", seconds: 30), "\(coordinator.output)")
             let late = try worker(2)
             let status = coordinator.wait(seconds: 60)
-            #expect(status == 0, "coordinator: \(coordinator.output)\nworker 1: \(early.output)\nworker 2: \(late.output)")
+            #expect(
+                status == 0, "coordinator: \(coordinator.output)\nworker 1: \(early.output)\nworker 2: \(late.output)")
             let rows = try readCSV(out.appendingPathComponent("rounds.csv"))
             #expect(rows.count == 12)
             #expect(Set(rows.map { "\($0["trial_id"]!)#\($0["round"]!)" }).count == 12)
@@ -154,7 +170,10 @@ import ZeroMQ
                 log: dir.appendingPathComponent("coordinator.log"))
             let worker = try Child(
                 bin.appendingPathComponent("lth-worker"),
-                ["--connect", endpoint, "--name", "honest", "--heartbeat-ms", "200", "--data-dir", dir.appendingPathComponent("cache").path],
+                [
+                    "--connect", endpoint, "--name", "honest", "--heartbeat-ms", "200", "--data-dir",
+                    dir.appendingPathComponent("cache").path,
+                ],
                 log: dir.appendingPathComponent("worker.log"))
             #expect(coordinator.waitForOutput("listening on", seconds: 20), "\(coordinator.output)")
             let context = try ZMQContext()
@@ -169,7 +188,10 @@ import ZeroMQ
             ] {
                 try hostile.sendRaw(frames)
                 do {
-                    codes.append(try hostile.wait(seconds: 10) { if case .reject(let r) = $0 { return r.code } else { return nil } })
+                    codes.append(
+                        try hostile.wait(seconds: 10) {
+                            if case .reject(let r) = $0 { return r.code } else { return nil }
+                        })
                 } catch {
                     Issue.record("\(error)\ncoordinator: \(coordinator.output)")
                     return

@@ -103,7 +103,8 @@ public final class ResultsStore {
             }
         } else if version == 1 {
             var hasColumn = false
-            try db.forEachRow("PRAGMA table_info(rounds)") { row in hasColumn = hasColumn || row.text(1) == "next_mask" }
+            try db.forEachRow("PRAGMA table_info(rounds)") { row in hasColumn = hasColumn || row.text(1) == "next_mask"
+            }
             try db.transaction { () throws(StoreError) in
                 if !hasColumn { try db.execute("ALTER TABLE rounds ADD COLUMN next_mask BLOB") }
                 try db.execute("PRAGMA user_version=2")
