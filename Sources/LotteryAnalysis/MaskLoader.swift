@@ -16,14 +16,8 @@ struct MaskLoader {
         let path = folder.maskPath(trial: trial, round: round)
         guard let bytes = read(path) else { return nil }
         do {
-            let info = try MaskFile.info(bytes)
-            guard info.isDelta else { return try MaskFile.decode(bytes) }
             if let previous, let mask = try? MaskFile.decode(bytes, parent: previous) { return mask }
-            // Stored delta files name round r−1 as their parent (docs/mask-format.md): depth d is round r−d.
-            // decodeChain checks every link by checksum, so a wrong file is an error, never a wrong mask.
-            return try MaskFile.decodeChain(bytes) { depth, _ in
-                round - depth >= 0 ? read(folder.maskPath(trial: trial, round: round - depth)) : nil
-            }
+            return try MaskFile.load(path: path)
         } catch {
             throw ReportError(
                 path: path,

@@ -24,6 +24,8 @@ public struct MaskFileError: Error, CustomStringConvertible, Sendable, Hashable 
         case keptCountMismatch
         /// A delta chain is longer than allowed or loops.
         case chainTooLong
+        /// The file (or a parent file of its chain) could not be read.
+        case unreadable
     }
 
     /// The kind of failure.

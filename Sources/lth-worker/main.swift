@@ -1,1 +1,123 @@
-print("lth-worker: not built yet")
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import LotteryWorker
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `lth-worker`: connects to a coordinator and trains the trials it hands out. Parsing and wiring only;
+/// the runtime is `LotteryWorker.Worker` (docs/worker.md).
+struct LTHWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lth-worker",
+        abstract: "Train IMP trials for an lth-coordinator (one trial per slot, single-threaded BLAS each).",
+        discussion: "SIGTERM or Ctrl-C gives running trials back to the coordinator and exits 0. See docs/worker.md."
+    )
+
+    @Option(help: "Coordinator endpoint, e.g. tcp://head-node:5555.")
+    var connect: String
+
+    @Option(help: "Folder with this worker's key pair (worker.key_secret or the only *.key_secret) and the coordinator's public key (server.key). Without it the connection is plain: the coordinator must be --insecure or on loopback.")
+    var keys: String?
+
+    @Option(help: "Trials trained at once (default: one per core).")
+    var slots: Int?
+
+    @Option(help: "Worker name shown by the coordinator (default: host name). Give each worker on a host its own.")
+    var name: String?
+
+    @Option(name: .customLong("data-dir"), help: "Dataset cache folder (default: $LTH_DATA_DIR or ./data).")
+    var dataDir: String?
+
+    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds.")
+    var heartbeatMilliseconds: Int = 1000
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard connect.contains("://") else { throw ValidationError("--connect \(connect): expected e.g. tcp://host:5555") }
+        if let slots, slots < 1 { throw ValidationError("--slots must be at least 1, got \(slots)") }
+        guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        if let name, name.isEmpty { throw ValidationError("--name must not be empty") }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)  // for anything this process starts; the worker also sets it in-process
+
+        var config = WorkerConfig(
+            endpoint: connect, dataDirectory: dataDir ?? ProcessInfo.processInfo.environment["LTH_DATA_DIR"] ?? "data")
+        if let slots { config.slots = slots }
+        if let name { config.name = name }
+        config.heartbeatMilliseconds = heartbeatMilliseconds
+        config.buildID = HostFacts.buildID()
+        do {
+            if let keys { config.curve = try WorkerConfig.Curve.load(directory: keys) }
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+
+        let worker = Worker(config: config, logger: Logger(label: "lth-worker"))
+        let signals = installSignalHandlers(worker)
+        defer { withExtendedLifetime(signals) {} }
+        do {
+            _ = try worker.run()
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+    }
+
+    /// SIGTERM/SIGINT: the first asks the worker to give its trials back and leave; a second exits at once.
+    /// Dispatch sources run the handler on a queue, never inside the raw signal handler.
+    private func installSignalHandlers(_ worker: Worker) -> [any DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "lth-worker.signals")
+        let count = SignalCount()
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                if count.increment() > 1 { Foundation.exit(130) }
+                worker.stop(reason: number == SIGTERM ? "SIGTERM" : "SIGINT")
+            }
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// Signals seen so far (touched only on the signal queue; a class so the handler can count).
+private final class SignalCount: @unchecked Sendable {
+    private var value = 0
+    func increment() -> Int {
+        value += 1
+        return value
+    }
+}
+
+/// A one-line error for the user: `lth-worker: <message>`, exit code 1, no stack trace.
+private struct Failure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+do {
+    let command = try LTHWorker.parse()
+    try command.run()
+} catch let failure as Failure {
+    FileHandle.standardError.write(Data("lth-worker: \(failure.message)\n".utf8))
+    exit(1)
+} catch {
+    LTHWorker.exit(withError: error)
+}

@@ -7,7 +7,7 @@ struct MaskCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mask",
         abstract: "Inspect compressed pruning masks (.ltmask files).",
-        subcommands: [MaskInfoCommand.self]
+        subcommands: [MaskInfoCommand.self, MaskExportCommand.self]
     )
 }
 

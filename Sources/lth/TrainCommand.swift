@@ -6,11 +6,12 @@ import LotteryCore
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train one trial locally and write rounds.csv and curves.csv.",
+        abstract: "Run one IMP trial locally and write rounds.csv, curves.csv and masks/.",
         discussion: """
             The spec is built from the defaults (the paper's LeNet-300-100 on MNIST), then SPEC.yaml (nested or \
             dotted keys), then each --set key=value in order, then checked. Keys: see TrialSpec.keys \
-            (e.g. train.lr, train.iterations, model.layers, seed, prune.rounds, reinit).
+            (e.g. train.lr, train.iterations, model.layers, seed, prune.rounds, reinit). Every round of the trial \
+            runs, then each control branch (controls, controls_seeds) of that round.
             """
     )
 
@@ -27,41 +28,81 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let spec = try buildSpec()
-        if spec.prune.rounds > 0 || spec.prune.targetDensity != nil {
-            printError("note: iterative pruning arrives with the IMP issue; training the dense round 0 only")
-        }
         let splits: DataSplits
         do { splits = try DataStore.splits(for: spec, directory: data.directory) } catch {
             throw ValidationError("\(error)\n(data directory \(data.directory); fetch with `lth data fetch \(spec.dataset)`)")
         }
         let trialID = spec.trialID
         let folder = out ?? "results/train-\(trialID)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        printError("trial \(trialID): \(spec.dataset), layers \(spec.model.layers), \(spec.train.optimizer.rawValue) lr \(spec.train.lr), \(spec.train.iterations) iterations → \(folder)")
+        try runIMP(spec: spec, splits: splits, folder: folder)
+    }
 
-        var model = MLP(spec: spec, features: splits.train.features, classes: splits.train.classes)
-        let initial = model
-        let trainer = Trainer(spec: spec, data: splits)
-        let line = ProgressLine()
-        let started = Date()
-        let run = trainer.train(&model) { progress in
-            let elapsed = Date().timeIntervalSince(started)
-            let rate = Double(progress.iteration) / max(elapsed, 1e-9)
-            let eta = Double(progress.iterations - progress.iteration) / max(rate, 1e-9)
-            let accuracy = progress.lastEval.map { String(format: "val acc %.2f%%", $0.valAcc * 100) } ?? "val acc –"
-            let isEval = progress.lastEval?.iteration == progress.iteration
-            line.update("round 0: \(progress.iteration)/\(progress.iterations) · \(accuracy) · \(Int(rate)) it/s · ETA \(formatDuration(eta))",
-                        force: isEval && !line.isTerminal)
+    // MARK: IMP (issue 3)
+
+    /// Runs every round of the trial and its control branches, appending to the result files as rounds finish.
+    func runIMP(spec: TrialSpec, splits: DataSplits, folder: String) throws {
+        let runner: IMPRunner
+        do { runner = try IMPRunner(spec: spec, data: splits) } catch {
+            throw ValidationError("\(specFile.map { "\($0): " } ?? "")\(error)")
         }
-        line.finish()
-        let metrics = RoundMetrics(trialID: trialID, round: 0, initial: initial, trained: model, run: run)
-        let tables = ResultTables.render(spec: spec, rounds: [metrics])
-        try tables.rounds.write(toFile: (folder as NSString).appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
-        try tables.curves.write(toFile: (folder as NSString).appendingPathComponent("curves.csv"), atomically: true, encoding: .utf8)
-        print(String(format: "round 0: early stop at %d (val loss %.4f, test acc %.2f%%), final test acc %.2f%%, train acc %.2f%%, %@",
-                     run.earlyStop.iteration, run.earlyStop.valLoss, run.earlyStop.testAcc * 100, run.finalTestAccuracy * 100,
-                     run.finalTrainAccuracy * 100, formatDuration(run.seconds)))
-        print("wrote \(folder)/rounds.csv and \(folder)/curves.csv")
+        let files = try TrialFiles(directory: folder, layerCount: runner.widths.count - 1)
+        try files.writeText(spec.canonicalText + "\n", to: "trial.txt")
+
+        let plan = runner.plan
+        let iterations = spec.train.iterations
+        let branchesPerRound = spec.controls.count * spec.controlsSeeds
+        let totalIterations = (plan.lastRound + 1 + plan.lastRound * branchesPerRound) * iterations
+        var doneIterations = 0
+        let started = Date()
+        let line = ProgressLine()
+        printError(
+            "trial \(spec.trialID): \(spec.dataset), layers \(spec.model.layers), rounds 0...\(plan.lastRound) "
+                + "down to \(percent(plan.density(round: plan.lastRound))), \(iterations) iterations each, "
+                + "\(branchesPerRound) control run(s) per pruned round → \(folder)")
+
+        func show(_ p: IMPProgress, label: String) {
+            let done = doneIterations + p.iteration
+            let elapsed = Date().timeIntervalSince(started)
+            let eta = done > 0 ? elapsed / Double(done) * Double(totalIterations - done) : .nan
+            let eval = p.lastEval.map {
+                String(format: " · val loss %.4f · test acc %.2f%%", $0.valLoss, $0.testAcc * 100)
+            } ?? ""
+            let isEval = p.lastEval?.iteration == p.iteration
+            line.update(
+                "\(label) round \(p.round)/\(p.lastRound) · \(p.iteration)/\(p.iterations) · "
+                    + "density \(percent(p.density))\(eval) · ETA \(formatDuration(eta))",
+                force: isEval && !line.isTerminal)
+        }
+
+        try runner.run(progress: { show($0, label: $0.replaying ? "replay" : "IMP") }) { outcome in
+            let m = outcome.metrics
+            doneIterations += iterations
+            try files.append(spec: spec, metrics: m)
+            try files.writeMask(outcome.mask, round: m.round)
+            line.finish()
+            say(
+                "round \(pad(m.round, 2))  density \(percent(m.density))  early stop \(pad(m.earlyStopIteration, 6))"
+                    + String(format: "  test acc @es %.4f  final %.4f", m.testAccAtES, m.testAccFinal)
+                    + "  (\(formatDuration(m.seconds)))")
+            guard m.round > 0 else { return }
+            for kind in spec.controls {
+                for index in 0..<spec.controlsSeeds {
+                    // A branch is its own one-round trial on the parent's mask; the mask is not stored again.
+                    let branch = spec.branch(kind, round: m.round, index: index)
+                    let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
+                        show($0, label: kind.rawValue)
+                    }
+                    doneIterations += iterations
+                    try files.append(spec: branch, metrics: result.metrics)
+                    line.finish()
+                    let b = result.metrics
+                    say(
+                        "    \(kind.rawValue) #\(index)  early stop \(pad(b.earlyStopIteration, 6))"
+                            + String(format: "  test acc @es %.4f  final %.4f", b.testAccAtES, b.testAccFinal))
+                }
+            }
+        }
+        say("done in \(formatDuration(Date().timeIntervalSince(started))); wrote \(folder): rounds.csv, curves.csv, masks/")
     }
 
     /// Defaults, then the file, then `--set`s, then cross-key validation.
@@ -84,3 +125,15 @@ struct TrainCommand: ParsableCommand {
         return spec
     }
 }
+
+/// Writes one line to stdout unbuffered, so round lines appear as they happen (also under nohup).
+private func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+private func pad(_ value: Int, _ width: Int) -> String {
+    let text = String(value)
+    return String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+private func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }

@@ -32,6 +32,12 @@ extension TrialSpec {
         if prune.strategy == .globalMagnitude, let rates = prune.rates, rates.count != 1 {
             throw SpecError(key: "prune.rates", message: "global-magnitude takes one rate, got \(rates.count)")
         }
+        if prune.rounds > 0 || prune.targetDensity != nil, resolvedRates.allSatisfy({ $0 == 0 }) {
+            throw SpecError(
+                key: "prune.rates",
+                message: "\(resolvedRates) prunes nothing, so every round would retrain the dense network; give a rate in (0, 1) or set prune.rounds: 0"
+            )
+        }
         if case .rewind(let k) = reinit, k > train.iterations {
             throw SpecError(key: "reinit", message: "rewind:\(k) is past the \(train.iterations) iterations of a round")
         }

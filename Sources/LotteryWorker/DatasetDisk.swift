@@ -1,0 +1,135 @@
+import Foundation
+import LotteryCore
+import LotteryWire
+
+/// The on-disk dataset cache: `<directory>/<dataset>/` with the IDX files unpacked from the coordinator's
+/// bundle and `.bundle-sha256` holding the checksum of that bundle.
+///
+/// I/O thread only. A dataset folder is valid for a task exactly when its `.bundle-sha256` equals the
+/// task's `dataset.checksum`; anything else (missing marker, another checksum) is fetched again and replaced.
+struct DatasetDisk {
+    /// Name of the file that records the bundle checksum a folder was installed from.
+    static let markerName = ".bundle-sha256"
+
+    let directory: String
+
+    /// Whether `id` may be used as a folder name under the cache (no path separators, no dot files).
+    static func isSafeID(_ id: String) -> Bool {
+        DatasetBundle.isValidName(id) && !id.hasPrefix(".")
+    }
+
+    func folder(_ id: String) -> String { DataStore.folder(id, directory: directory) }
+
+    /// The checksum `id` was installed with, or `nil` if it is not cached (or was not installed by a worker).
+    func installedChecksum(_ id: String) -> String? {
+        let path = (folder(id) as NSString).appendingPathComponent(Self.markerName)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let checksum = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return checksum.isEmpty ? nil : checksum
+    }
+
+    func has(_ ref: WireMessage.DatasetRef) -> Bool {
+        Self.isSafeID(ref.id) && installedChecksum(ref.id) == ref.checksum
+    }
+
+    /// Every dataset folder with a checksum marker, for HELLO.
+    func cachedDatasets() -> [WireMessage.DatasetRef] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.sorted().compactMap { name in
+            guard Self.isSafeID(name), let checksum = installedChecksum(name) else { return nil }
+            return WireMessage.DatasetRef(id: name, checksum: checksum)
+        }
+    }
+
+    /// A fresh temporary file for a download, in the cache folder (so the final rename stays on one file system).
+    func temporaryPath(for id: String, instance: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = (directory as NSString).appendingPathComponent(".fetch-\(id)-\(instance).part")
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw WorkerError("cannot create \(path): check that the data directory is writable")
+        }
+        return path
+    }
+
+    /// Unpacks a verified bundle into `<directory>/<id>/` and records its checksum.
+    ///
+    /// The files go to a hidden staging folder first, the marker last; then the staging folder replaces the
+    /// old one by two renames, so a reader sees either the old or the new complete folder (and the marker
+    /// is never present without its files).
+    func install(bundle: [UInt8], ref: WireMessage.DatasetRef, instance: String) throws {
+        let fileManager = FileManager.default
+        let staging = (directory as NSString).appendingPathComponent(".install-\(ref.id)-\(instance)")
+        let old = (directory as NSString).appendingPathComponent(".old-\(ref.id)-\(instance)")
+        try? fileManager.removeItem(atPath: staging)
+        try? fileManager.removeItem(atPath: old)
+        defer {
+            try? fileManager.removeItem(atPath: staging)
+            try? fileManager.removeItem(atPath: old)
+        }
+        _ = try DatasetBundle.unpack(bundle, into: URL(fileURLWithPath: staging))
+        try Data((ref.checksum + "\n").utf8).write(
+            to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Self.markerName)), options: .atomic)
+        let target = folder(ref.id)
+        if fileManager.fileExists(atPath: target) { try fileManager.moveItem(atPath: target, toPath: old) }
+        try fileManager.moveItem(atPath: staging, toPath: target)
+    }
+}
+
+/// Loaded datasets and their train/validation splits, kept in memory across tasks (shared by trial threads).
+///
+/// Keys include the bundle checksum, so a dataset replaced on disk is never served from a stale entry.
+/// Holds the last loaded dataset and the `capacity` most recently used splits (an MNIST split is ~190 MB).
+final class SplitCache: Sendable {
+    private struct DatasetKey: Hashable {
+        var id: String
+        var checksum: String
+    }
+
+    private struct SplitKey: Hashable {
+        var dataset: DatasetKey
+        var seed: Int
+        var validation: Int
+    }
+
+    private struct State {
+        var dataset: (key: DatasetKey, train: Dataset, test: Dataset)?
+        var splits: [(key: SplitKey, splits: DataSplits)] = []
+    }
+
+    private let state = Locked(State())
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// The splits of `spec` on dataset `ref` from `directory`, loading them if needed.
+    ///
+    /// - Throws: `IDXError` for unreadable files; ``WorkerError`` when the validation count does not fit.
+    func splits(spec: TrialSpec, ref: WireMessage.DatasetRef, directory: String) throws -> DataSplits {
+        let datasetKey = DatasetKey(id: ref.id, checksum: ref.checksum)
+        let key = SplitKey(dataset: datasetKey, seed: spec.splitSeed, validation: spec.data.validation)
+        if let hit = state.withLock({ state -> DataSplits? in
+            guard let index = state.splits.firstIndex(where: { $0.key == key }) else { return nil }
+            let entry = state.splits.remove(at: index)
+            state.splits.append(entry)
+            return entry.splits
+        }) {
+            return hit
+        }
+        // Load outside the lock: parsing and splitting MNIST takes a while, and other slots must not wait.
+        let loaded = state.withLock { state in state.dataset.flatMap { $0.key == datasetKey ? ($0.train, $0.test) : nil } }
+        let (train, test) = try loaded ?? DataStore.load(ref.id, directory: directory)
+        guard spec.data.validation >= 1, spec.data.validation < train.count else {
+            throw WorkerError(
+                "data.validation is \(spec.data.validation) but dataset '\(ref.id)' has \(train.count) training images: "
+                    + "choose 1…\(train.count - 1)")
+        }
+        let splits = DataSplits(train: train, test: test, validationCount: spec.data.validation, seed: spec.splitSeed)
+        state.withLock { state in
+            state.dataset = (datasetKey, train, test)
+            state.splits.removeAll { $0.key == key }
+            state.splits.append((key, splits))
+            if state.splits.count > capacity { state.splits.removeFirst(state.splits.count - capacity) }
+        }
+        return splits
+    }
+}

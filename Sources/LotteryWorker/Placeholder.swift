@@ -1,2 +1,0 @@
-// LotteryWorker: placeholder until its issue lands.
-enum LotteryWorkerPlaceholder {}

@@ -1,0 +1,151 @@
+import Foundation
+import LotteryCore
+import LotteryWire
+public import Logging
+import ZeroMQ
+
+/// A worker process's runtime: one DEALER connection to the coordinator, trial slots on their own threads.
+///
+/// Threads (docs/worker.md):
+/// - the thread that calls ``run()`` is the **I/O thread**: it alone creates, uses and closes the DEALER
+///   socket. It polls the socket and a wake-up pipe with a timeout of at most a heartbeat interval, decodes and
+///   handles coordinator messages, sends heartbeats, reconnects, fetches datasets and keeps every ROUND_RESULT
+///   until it is acknowledged;
+/// - each running trial has its own `Thread` (never Swift's cooperative pool) with single-threaded BLAS. It
+///   never touches the socket: it posts encoded results and its end to a locked queue and wakes the I/O thread
+///   through the pipe. Its position (round, iteration) is shared through a lock for heartbeats.
+///
+/// The conversation is docs/protocol.md's: HELLO, READY with credit = free slots, TASK, dataset fetch if needed,
+/// ROUND_RESULT per round until ACKed, TRIAL_DONE / TRIAL_FAILED, heartbeats both ways, reconnect with
+/// back-off when the coordinator falls silent, CANCEL, SHUTDOWN, GIVE_BACK on ``stop(reason:)``.
+/// A message from the coordinator that does not decode is logged and ignored; only a protocol version
+/// mismatch (or a REJECT `version_mismatch` / `refused`) ends the worker, with ``WorkerError``.
+///
+/// Thread-safety: ``run()`` once, on a dedicated thread; ``stop(reason:)`` from any thread.
+public final class Worker: Sendable {
+    public let config: WorkerConfig
+    let logger: Logger
+    let mailbox = Mailbox()
+    let splits: SplitCache
+    private let stopRequest = Locked<String?>(nil)
+
+    /// - Parameters:
+    ///   - config: endpoint, keys, slots, cache folder, timings, HELLO facts. `slots` and timings must be ≥ 1
+    ///     (programmer error otherwise; `lth-worker` validates its flags).
+    ///   - logger: every event is logged here, with `task` and `trial` metadata where one is concerned.
+    public init(config: WorkerConfig, logger: Logger) {
+        precondition(config.slots >= 1, "WorkerConfig.slots must be ≥ 1, got \(config.slots)")
+        precondition(config.heartbeatMilliseconds >= 1 && config.liveness >= 1, "WorkerConfig: bad heartbeat timing")
+        self.config = config
+        self.logger = logger
+        self.splits = SplitCache(capacity: config.cachedSplits)
+    }
+
+    /// Asks the worker to leave: stop taking work, GIVE_BACK running trials (with their last acknowledged
+    /// round), flush the socket for at most `flushMilliseconds`, and return ``WorkerExit/stopped`` from ``run()``.
+    ///
+    /// Safe from any thread, e.g. a `DispatchSource` signal handler; it only sets a flag and wakes the I/O thread.
+    public func stop(reason: String) {
+        stopRequest.withLock { if $0 == nil { $0 = reason } }
+        mailbox.pipe.wake()
+    }
+
+    var requestedStop: String? { stopRequest.current }
+
+    /// Runs the worker on the calling thread until SHUTDOWN, ``stop(reason:)`` or a fatal error.
+    ///
+    /// - Returns: how it ended.
+    /// - Throws: ``WorkerError`` for a version mismatch or a refused HELLO (the message says what to do), or
+    ///   when the socket cannot be set up (bad endpoint, keys).
+    public func run() throws -> WorkerExit {
+        BLAS.setThreads(1)
+        let context = try ZMQContext()
+        let session = Session(worker: self)
+        var socket = try makeSocket(context, connect: true)
+        session.connected(now: .now)
+        var waitingUntil: ContinuousClock.Instant? = nil
+
+        while true {
+            // 1. Send what the session queued (only while connected; the session keeps results to resend).
+            if waitingUntil == nil {
+                for frames in session.takeOutgoing() {
+                    do {
+                        try socket.send(frames, dontWait: true)
+                    } catch {
+                        logger.warning("send failed, the message is dropped (results are resent after a reconnect)",
+                                       metadata: ["error": "\(error)"])
+                    }
+                }
+            } else {
+                _ = session.takeOutgoing()
+            }
+
+            if let exit = session.exit {
+                switch exit {
+                case .success(let how):
+                    try? socket.set(.linger, config.flushMilliseconds)
+                    logger.info("worker exits", metadata: ["how": "\(how)"])
+                    return how
+                case .failure(let error):
+                    throw error
+                }
+            }
+
+            // 2. Wait for the socket, the wake-up pipe or the next timer.
+            var poller = ZMQPoller()
+            let socketIndex = poller.add(socket)
+            let pipeIndex = poller.add(fileDescriptor: mailbox.pipe.readDescriptor)
+            let ready: [Int]
+            do {
+                ready = try poller.poll(timeoutMilliseconds: session.pollTimeout(now: .now))
+            } catch {
+                throw WorkerError("polling the coordinator connection failed: \(error)")
+            }
+
+            // 3. Coordinator messages.
+            if waitingUntil == nil && ready.contains(socketIndex) {
+                while let frames = try? socket.receive(timeoutMilliseconds: 0) {
+                    session.received(frames, now: .now)
+                    if session.exit != nil || session.wantsReconnect != nil { break }
+                }
+            }
+            _ = pipeIndex
+
+            // 4. Trial threads, stop requests, timers.
+            for event in mailbox.take() { session.handle(event) }
+            if let reason = requestedStop { session.stop(reason: reason) }
+            session.tick(now: .now, connected: waitingUntil == nil)
+
+            // 5. Reconnect: drop the socket now, connect a fresh one after the back-off.
+            if let delay = session.wantsReconnect {
+                session.wantsReconnect = nil
+                socket = try makeSocket(context, connect: false)
+                waitingUntil = .now + .milliseconds(delay)
+                logger.warning("reconnecting", metadata: ["in_ms": "\(delay)", "endpoint": "\(config.endpoint)"])
+            }
+            if let until = waitingUntil, ContinuousClock.now >= until {
+                socket = try makeSocket(context, connect: true)
+                waitingUntil = nil
+                session.connected(now: .now)
+            }
+        }
+    }
+
+    /// A DEALER for the coordinator: frame limit, CURVE if configured, connected unless `connect` is false
+    /// (the placeholder held while waiting to reconnect).
+    private func makeSocket(_ context: ZMQContext, connect: Bool) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, type: .dealer)
+        guard connect else { return socket }
+        try socket.set(.maxMessageSize, Wire.maxFrameBytes)
+        if let curve = config.curve {
+            try socket.configureCurveClient(keyPair: curve.keyPair, serverKey: curve.serverKey)
+        }
+        do {
+            try socket.connect(config.endpoint)
+        } catch {
+            throw WorkerError("cannot connect to '\(config.endpoint)': \(error) (expected e.g. tcp://host:5555)")
+        }
+        logger.info("connecting", metadata: ["endpoint": "\(config.endpoint)", "curve": "\(config.curve != nil)"])
+        return socket
+    }
+}
