@@ -77,42 +77,47 @@ struct BenchTrainCommand: ParsableCommand {
         var model = MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed)
         if density < 1 { model = KernelBenchmark.pruned(model, density: density) }
         let sparse = trainer.sparseLayers(of: model)
-        let stepsPerSecond = trainer.measureStepRate(model: model, steps: steps, warmup: warmup)
-
+        let step = trainer.measureStepRate(model: model, steps: steps, warmup: warmup)
         let passes = 5
-        let imagesPerSecond = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
-        let evalGFLOPs = imagesPerSecond * KernelBenchmark.forwardFLOPs(widths: widths) / 1e9
+        let eval = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
+        let forward = KernelBenchmark.forwardFLOPs(widths: widths) / 1e9
         let floorStep = floor ? KernelBenchmark.stepGemmFloor(widths: widths, batch: spec.train.batch, repetitions: 2_000) : nil
         let peak = floor ? KernelBenchmark.largeGemmGFLOPs() : nil
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "null"
 
         if json {
+            func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
             var fields: [(String, String)] = [
-                ("steps_per_second", String(format: "%.1f", stepsPerSecond)),
-                ("eval_images_per_second", String(format: "%.0f", imagesPerSecond)),
-                ("eval_dense_equivalent_gflops", String(format: "%.2f", evalGFLOPs)),
-                ("density", String(format: "%.4f", model.density)), ("kernels", "\"\(kernels.rawValue)\""),
+                ("steps_per_second", f(step.perWallSecond)), ("steps_per_cpu_second", f(step.perCPUSecond)),
+                ("eval_images_per_second", f(eval.perWallSecond, 0)), ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
+                ("eval_dense_equivalent_gflops_cpu", f(eval.perCPUSecond * forward, 2)),
+                ("density", f(model.density, 4)), ("kernels", "\"\(kernels.rawValue)\""),
                 ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
                 ("blas_threads", String(BLAS.threads)), ("widths", "[" + widths.map(String.init).joined(separator: ",") + "]"),
-                ("optimizer", "\"adam\""),
+                ("optimizer", "\"adam\""), ("load_1min", load),
             ]
             if let floorStep, let peak {
                 fields += [
-                    ("gemm_floor_steps_per_second", String(format: "%.1f", 1 / floorStep.seconds)),
-                    ("gemm_floor_mflop_per_step", String(format: "%.2f", floorStep.flops / 1e6)),
-                    ("large_gemm_gflops", String(format: "%.2f", peak)),
+                    ("gemm_floor_steps_per_second", f(floorStep.rate.perWallSecond)),
+                    ("gemm_floor_steps_per_cpu_second", f(floorStep.rate.perCPUSecond)),
+                    ("gemm_floor_mflop_per_step", f(floorStep.flops / 1e6, 2)),
+                    ("large_gemm_gflops", f(peak.perWallSecond, 2)), ("large_gemm_gflops_cpu", f(peak.perCPUSecond, 2)),
                 ]
             }
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
-            print(String(format: "training: %.1f steps/s (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), %d steps after %d warm-up)",
-                         stepsPerSecond, model.density, kernels.rawValue, "\(sparse)", spec.train.batch, BLAS.threads, steps, warmup))
-            print(String(format: "evaluation: %.0f images/s = %.2f dense-equivalent GFLOP/s (%d × %d images)",
-                         imagesPerSecond, evalGFLOPs, passes, test.count))
+            print(String(format: "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), %d steps after %d warm-up; load %@)",
+                         step.perWallSecond, step.perCPUSecond, model.density, kernels.rawValue, "\(sparse)", spec.train.batch,
+                         BLAS.threads, steps, warmup, load))
+            print(String(format: "evaluation: %.0f images/s wall, %.0f per CPU second = %.2f dense-equivalent GFLOP/s of CPU (%d × %d images)",
+                         eval.perWallSecond, eval.perCPUSecond, eval.perCPUSecond * forward, passes, test.count))
             if let floorStep, let peak {
-                print(String(format: "sgemm floor of one dense step: %.1f µs (%.2f MFLOP) = %.1f steps/s; training reaches %.0f%% of it",
-                             floorStep.seconds * 1e6, floorStep.flops / 1e6, 1 / floorStep.seconds, 100 * stepsPerSecond * floorStep.seconds))
-                print(String(format: "large sgemm (1024³): %.2f GFLOP/s; evaluation reaches %.0f%% of it", peak, 100 * evalGFLOPs / peak))
+                print(String(format: "sgemm floor of one dense step (%.2f MFLOP): %.1f steps/s wall, %.1f per CPU second; training reaches %.0f%% of it (CPU time)",
+                             floorStep.flops / 1e6, floorStep.rate.perWallSecond, floorStep.rate.perCPUSecond,
+                             100 * step.perCPUSecond / floorStep.rate.perCPUSecond))
+                print(String(format: "large sgemm (1024³): %.2f GFLOP/s wall, %.2f per CPU second; evaluation reaches %.0f%% of it (CPU time)",
+                             peak.perWallSecond, peak.perCPUSecond, 100 * eval.perCPUSecond * forward / peak.perCPUSecond))
             }
         }
     }
@@ -142,6 +147,7 @@ struct BenchTrainCommand: ParsableCommand {
         var masks = initial.masks()
         let rates = [0.2, 0.2, 0.1]
         var total = 0.0
+        let cpuStart = processCPUSeconds()
         for round in 0..<rounds {
             var model = initial
             model.apply(masks: masks)
@@ -169,12 +175,20 @@ struct BenchTrainCommand: ParsableCommand {
                 return LayerMask(rows: layer.inputs, cols: layer.outputs, kept: kept)
             }
         }
+        let cpu = processCPUSeconds() - cpuStart
         if json {
-            print(String(format: "{\"trial_seconds\": %.3f, \"rounds\": %d, \"iterations\": %d, \"eval_every\": %d, \"kernels\": \"%@\", \"data\": \"%@\"}",
-                         total, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : "mnist"))
+            print(String(format: "{\"trial_seconds\": %.3f, \"trial_cpu_seconds\": %.3f, \"rounds\": %d, \"iterations\": %d, \"eval_every\": %d, \"kernels\": \"%@\", \"data\": \"%@\"}",
+                         total, cpu, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : "mnist"))
         } else {
-            print(String(format: "trial: %.2f s for %d rounds × %d iterations (eval every %d), kernels %@",
-                         total, rounds, iterations, evalEvery, kernels.rawValue))
+            print(String(format: "trial: %.2f s wall in training runs, %.2f s CPU in all, for %d rounds × %d iterations (eval every %d), kernels %@",
+                         total, cpu, rounds, iterations, evalEvery, kernels.rawValue))
         }
     }
+}
+
+/// CPU seconds this process has used (all threads).
+private func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

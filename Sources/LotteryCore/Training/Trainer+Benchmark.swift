@@ -1,12 +1,37 @@
 import Foundation
 
+/// A rate measured twice: per wall-clock second and per second of this process's CPU time.
+///
+/// On a shared machine the CPU-time rate is the steadier one: time slices given to other processes do not count.
+public struct MeasuredRate: Sendable {
+    public var perWallSecond: Double
+    public var perCPUSecond: Double
+}
+
+/// Wall-clock and process CPU time together.
+struct Stopwatch {
+    let wall = ContinuousClock.now
+    let cpu = Stopwatch.processCPUSeconds()
+
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    func rate(_ count: Int) -> MeasuredRate {
+        MeasuredRate(perWallSecond: Double(count) / seconds(since: wall),
+                     perCPUSecond: Double(count) / (Stopwatch.processCPUSeconds() - cpu))
+    }
+}
+
 extension Trainer {
     /// Steady-state training speed: steps per second of the real step loop (batch gather, forward, backward,
     /// optimizer update) of `model` on this trainer's data, spec and ``kernels``, after `warmup` untimed steps.
     /// No evaluation.
     ///
     /// For `lth bench train`; results are not recorded anywhere, so timing is the only output.
-    public func measureStepRate(model: MLP, steps: Int, warmup: Int = 200) -> Double {
+    public func measureStepRate(model: MLP, steps: Int, warmup: Int = 200) -> MeasuredRate {
         _ = BLAS.configured
         precondition(steps >= 1 && warmup >= 0, "measureStepRate: steps \(steps), warmup \(warmup)")
         var model = model
@@ -20,22 +45,22 @@ extension Trainer {
     }
 
     /// The same for a fresh dense `widths` network initialised from the spec.
-    public func measureStepRate(widths: [Int], steps: Int, warmup: Int = 200) -> Double {
+    public func measureStepRate(widths: [Int], steps: Int, warmup: Int = 200) -> MeasuredRate {
         measureStepRate(model: MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed),
                         steps: steps, warmup: warmup)
     }
 
-    private func stepRate<K: StepKernels>(_ net: K, steps: Int, warmup: Int) -> Double {
+    private func stepRate<K: StepKernels>(_ net: K, steps: Int, warmup: Int) -> MeasuredRate {
         let batch = spec.train.batch, features = data.train.features
         let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
         var order = Array(0..<data.train.count)
         var rng = LotteryRNG(seed: spec.orderSeed, stream: "order")
         var cursor = order.count
-        var started = ContinuousClock.now
+        var started = Stopwatch()
         data.train.images.withUnsafeBufferPointer { images in
             data.train.labels.withUnsafeBufferPointer { allLabels in
                 for step in 0..<(warmup + steps) {
-                    if step == warmup { started = .now }
+                    if step == warmup { started = Stopwatch() }
                     if cursor + batch > order.count {
                         rng.shuffle(&order)
                         cursor = 0
@@ -50,12 +75,12 @@ extension Trainer {
                 }
             }
         }
-        return Double(steps) / seconds(since: started)
+        return started.rate(steps)
     }
 
     /// Evaluation speed: images per second of the evaluation a training run does every `eval_every` steps
     /// (kernels built and the data set prepared once, as in a run; then `passes` timed passes after one untimed).
-    public func measureEvaluationRate(model: MLP, on dataset: Dataset, passes: Int = 5) -> Double {
+    public func measureEvaluationRate(model: MLP, on dataset: Dataset, passes: Int = 5) -> MeasuredRate {
         _ = BLAS.configured
         precondition(passes >= 1 && dataset.count > 0, "measureEvaluationRate: passes \(passes), \(dataset.count) images")
         var model = model
@@ -70,9 +95,9 @@ extension Trainer {
         }
         evaluate = kernels.evaluator(for: dataset)
         _ = evaluate()
-        let started = ContinuousClock.now
+        let started = Stopwatch()
         for _ in 0..<passes { _ = evaluate() }
-        return Double(passes * dataset.count) / seconds(since: started)
+        return started.rate(passes * dataset.count)
     }
 
     /// Mean loss and accuracy of `model` on `dataset` with this trainer's ``kernels`` (what a run's evaluation does).
@@ -94,8 +119,8 @@ public enum KernelBenchmark {
     /// Seconds per call of exactly the sgemm calls one row-major training step makes (3 forward, 3 weight
     /// gradients, 2 input deltas for LeNet-300-100), nothing else: the floor of a dense step.
     ///
-    /// - Returns: seconds per step and the FLOPs of those calls.
-    public static func stepGemmFloor(widths: [Int], batch: Int, repetitions: Int) -> (seconds: Double, flops: Double) {
+    /// - Returns: steps per second (wall and CPU) and the FLOPs of those calls.
+    public static func stepGemmFloor(widths: [Int], batch: Int, repetitions: Int) -> (rate: MeasuredRate, flops: Double) {
         _ = BLAS.configured
         let net = Network<Float>(widths: widths, capacity: batch)
         var rng = LotteryRNG(seed: 1, stream: "bench")
@@ -129,14 +154,14 @@ public enum KernelBenchmark {
                 }
             }
             for _ in 0..<max(repetitions / 10, 10) { once() }
-            let started = ContinuousClock.now
+            let started = Stopwatch()
             for _ in 0..<repetitions { once() }
-            return (seconds(since: started) / Double(repetitions), flops)
+            return (started.rate(repetitions), flops)
         }
     }
 
-    /// GFLOP/s of one large single-threaded sgemm (`size³`), the machine's practical peak.
-    public static func largeGemmGFLOPs(size: Int = 1_024, repetitions: Int = 5) -> Double {
+    /// GFLOP/s (wall and CPU) of one large single-threaded sgemm (`size³`), the machine's practical peak.
+    public static func largeGemmGFLOPs(size: Int = 1_024, repetitions: Int = 5) -> MeasuredRate {
         _ = BLAS.configured
         var rng = LotteryRNG(seed: 2, stream: "bench")
         let a = (0..<(size * size)).map { _ in Float(rng.uniform()) }
@@ -153,9 +178,11 @@ public enum KernelBenchmark {
             }
         }
         once()
-        let started = ContinuousClock.now
+        let started = Stopwatch()
         for _ in 0..<repetitions { once() }
-        return 2 * Double(size * size * size) * Double(repetitions) / seconds(since: started) / 1e9
+        let r = started.rate(repetitions)
+        let gflop = 2 * Double(size * size * size) / 1e9
+        return MeasuredRate(perWallSecond: r.perWallSecond * gflop, perCPUSecond: r.perCPUSecond * gflop)
     }
 
     /// FLOPs of one evaluation forward pass of one image through `widths`.
