@@ -95,7 +95,7 @@ struct BenchTrainCommand: ParsableCommand {
                 ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
                 ("blas_threads", String(BLAS.threads)), ("widths", "[" + widths.map(String.init).joined(separator: ",") + "]"),
-                ("optimizer", "\"adam\""), ("load_1min", load),
+                ("optimizer", "\"adam\""), ("load_1min", load), ("blas_core", "\"\(BLAS.coreName)\""),
             ]
             if let floorStep, let peak {
                 fields += [
@@ -107,9 +107,9 @@ struct BenchTrainCommand: ParsableCommand {
             }
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
-            print(String(format: "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), %d steps after %d warm-up; load %@)",
+            print(String(format: "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
                          step.perWallSecond, step.perCPUSecond, model.density, kernels.rawValue, "\(sparse)", spec.train.batch,
-                         BLAS.threads, steps, warmup, load))
+                         BLAS.threads, BLAS.coreName, steps, warmup, load))
             print(String(format: "evaluation: %.0f images/s wall, %.0f per CPU second = %.2f dense-equivalent GFLOP/s of CPU (%d × %d images)",
                          eval.perWallSecond, eval.perCPUSecond, eval.perCPUSecond * forward, passes, test.count))
             if let floorStep, let peak {
