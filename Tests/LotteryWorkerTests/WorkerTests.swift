@@ -201,7 +201,7 @@ struct WorkerTests {
                 if case .heartbeat(let h) = message, let p = h.progress.first, p.iteration > 0 { p } else { nil }
             }
             #expect(progress.taskID == 21 && progress.trialID == spec.trialID && progress.round == 0)
-            #expect(progress.iteration % 100 == 0 && progress.iteration < 3000)
+            #expect(progress.iteration % 20 == 0 && progress.iteration < 3000)  // reported every 100 iterations and every evaluation (20)
             let later = try coordinator.expect("a later HEARTBEAT") { message in
                 if case .heartbeat(let h) = message, let p = h.progress.first, p.iteration > progress.iteration || p.round > 0 { p } else { nil }
             }
