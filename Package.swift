@@ -49,7 +49,10 @@ var targets: [Target] = [
     .testTarget(name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryWire", "LotteryCore"]),
     .testTarget(name: "LotteryWorkerTests", dependencies: ["LotteryWorker", "LotteryWire", "ZeroMQ", "LotteryCore", "MaskCodec"]),
     .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "MaskCodec", "LotteryCore"]),
-    .testTarget(name: "IntegrationTests", dependencies: ["LotteryCore"]),
+    .testTarget(
+        name: "IntegrationTests",
+        dependencies: ["LotteryCore", "LotteryCoordinator", "LotteryWire", "MaskCodec", "ZeroMQ", logging]
+    ),
 ]
 
 for index in targets.indices where targets[index].type != .system {

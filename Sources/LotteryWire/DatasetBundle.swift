@@ -41,7 +41,8 @@ public enum DatasetBundle {
     ///   and unique, at most ``maxFiles`` of them, ``maxTotalBytes`` in all. Violations are programmer errors.
     /// - Returns: the bundle's bytes.
     public static func pack(files: [(name: String, bytes: [UInt8])]) -> [UInt8] {
-        precondition(!files.isEmpty && files.count <= maxFiles, "DatasetBundle: 1…\(maxFiles) files, got \(files.count)")
+        precondition(
+            !files.isEmpty && files.count <= maxFiles, "DatasetBundle: 1…\(maxFiles) files, got \(files.count)")
         precondition(Set(files.map(\.name)).count == files.count, "DatasetBundle: duplicate file names")
         for file in files {
             precondition(isValidName(file.name), "DatasetBundle: invalid file name '\(file.name)'")
@@ -171,7 +172,8 @@ public enum DatasetBundle {
         }
         let total = files.reduce(0) { $0 + $1.bytes.count }
         guard total < maxTotalBytes - 4096 else {
-            throw DatasetBundleError("dataset '\(dataset)' has \(total) bytes, more than the bundle limit \(maxTotalBytes)")
+            throw DatasetBundleError(
+                "dataset '\(dataset)' has \(total) bytes, more than the bundle limit \(maxTotalBytes)")
         }
         return pack(files: files)
     }

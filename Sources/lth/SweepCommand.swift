@@ -1,10 +1,270 @@
 import ArgumentParser
+import Foundation
+import Logging
+import LotteryCoordinator
+import LotteryCore
+import LotteryWire
+import ZeroMQ
 
-/// Placeholder until its issue lands.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `lth sweep SPEC.yaml [--workers N] [--out DIR]`: the whole sweep on this machine, with encryption on.
+///
+/// Generates CURVE keys into `DIR/keys` (the coordinator's pair and one worker pair, allow-listed), runs the
+/// coordinator in this process on `tcp://127.0.0.1` (a random port), starts N `lth-worker` processes (found next
+/// to `lth`) with their output in `DIR/logs/worker-K.log`, waits until every trial has ended, stops the workers
+/// (SIGTERM, then SIGKILL after a grace period) and prints the summary. The same `--out` again resumes.
 struct SweepCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sweep", abstract: "(not built yet)")
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a sweep on this machine: a coordinator plus local lth-worker processes.",
+        discussion: """
+            Results go to --out (default results/<sweep name>): rounds.csv, curves.csv, trials.csv, masks/, \
+            results.db; then run `lth report DIR`. Running the same command again resumes an interrupted sweep. \
+            For many hosts run lth-coordinator and lth-worker yourself (docs/zeromq.md for keys).
+            """
+    )
+
+    @Argument(help: "The sweep spec (YAML, docs/sweep-spec.md).")
+    var spec: String
+
+    @Option(help: "Worker processes to start (default: one per core).")
+    var workers: Int?
+
+    @Option(help: "Results folder (default: results/<sweep name>).")
+    var out: String?
+
+    @Option(name: .customLong("slots-per-worker"), help: "Trials each worker trains at once.")
+    var slotsPerWorker: Int = 1
+
+    @Option(name: .customLong("data-dir"), help: "Folder with <dataset>/ IDX files (default: $LTH_DATA_DIR or ./data).")
+    var dataDir: String?
+
+    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds.")
+    var heartbeatMilliseconds: Int = 1000
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
+        guard slotsPerWorker >= 1 else { throw ValidationError("--slots-per-worker must be at least 1") }
+        guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): unknown level")
+        }
+    }
 
     func run() throws {
-        throw ValidationError("lth sweep is not built yet")
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "lth.sweep")
+        let plan: SweepPlan
+        do {
+            plan = try loadSweep(path: spec)
+        } catch {
+            throw SweepError("\(error)")
+        }
+        let outDirectory = URL(fileURLWithPath: out ?? "results/\(plan.name)", isDirectory: true).standardizedFileURL
+        let dataDirectory =
+            dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
+            ?? CoordinatorConfig.defaultDataDirectory
+        let workerBinary = try Self.workerBinary()
+        let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
+        let logs = outDirectory.appendingPathComponent("logs", isDirectory: true)
+        let cache = outDirectory.appendingPathComponent("cache", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+            try Self.ensureKeys(keys)
+            try Self.seedCache(cache, plan: plan, dataDirectory: dataDirectory)
+        } catch let error as SweepError {
+            throw error
+        } catch {
+            throw SweepError("cannot prepare \(outDirectory.path): \(error)")
+        }
+
+        let config = CoordinatorConfig(
+            specPath: spec, bind: "tcp://127.0.0.1:0", outputDirectory: outDirectory, keysDirectory: keys,
+            dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000)
+        let coordinator = Coordinator.start(config, logger: Logger(label: "lth.coordinator"))
+        let endpoint: String
+        switch coordinator.waitUntilListening() {
+        case .success(let bound): endpoint = bound
+        case .failure(let error):
+            _ = coordinator.wait()
+            throw SweepError(error.description)
+        }
+
+        let count = workers ?? ProcessInfo.processInfo.activeProcessorCount
+        var processes: [Process] = []
+        for index in 1...count {
+            let log = logs.appendingPathComponent("worker-\(index).log")
+            do {
+                processes.append(
+                    try Self.startWorker(
+                        binary: workerBinary, index: index, endpoint: endpoint, keys: keys, cache: cache,
+                        slots: slotsPerWorker, heartbeatMilliseconds: heartbeatMilliseconds, log: log))
+            } catch {
+                coordinator.stop(reason: "cannot start worker \(index)")
+                Self.stop(processes)
+                _ = coordinator.wait()
+                throw SweepError("cannot start \(workerBinary.path): \(error)")
+            }
+        }
+        logger.info(
+            "started \(count) lth-worker process(es) on \(endpoint) (logs in \(logs.path)/worker-K.log)")
+
+        let signals = Self.installSignalHandlers(coordinator)
+        let result = coordinator.wait()
+        withExtendedLifetime(signals) {}
+        Self.stop(processes)
+        switch result {
+        case .success(let summary):
+            print(summary)
+            print("  open: \(outDirectory.path)/rounds.csv")
+            if summary.exitStatus != 0 { throw ExitCode(summary.exitStatus) }
+        case .failure(let error):
+            throw SweepError(error.description)
+        }
     }
+
+    /// `lth-worker` in the folder of the running `lth` (both are built into the same bin folder).
+    static func workerBinary() throws -> URL {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let candidates = [me, Bundle.main.executableURL].compactMap { $0 }.map {
+            $0.deletingLastPathComponent().appendingPathComponent("lth-worker")
+        }
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate
+        }
+        throw SweepError(
+            "lth-worker not found next to lth (\(candidates.first?.path ?? "?")): build it with `swift build -c release`"
+        )
+    }
+
+    /// Keys for a local sweep: `server` (the coordinator) and `worker` (shared by the local workers), the
+    /// worker's public key allow-listed in `keys/workers/`. Existing keys are kept (a resumed sweep reuses them).
+    static func ensureKeys(_ keys: URL) throws {
+        let fileManager = FileManager.default
+        let allowList = URL(fileURLWithPath: CoordinatorConfig.allowListPath(keys), isDirectory: true)
+        try fileManager.createDirectory(
+            at: allowList, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for name in ["server", "worker"] {
+            let paths = CurveKeyPair.paths(directory: keys.path, name: name)
+            if fileManager.fileExists(atPath: paths.secretKey), fileManager.fileExists(atPath: paths.publicKey) {
+                continue
+            }
+            _ = try CurveKeyPair.generate().save(directory: keys.path, name: name, overwrite: true)
+        }
+        let workerPublic = CurveKeyPair.paths(directory: keys.path, name: "worker").publicKey
+        let allowed = allowList.appendingPathComponent("worker.key")
+        try? fileManager.removeItem(at: allowed)
+        try fileManager.copyItem(atPath: workerPublic, toPath: allowed.path)
+    }
+
+    /// Pre-installs each dataset in the workers' cache folder (`cache/<dataset>/` with symbolic links to the IDX
+    /// files, and the `.bundle-sha256` marker of the bundle the coordinator serves), so local workers need not
+    /// download what is already on this disk. Never writes into the data folder itself.
+    static func seedCache(_ cache: URL, plan: SweepPlan, dataDirectory: URL) throws {
+        let fileManager = FileManager.default
+        for name in Set(plan.trials.map(\.spec.dataset)).sorted() {
+            let bundle: [UInt8]
+            do {
+                bundle = try DatasetBundle.packDirectory(dataDirectory, dataset: name)
+            } catch {
+                throw SweepError("\(error)")
+            }
+            let checksum = DatasetBundle.checksum(bundle)
+            let folder = cache.appendingPathComponent(name, isDirectory: true)
+            let marker = folder.appendingPathComponent(".bundle-sha256")
+            if let text = try? String(contentsOf: marker, encoding: .utf8),
+                text.trimmingCharacters(in: .whitespacesAndNewlines) == checksum
+            {
+                continue
+            }
+            try? fileManager.removeItem(at: folder)
+            try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
+            let source = dataDirectory.appendingPathComponent(name, isDirectory: true).standardizedFileURL
+            for file in DatasetBundle.idxFileNames {
+                let target = source.appendingPathComponent(file)
+                let absolute =
+                    target.path.hasPrefix("/")
+                    ? target.path : fileManager.currentDirectoryPath + "/" + target.path
+                try fileManager.createSymbolicLink(
+                    atPath: folder.appendingPathComponent(file).path, withDestinationPath: absolute)
+            }
+            try Data((checksum + "\n").utf8).write(to: marker, options: .atomic)
+        }
+    }
+
+    static func startWorker(
+        binary: URL, index: Int, endpoint: String, keys: URL, cache: URL, slots: Int, heartbeatMilliseconds: Int,
+        log: URL
+    ) throws -> Process {
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let output = try FileHandle(forWritingTo: log)
+        output.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "--connect", endpoint, "--keys", keys.path, "--name", "worker-\(index)", "--slots", "\(slots)",
+            "--data-dir", cache.path, "--heartbeat-ms", "\(heartbeatMilliseconds)",
+        ]
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// SIGTERM to every worker still running, then SIGKILL to those still there after 10 s.
+    static func stop(_ processes: [Process]) {
+        for process in processes where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        while processes.contains(where: \.isRunning), Date() < deadline { usleep(50_000) }
+        for process in processes where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// SIGINT/SIGTERM: the first drains the sweep (resumable); a second exits at once.
+    static func installSignalHandlers(_ coordinator: Coordinator) -> [any DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "lth.sweep.signals")
+        let count = SignalCounter()
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                if count.increment() > 1 { Foundation.exit(130) }
+                coordinator.stop(
+                    reason: "interrupted (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); run again to resume")
+            }
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// Signals seen so far (touched only on the signal queue).
+private final class SignalCounter: @unchecked Sendable {
+    private var value = 0
+    func increment() -> Int {
+        value += 1
+        return value
+    }
+}
+
+/// A one-line `lth sweep` failure; ArgumentParser prints it as `Error: …`.
+struct SweepError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -39,7 +39,9 @@ import Testing
     }
 
     /// A bundle with a hand-written header, so hostile names and lengths can be tried.
-    static func raw(magic: String = "LTDB", version: UInt16 = 1, entries: [(name: [UInt8], length: UInt64)], data: [UInt8])
+    static func raw(
+        magic: String = "LTDB", version: UInt16 = 1, entries: [(name: [UInt8], length: UInt64)], data: [UInt8]
+    )
         -> [UInt8]
     {
         var out = Array(magic.utf8)
@@ -47,7 +49,9 @@ import Testing
         for entry in entries {
             out.append(UInt8(entry.name.count))
             out += entry.name
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: entry.length >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                out.append(UInt8(truncatingIfNeeded: entry.length >> UInt64(shift)))
+            }
         }
         return out + data
     }

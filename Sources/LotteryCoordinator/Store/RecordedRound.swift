@@ -12,14 +12,18 @@ public struct RecordedRound: Sendable, Hashable {
     public var metrics: RoundMetrics
     /// The round's mask: an opaque, self-describing MaskCodec container, stored byte for byte.
     public var maskBytes: [UInt8]
+    /// The mask the next round trains with (a self-contained MaskCodec container), kept in `rounds.next_mask` so a
+    /// trial can resume at `round + 1` on another worker; `nil` after a trial's last round.
+    public var nextMaskBytes: [UInt8]?
     /// Worker id and host name that ran the round.
     public var worker: String
     public var host: String
 
     public init(
-        trialID: String, round: Int, spec: TrialSpec, metrics: RoundMetrics, maskBytes: [UInt8], worker: String,
-        host: String
+        trialID: String, round: Int, spec: TrialSpec, metrics: RoundMetrics, maskBytes: [UInt8],
+        nextMaskBytes: [UInt8]? = nil, worker: String, host: String
     ) {
+        self.nextMaskBytes = nextMaskBytes
         self.trialID = trialID
         self.round = round
         self.spec = spec

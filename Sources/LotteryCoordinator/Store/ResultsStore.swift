@@ -15,7 +15,10 @@ public import Logging
 /// thread (the coordinator's main loop). SQLite itself is opened without its own mutex for that reason.
 public final class ResultsStore {
     /// The schema this build writes, stored in SQLite's `user_version`. A database with a higher version is refused.
-    public static let schemaVersion = 1
+    ///
+    /// Version 2 added `rounds.next_mask` (the mask the next round trains with, for resuming); a version-1 database
+    /// is migrated in place when opened (`ALTER TABLE … ADD COLUMN`, one transaction).
+    public static let schemaVersion = 2
 
     /// The results folder.
     public let directory: URL
@@ -98,11 +101,20 @@ public final class ResultsStore {
                 try db.execute(Self.schemaSQL)
                 try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
             }
+        } else if version == 1 {
+            var hasColumn = false
+            try db.forEachRow("PRAGMA table_info(rounds)") { row in hasColumn = hasColumn || row.text(1) == "next_mask"
+            }
+            try db.transaction { () throws(StoreError) in
+                if !hasColumn { try db.execute("ALTER TABLE rounds ADD COLUMN next_mask BLOB") }
+                try db.execute("PRAGMA user_version=2")
+            }
+            logger.notice("results.db: migrated schema version 1 → 2 (added rounds.next_mask)")
         }
         nextSequence = (try db.scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM trials")?.int) ?? 0
     }
 
-    /// Version 1 of the schema (docs/results.md describes every column).
+    /// The current schema (version 2; docs/results.md describes every column).
     static let schemaSQL = """
         CREATE TABLE sweep (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -150,6 +162,7 @@ public final class ResultsStore {
             mask_bytes INTEGER NOT NULL,
             mask_checksum TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
+            next_mask BLOB,
             PRIMARY KEY (trial_id, round)
         ) WITHOUT ROWID;
         CREATE TABLE curve_points (
@@ -376,8 +389,8 @@ public final class ResultsStore {
             """
             INSERT INTO rounds (trial_id, round, density, layer_count, layer_densities, kept_counts, layers,
                 early_stop_iteration, val_loss_at_es, val_acc_at_es, test_acc_at_es, test_acc_final, train_acc_final,
-                seconds, worker, host, mask_path, mask_bytes, mask_checksum, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                seconds, worker, host, mask_path, mask_bytes, mask_checksum, recorded_at, next_mask)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(result.trialID), .integer(result.round), .real(metrics.density), .integer(layerCount),
@@ -386,7 +399,7 @@ public final class ResultsStore {
                 .real(metrics.valAccAtES), .real(metrics.testAccAtES), .real(metrics.testAccFinal),
                 .real(metrics.trainAccFinal), .real(metrics.seconds), .text(result.worker), .text(result.host),
                 .text(maskPath), .integer(result.maskBytes.count), .text(SHA256.hexDigest(result.maskBytes)),
-                .text(ResultsCSV.timestamp(time)),
+                .text(ResultsCSV.timestamp(time)), result.nextMaskBytes.map(SQLiteValue.blob) ?? .null,
             ]
         )
         for (index, point) in metrics.curve.enumerated() {
@@ -476,6 +489,20 @@ public final class ResultsStore {
                 path: path, hint: "the round must be re-run")
         }
         return bytes
+    }
+
+    /// The mask round `round + 1` trains with (`next_mask` of ROUND_RESULT, stored with round `round`), to resume the
+    /// trial at `round + 1`; `nil` if the round is not recorded or was recorded without one (a trial's last round).
+    ///
+    /// The bytes are whatever ``RecordedRound/nextMaskBytes`` held (the coordinator stores it self-contained).
+    public func nextMaskBytes(trialID: String, round: Int) throws(StoreError) -> [UInt8]? {
+        var found: [UInt8]?
+        try db.forEachRow(
+            "SELECT next_mask FROM rounds WHERE trial_id = ? AND round = ?", [.text(trialID), .integer(round)]
+        ) { row in
+            if case .blob(let bytes) = row.value(0) { found = bytes }
+        }
+        return found
     }
 
     /// `masks/<trial>/round-NN.ltmask` (at least two digits).

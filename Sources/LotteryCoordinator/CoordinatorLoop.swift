@@ -1,0 +1,760 @@
+import Foundation
+import LotteryCore
+import LotteryWire
+import Logging
+import MaskCodec
+import ZeroMQ
+
+/// The coordinator's thread: owns the ROUTER socket, the scheduler and the results store (one owner, no locks).
+///
+/// Created and run on the thread ``Coordinator/start(_:logger:)`` starts; never shared. See ``Coordinator``.
+final class CoordinatorLoop {
+    /// A connected peer that said HELLO, by its ROUTER routing id.
+    struct Peer {
+        var workerID: WorkerID
+        var host: String
+        var instanceID: String
+    }
+
+    /// One TASK sent: which trial, to whom.
+    struct Assignment {
+        var trialID: String
+        var worker: WorkerID
+    }
+
+    /// A round result whose masks were decoded and checked, ready for the store.
+    struct PreparedResult {
+        var taskID: Int
+        var spec: TrialSpec
+        var metrics: RoundMetrics
+        var mask: Mask
+        var maskFile: [UInt8]
+        var nextMaskFile: [UInt8]?
+    }
+
+    let config: CoordinatorConfig
+    let logger: Logger
+    let handle: Coordinator
+    let plan: SweepPlan
+    let store: ResultsStore
+    var scheduler: SchedulerStateMachine
+    let context: ZMQContext
+    let authenticator: ZAPAuthenticator?
+    let router: ZMQSocket
+    let curve: Bool
+    let endpoint: String
+    /// Packed datasets by id: the bytes served with DATA_CHUNK and their SHA-256.
+    let datasets: [String: (bytes: [UInt8], checksum: String)]
+    let started: Double
+
+    var peers: [[UInt8]: Peer] = [:]
+    var routes: [WorkerID: [UInt8]] = [:]
+    var assignments: [Int: Assignment] = [:]
+    var currentTask: [String: Int] = [:]
+    var nextTaskID: Int
+    /// The mask of each running trial's last recorded round (the parent of its next round's delta).
+    var lastMasks: [String: (round: Int, mask: Mask)] = [:]
+    /// Events produced while carrying out actions (a send to a vanished peer), fed after the current batch.
+    var pendingEvents: [(SchedulerEvent, String?)] = []
+    /// The result being fed to the scheduler, consumed by its `acceptResult` action.
+    var pendingResult: PreparedResult?
+    var progress: CoordinatorProgress
+    var lastTick: Double = 0
+    var lastExport: Double = 0
+    /// Set when the sweep ended or a stop began: SHUTDOWN was sent; serve until `closeAt`, then return.
+    var closing: (reason: String?, closeAt: Double)?
+    /// Set on a store write error: no result is accepted any more.
+    var storeFailure: String?
+    /// Workers that sent GIVE_BACK: they are leaving and get no new task (until a new HELLO).
+    var leaving: Set<WorkerID> = []
+
+    static var now: Double { ProcessInfo.processInfo.systemUptime }
+
+    init(config: CoordinatorConfig, logger: Logger, handle: Coordinator) throws {
+        self.config = config
+        self.logger = logger
+        self.handle = handle
+        started = Self.now
+        do {
+            plan = try loadSweep(path: config.specPath)
+        } catch {
+            throw CoordinatorError("\(error)")
+        }
+        curve = config.keysDirectory != nil
+        if !curve, !config.insecure, !CoordinatorConfig.isLoopback(config.bind) {
+            throw CoordinatorError(
+                "refusing to bind \(config.bind) without CURVE keys: anyone who can reach that port could take "
+                    + "tasks and send results. Pass --keys DIR (DIR/server.key_secret from `lth keygen DIR --name "
+                    + "server`, worker public keys in DIR/workers/), bind to 127.0.0.1, or pass --insecure on a "
+                    + "network you trust")
+        }
+        datasets = try Self.packDatasets(plan: plan, directory: config.dataDirectory, logger: logger)
+
+        // Results folder: refuse another sweep's folder, register trials, recover.
+        do {
+            store = try ResultsStore.openOrCreate(
+                directory: config.outputDirectory, sweepName: plan.name, specText: plan.sourceText,
+                fingerprint: plan.fingerprint, logger: logger)
+            try store.registerTrials(
+                plan.trials.map {
+                    TrialRegistration(
+                        id: $0.id, spec: $0.spec,
+                        expectedRounds: $0.spec.prune.targetDensity == nil ? RoundEstimate.rounds(of: $0.spec) : nil)
+                })
+            let recovered = try store.recoveredState()
+            var finished = recovered.done
+            for trial in recovered.trials where trial.status != .done && trial.status != .failed {
+                // The final round recorded (it carries no next mask) but the process died before marking it done.
+                guard let last = trial.lastRecordedRound, try store.nextMaskBytes(trialID: trial.id, round: last) == nil
+                else { continue }
+                try store.markDone(trialID: trial.id)
+                finished.insert(trial.id)
+            }
+            scheduler = SchedulerStateMachine(
+                plan: plan.trials, recorded: recovered.lastRecordedRound, finished: finished, failed: recovered.failed,
+                config: SchedulerConfig(
+                    protocolVersion: Int(Wire.version), heartbeatInterval: config.heartbeatInterval,
+                    trialTimeLimit: config.trialTimeLimit))
+            let recordedRounds = recovered.trials.reduce(0) { $0 + ($1.lastRecordedRound.map { $0 + 1 } ?? 0) }
+            if recordedRounds > 0 {
+                logger.notice(
+                    "resuming \(config.outputDirectory.path): \(finished.count) trial(s) done, \(recordedRounds) round(s) already recorded; they are not recomputed"
+                )
+            }
+        } catch {
+            throw CoordinatorError("\(error)")
+        }
+
+        // Socket: ZAP first (CURVE), then the ROUTER, then bind.
+        do {
+            context = try ZMQContext()
+            if let keys = config.keysDirectory {
+                let allowList = CoordinatorConfig.allowListPath(keys)
+                guard FileManager.default.fileExists(atPath: allowList) else {
+                    throw CoordinatorError(
+                        "\(allowList) is missing: put the public key (NAME.key) of every worker allowed in there "
+                            + "(`lth keygen \(keys.path) --name NAME` writes a pair)")
+                }
+                let observerLogger = logger
+                authenticator = try ZAPAuthenticator(context: context, allowListDirectory: allowList) { decision in
+                    if !decision.accepted {
+                        observerLogger.warning(
+                            "refused a connection from \(decision.address): \(decision.reason) (its key is not in \(allowList))"
+                        )
+                    }
+                }
+            } else {
+                authenticator = nil
+            }
+            router = try ZMQSocket(context, type: .router)
+            try router.set(.linger, 0)
+            try router.set(.maxMessageSize, Wire.maxFrameBytes)
+            try router.set(.routerMandatory, true)
+            try router.set(.routerHandover, true)
+            if let keys = config.keysDirectory {
+                let secret = CoordinatorConfig.serverSecretKeyPath(keys)
+                guard FileManager.default.fileExists(atPath: secret) else {
+                    throw CoordinatorError(
+                        "\(secret) is missing: create the coordinator's keys with `lth keygen \(keys.path) --name server`"
+                    )
+                }
+                try router.configureCurveServer(keyPair: try CurveKeyPair.load(secretKeyFile: secret))
+            }
+            try router.bind(config.bind)
+            endpoint = try router.lastEndpoint
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw CoordinatorError("cannot listen on \(config.bind): \(error)")
+        }
+        nextTaskID = Int(Date().timeIntervalSince1970) * 1000
+        progress = CoordinatorProgress(
+            sweepName: plan.name,
+            statusLine: config.progressStyle == .statusLine
+                || (config.progressStyle == .automatic && isatty(STDERR_FILENO) == 1))
+        logger.info(
+            "coordinator for sweep '\(plan.name)' (\(plan.trials.count) trials) listening on \(endpoint) (\(curve ? "CURVE, allow-list \(CoordinatorConfig.allowListPath(config.keysDirectory!))" : "no encryption")); results in \(config.outputDirectory.path)"
+        )
+        handle.listening(.success(endpoint))
+    }
+
+    /// Packs each dataset the plan uses, once (workers load it even for synthetic trials).
+    static func packDatasets(plan: SweepPlan, directory: URL, logger: Logger) throws -> [String: (
+        bytes: [UInt8], checksum: String
+    )] {
+        var result: [String: (bytes: [UInt8], checksum: String)] = [:]
+        for name in Set(plan.trials.map(\.spec.dataset)).sorted() {
+            do {
+                let bytes = try DatasetBundle.packDirectory(directory, dataset: name)
+                result[name] = (bytes, DatasetBundle.checksum(bytes))
+                logger.info("serving dataset '\(name)' from \(directory.path)/\(name) (\(bytes.count) bytes)")
+            } catch {
+                throw CoordinatorError("\(error)")
+            }
+        }
+        return result
+    }
+
+    // MARK: - Loop
+
+    func run() -> CoordinatorSummary {
+        let pollMilliseconds = max(5, min(50, Int(config.heartbeatInterval * 250)))
+        feed(.tick, from: nil)
+        while true {
+            let now = Self.now
+            if let closing, now >= closing.closeAt || (closing.reason != nil && !anyTrialRunning) { break }
+            if closing == nil, let reason = handle.stopReason {
+                beginClosing(mode: .drain, reason: reason, grace: 5)
+            }
+            do {
+                var timeout = pollMilliseconds
+                var handled = 0
+                while handled < 256, let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout) {
+                    handle(message)
+                    handled += 1
+                    timeout = 0
+                }
+            } catch let error as ZMQError where error.kind == .terminated {
+                break
+            } catch {
+                say(.error, "receive failed: \(error)")
+            }
+            let after = Self.now
+            if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
+                lastTick = after
+                feed(.tick, from: nil)
+            }
+            if after - lastExport >= config.exportInterval, storeFailure == nil {
+                lastExport = after
+                exportCSVs(final: false)
+            }
+            progress.refresh(scheduler: scheduler, now: after, event: nil)
+        }
+        progress.clear()
+        if storeFailure == nil { exportCSVs(final: true) }
+        context.shutdown()
+        return summary()
+    }
+
+    /// SHUTDOWN to every worker we know, then serve for `grace` seconds (so it is delivered and late results are
+    /// answered) before returning.
+    /// Whether some worker still runs a trial (a drain waits for their last results, up to its grace period).
+    var anyTrialRunning: Bool {
+        scheduler.workers.values.contains { $0.alive && !$0.running.isEmpty }
+    }
+
+    func beginClosing(mode: WireMessage.ShutdownMode, reason: String?, grace: Double) {
+        guard closing == nil else { return }
+        closing = (reason, Self.now + grace)
+        let text = reason ?? "the sweep is complete"
+        for worker in routes.keys.sorted() {
+            send(.shutdown(WireMessage.Shutdown(mode: mode, reason: text)), to: worker)
+        }
+        if let reason { say(.warning, "stopping: \(reason)") }
+    }
+
+    func summary() -> CoordinatorSummary {
+        var done = 0
+        var failed = 0
+        var unfinished = 0
+        var rounds = 0
+        var failures: [String] = []
+        for id in scheduler.allIDs {
+            guard let trial = scheduler.trials[id] else { continue }
+            rounds += trial.nextRound
+            switch trial.state {
+            case .done: done += 1
+            case .failed(let reason):
+                failed += 1
+                failures.append("\(id): \(reason)")
+            case .queued, .running: unfinished += 1
+            }
+        }
+        // Rounds as the store has them (after a store error the scheduler counts one it could not record).
+        if let recovered = try? store.recoveredState() {
+            rounds = recovered.trials.reduce(0) { $0 + ($1.lastRecordedRound.map { $0 + 1 } ?? 0) }
+        }
+        return CoordinatorSummary(
+            sweepName: plan.name, directory: store.directory, trialsDone: done, trialsFailed: failed,
+            trialsUnfinished: unfinished, roundsRecorded: rounds, failures: failures,
+            stoppedEarly: storeFailure ?? (unfinished > 0 ? closing?.reason ?? "stopped" : nil),
+            seconds: Self.now - started)
+    }
+
+    func exportCSVs(final: Bool) {
+        do {
+            let summary = try store.exportCSVs()
+            if final {
+                logger.info(
+                    "wrote rounds.csv (\(summary.rounds) rows), curves.csv (\(summary.curvePoints) rows), trials.csv (\(summary.trials) rows) in \(store.directory.path)"
+                )
+            }
+        } catch {
+            say(.error, "cannot rebuild the CSVs: \(error) (results.db is intact; `lth report` rebuilds them)")
+        }
+    }
+
+    // MARK: - Messages
+
+    func handle(_ message: ZMQMessage) {
+        let identity: [UInt8]
+        let decoded: WireMessage
+        do {
+            let split = try Wire.splitRouterFrames(message.frames)
+            identity = split.identity
+            do {
+                decoded = try WireMessage.decode(split.payload)
+            } catch {
+                let peer = describePeer(identity, message)
+                say(.warning, "rejected a message from \(peer): \(error)")
+                sendRaw(.reject(WireMessage.Reject(error)), to: identity)
+                return
+            }
+        } catch {
+            // No payload after the identity (e.g. one garbage frame): answer if the identity can address the peer.
+            say(.warning, "rejected a message from \(message.peerAddress ?? "an unknown peer"): \(error)")
+            if let identity = message.frames.first, (1...Wire.maxIdentityBytes).contains(identity.count) {
+                sendRaw(.reject(WireMessage.Reject(error)), to: identity)
+            }
+            return
+        }
+        if decoded.type.direction == .coordinatorToWorker {
+            say(
+                .warning,
+                "rejected \(decoded.type) from \(describePeer(identity, message)): only a coordinator sends it")
+            sendRaw(
+                .reject(
+                    WireMessage.Reject(
+                        code: .unexpectedMessage, message: "\(decoded.type) goes from coordinator to worker, not back")),
+                to: identity)
+            return
+        }
+        if case .hello(let hello) = decoded {
+            handleHello(hello, identity: identity, userID: message.userID)
+            return
+        }
+        guard let peer = peers[identity] else {
+            sendRaw(
+                .reject(
+                    WireMessage.Reject(
+                        code: .unknownWorker,
+                        message: "unknown worker: send HELLO first (after a coordinator restart too)")),
+                to: identity)
+            return
+        }
+        let worker = peer.workerID
+        switch decoded {
+        case .ready(let ready):
+            let info = scheduler.workers[worker]
+            let running = info?.running.count ?? 0
+            let slots = info?.slots ?? 1
+            let wanted = max(0, min(ready.credit, slots - running))
+            let delta = wanted - (info?.credit ?? 0)
+            if delta > 0 {
+                feed(.workerReady(worker, credit: delta), from: worker)
+            } else {
+                feed(.heartbeat(worker, progress: [:]), from: worker)
+            }
+        case .heartbeat(let heartbeat):
+            var progress: [String: TrialProgress] = [:]
+            for point in heartbeat.progress where currentTask[point.trialID] == point.taskID {
+                progress[point.trialID] = TrialProgress(round: point.round, iteration: point.iteration)
+            }
+            feed(.heartbeat(worker, progress: progress), from: worker)
+        case .roundResult(let result):
+            handleResult(result, from: worker, host: peer.host)
+        case .trialDone(let done):
+            guard isCurrent(done.taskID, trialID: done.trialID, worker: worker) else {
+                logger.debug(
+                    "ignored TRIAL_DONE of \(done.trialID) task \(done.taskID) from \(worker): not its current task")
+                feed(.heartbeat(worker, progress: [:]), from: worker)
+                return
+            }
+            feed(.trialDone(worker, trialID: done.trialID), from: worker)
+            forget(taskID: done.taskID)
+        case .trialFailed(let failed):
+            guard isCurrent(failed.taskID, trialID: failed.trialID, worker: worker) else {
+                say(.info, "ignored failure of \(failed.trialID) from \(worker) (an old task): \(failed.error)")
+                feed(.heartbeat(worker, progress: [:]), from: worker)
+                return
+            }
+            say(.warning, "trial \(failed.trialID) failed on \(worker): \(failed.error)")
+            feed(.trialFailed(worker, trialID: failed.trialID, reason: failed.error), from: worker)
+            forget(taskID: failed.taskID)
+        case .giveBack(let giveBack):
+            let ids = giveBack.trials.filter { isCurrent($0.taskID, trialID: $0.trialID, worker: worker) }
+            event("\(worker) gave back \(ids.count) trial(s): \(giveBack.reason)")
+            // The worker exits after GIVE_BACK: hand it nothing more (see `assign`), then let it go.
+            leaving.insert(worker)
+            for trial in ids { forget(taskID: trial.taskID) }
+            feed(.givenBack(worker, trialIDs: ids.map(\.trialID)), from: worker)
+            flushPendingEvents()
+            feed(.workerGone(worker), from: worker)
+        case .dataRequest(let request):
+            feed(.heartbeat(worker, progress: [:]), from: worker)
+            serveData(request, to: worker)
+        case .hello, .task, .ack, .reject, .shutdown, .dataChunk, .cancel:
+            break  // handled above
+        }
+        flushPendingEvents()
+    }
+
+    func describePeer(_ identity: [UInt8], _ message: ZMQMessage) -> String {
+        if let peer = peers[identity] { return "worker \(peer.workerID)" }
+        let address = message.peerAddress ?? "?"
+        if let user = message.userID { return "\(user)@\(address)" }
+        return "unregistered peer at \(address)"
+    }
+
+    func isCurrent(_ taskID: Int, trialID: String, worker: WorkerID) -> Bool {
+        currentTask[trialID] == taskID && assignments[taskID]?.worker == worker
+    }
+
+    func forget(taskID: Int) {
+        guard let assignment = assignments.removeValue(forKey: taskID) else { return }
+        if currentTask[assignment.trialID] == taskID { currentTask[assignment.trialID] = nil }
+    }
+
+    func handleHello(_ hello: WireMessage.Hello, identity: [UInt8], userID: String?) {
+        let workerID: WorkerID
+        if curve {
+            guard let userID, !userID.isEmpty else {
+                sendRaw(
+                    .reject(WireMessage.Reject(code: .refused, message: "connection not authenticated by CURVE")),
+                    to: identity)
+                return
+            }
+            // The authenticated key name comes first; the self-declared name only tells apart several processes
+            // sharing one key (as `lth sweep`'s local workers do).
+            workerID = userID == hello.workerName ? userID : "\(userID)/\(hello.workerName)"
+        } else {
+            workerID = hello.workerName
+        }
+        if let old = peers[identity], old.workerID != workerID {
+            peers[identity] = nil
+            if routes[old.workerID] == identity { routes[old.workerID] = nil }
+            feed(.workerGone(old.workerID), from: nil)
+        }
+        let previous = routes[workerID].flatMap { peers[$0] }
+        let alive = scheduler.workers[workerID]?.alive == true
+        if let oldRoute = routes[workerID], oldRoute != identity { peers[oldRoute] = nil }
+        peers[identity] = Peer(workerID: workerID, host: hello.host, instanceID: hello.instanceID)
+        leaving.remove(workerID)
+        routes[workerID] = identity
+        if alive, let previous, previous.instanceID == hello.instanceID {
+            // Same process, new connection: keep its trials; cancel the ones it runs that were given to others.
+            event("worker \(workerID) on \(hello.host) reconnected")
+            for running in hello.running where !isCurrent(running.taskID, trialID: running.trialID, worker: workerID) {
+                send(
+                    .cancel(WireMessage.Cancel(taskID: running.taskID, trialID: running.trialID, reason: "reassigned")),
+                    to: workerID)
+            }
+            feed(.heartbeat(workerID, progress: [:]), from: workerID)
+        } else {
+            // A new worker, or a new process: whatever it ran before is requeued by the scheduler.
+            for (taskID, assignment) in assignments where assignment.worker == workerID { forget(taskID: taskID) }
+            for running in hello.running {
+                send(
+                    .cancel(
+                        WireMessage.Cancel(
+                            taskID: running.taskID, trialID: running.trialID, reason: "requeued while disconnected")),
+                    to: workerID)
+            }
+            logger.debug("HELLO from \(workerID): cpu \(hello.cpuKind), build \(hello.buildID), \(hello.cores) cores")
+            feed(
+                .workerHello(workerID, host: hello.host, slots: hello.slots, protocolVersion: Int(Wire.version)),
+                from: workerID)
+            try? store.logEvent(
+                kind: "worker-joined", worker: workerID,
+                message: "host \(hello.host), \(hello.slots) slot(s), cpu \(hello.cpuKind), build \(hello.buildID)")
+        }
+        flushPendingEvents()
+    }
+
+    func serveData(_ request: WireMessage.DataRequest, to worker: WorkerID) {
+        guard let dataset = datasets[request.datasetID] else {
+            send(
+                .reject(
+                    WireMessage.Reject(
+                        code: .unknownDataset, message: "this coordinator serves no dataset '\(request.datasetID)'")),
+                to: worker)
+            return
+        }
+        let total = dataset.bytes.count
+        guard request.offset < total else {
+            send(
+                .reject(
+                    WireMessage.Reject(
+                        code: .badMessage,
+                        message: "DATA_REQUEST offset \(request.offset) is at or past the end (\(total) bytes)")),
+                to: worker)
+            return
+        }
+        let end = min(total, request.offset + min(request.length, Wire.maxChunkBytes))
+        if request.offset == 0 { event("worker \(worker) is fetching dataset '\(request.datasetID)' (\(total) bytes)") }
+        send(
+            .dataChunk(
+                WireMessage.DataChunk(
+                    datasetID: request.datasetID, offset: request.offset, totalSize: total, checksum: dataset.checksum,
+                    bytes: Array(dataset.bytes[request.offset..<end]))),
+            to: worker)
+    }
+
+    // MARK: - Scheduler
+
+    /// Feeds one event to the scheduler and carries out its actions in order.
+    func feed(_ event: SchedulerEvent, from worker: WorkerID?) {
+        let actions = scheduler.event(event, now: Self.now)
+        for action in actions { execute(action) }
+    }
+
+    func flushPendingEvents() {
+        while !pendingEvents.isEmpty {
+            let (event, worker) = pendingEvents.removeFirst()
+            feed(event, from: worker)
+        }
+    }
+
+    func execute(_ action: SchedulerAction) {
+        switch action {
+        case .assign(let worker, let task):
+            assign(task, to: worker)
+        case .acceptResult(let worker, let trialID, let round):
+            accept(trialID: trialID, round: round, from: worker)
+        case .dropResult(let worker, let trialID, let round, let reason):
+            logger.debug("dropped round \(round) of \(trialID) from \(worker): \(reason)")
+            let taskID = pendingResult?.taskID ?? currentTask[trialID] ?? 0
+            pendingResult = nil
+            send(.ack(WireMessage.Ack(taskID: taskID, trialID: trialID, round: round, status: .duplicate)), to: worker)
+        case .reject(let worker, let reason):
+            let code: WireMessage.RejectCode = reason.hasPrefix("HELLO with") ? .refused : .unknownWorker
+            send(.reject(WireMessage.Reject(code: code, message: reason)), to: worker)
+        case .markWorkerDead(let worker, let reason):
+            event("worker \(worker) left: \(reason)", level: .warning)
+            for (taskID, assignment) in assignments where assignment.worker == worker { forget(taskID: taskID) }
+            try? store.logEvent(kind: "worker-lost", worker: worker, message: reason)
+        case .cancel(let worker, let trialID):
+            if let taskID = currentTask[trialID], assignments[taskID]?.worker == worker {
+                send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "reassigned")), to: worker)
+                forget(taskID: taskID)
+            } else {
+                for (taskID, assignment) in assignments
+                where assignment.worker == worker && assignment.trialID == trialID {
+                    send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "cancelled")), to: worker)
+                    forget(taskID: taskID)
+                }
+            }
+        case .requeue(let trialID, let fromRound):
+            if let taskID = currentTask[trialID] { forget(taskID: taskID) }
+            event("trial \(trialID) requeued (resumes at round \(fromRound))")
+        case .branchCreated(let trialID, let spec):
+            guarded { () throws(StoreError) in
+                try store.registerTrials([TrialRegistration(id: trialID, spec: spec, expectedRounds: 1)])
+            }
+        case .markTrialFailed(let trialID, let reason):
+            if let taskID = currentTask[trialID] { forget(taskID: taskID) }
+            lastMasks[trialID] = nil
+            event("trial \(trialID) FAILED: \(reason)", level: .error)
+            guarded { () throws(StoreError) in try store.markFailed(trialID: trialID, reason: reason) }
+        case .trialFinished(let trialID):
+            if let taskID = currentTask[trialID] { forget(taskID: taskID) }
+            lastMasks[trialID] = nil
+            event("trial \(trialID) finished (\(scheduler.trials[trialID]?.nextRound ?? 0) rounds)")
+            guarded { () throws(StoreError) in try store.markDone(trialID: trialID) }
+        case .sweepComplete(let anyFailed):
+            say(.info, "every trial has ended\(anyFailed ? " (some failed)" : ""): telling workers to shut down")
+            beginClosing(mode: .finish, reason: nil, grace: min(1, max(0.2, config.heartbeatInterval)))
+        case .sendHeartbeat(let worker):
+            send(.heartbeat(WireMessage.Heartbeat()), to: worker)
+        case .log(let text):
+            event(text)
+        }
+    }
+
+    func assign(_ task: SchedulerTask, to worker: WorkerID) {
+        if leaving.contains(worker) {
+            // Spends the leaving worker's credit without sending anything; the trial goes straight back.
+            pendingEvents.append((.givenBack(worker, trialIDs: [task.trialID]), worker))
+            return
+        }
+        let taskID = nextTaskID
+        nextTaskID += 1
+        var startRound = task.startRound
+        var resumeMask: [UInt8]?
+        var parentMask: [UInt8]?
+        do {
+            if startRound > 0 {
+                resumeMask = try store.nextMaskBytes(trialID: task.trialID, round: startRound - 1)
+                if resumeMask == nil {
+                    logger.warning(
+                        "no next mask recorded with round \(startRound - 1) of \(task.trialID): it reruns from round 0 (recorded rounds are not recorded twice)"
+                    )
+                    startRound = 0
+                }
+            }
+            if let branch = task.spec.branch {
+                guard let mask = try storedMask(trialID: branch.parentTrial, round: branch.parentRound) else {
+                    throw CoordinatorError(
+                        "the mask of its parent \(branch.parentTrial) round \(branch.parentRound) is not recorded")
+                }
+                parentMask = MaskFile.encode(mask)
+            }
+        } catch {
+            say(.error, "cannot assign \(task.trialID): \(error)")
+            pendingEvents.append((.trialFailed(worker, trialID: task.trialID, reason: "\(error)"), worker))
+            return
+        }
+        guard let dataset = datasets[task.spec.dataset] else {
+            pendingEvents.append(
+                (.trialFailed(worker, trialID: task.trialID, reason: "no dataset '\(task.spec.dataset)'"), worker))
+            return
+        }
+        assignments[taskID] = Assignment(trialID: task.trialID, worker: worker)
+        if let old = currentTask[task.trialID] { assignments[old] = nil }
+        currentTask[task.trialID] = taskID
+        let host = routes[worker].flatMap { peers[$0]?.host } ?? "?"
+        guarded { () throws(StoreError) in try store.markRunning(trialID: task.trialID, worker: worker, host: host) }
+        event(
+            "trial \(task.trialID) started on \(worker)"
+                + (startRound > 0 ? " at round \(startRound)" : "")
+                + (task.spec.branch.map {
+                    " (\($0.kind.rawValue) control of \($0.parentTrial) round \($0.parentRound))"
+                } ?? ""))
+        send(
+            .task(
+                WireMessage.TaskAssignment(
+                    taskID: taskID, trialID: task.trialID, spec: task.spec, startRound: startRound,
+                    dataset: WireMessage.DatasetRef(id: task.spec.dataset, checksum: dataset.checksum),
+                    resumeMask: resumeMask, parentMask: parentMask)),
+            to: worker)
+    }
+
+    // MARK: - Results
+
+    func handleResult(_ result: WireMessage.RoundResult, from worker: WorkerID, host: String) {
+        let trialID = result.trialID
+        let round = result.round
+        if storeFailure != nil { return }  // not recorded, so not acknowledged: the worker keeps it
+        var prepared: PreparedResult?
+        if let trial = scheduler.trials[trialID], !trial.state.isTerminal, round == trial.nextRound {
+            // The scheduler will accept it: check the masks first, so a bad result is never stored.
+            do {
+                prepared = try prepare(result, spec: trial.spec)
+            } catch {
+                let reason = "round \(round) result rejected: \(error)"
+                event("trial \(trialID): \(reason) (from \(worker))", level: .warning)
+                try? store.logEvent(kind: "result-rejected", worker: worker, trialID: trialID, message: reason)
+                send(.cancel(WireMessage.Cancel(taskID: result.taskID, trialID: trialID, reason: reason)), to: worker)
+                if isCurrent(result.taskID, trialID: trialID, worker: worker) {
+                    feed(.trialFailed(worker, trialID: trialID, reason: reason), from: worker)
+                    forget(taskID: result.taskID)
+                }
+                return
+            }
+        }
+        // A result the scheduler drops carries only its task id (for the ACK).
+        pendingResult =
+            prepared
+            ?? PreparedResult(
+                taskID: result.taskID, spec: TrialSpec(), metrics: result.metrics, mask: Mask(layers: []),
+                maskFile: [], nextMaskFile: nil)
+        feed(.roundResult(worker, trialID: trialID, round: round, isFinalRound: result.nextMask == nil), from: worker)
+        pendingResult = nil
+    }
+
+    func accept(trialID: String, round: Int, from worker: WorkerID) {
+        guard let prepared = pendingResult, !prepared.maskFile.isEmpty else {
+            // Cannot happen: the scheduler accepts only the round `handleResult` prepared.
+            say(.error, "internal: round \(round) of \(trialID) accepted without a prepared result; not recorded")
+            return
+        }
+        pendingResult = nil
+        let host = routes[worker].flatMap { peers[$0]?.host } ?? "?"
+        let record = RecordedRound(
+            trialID: trialID, round: round, spec: prepared.spec, metrics: prepared.metrics,
+            maskBytes: prepared.maskFile, nextMaskBytes: prepared.nextMaskFile, worker: worker, host: host)
+        do {
+            _ = try store.record(record)
+        } catch {
+            storeFailure = "cannot record round \(round) of \(trialID): \(error)"
+            say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
+            beginClosing(mode: .drain, reason: storeFailure, grace: 1)
+            return
+        }
+        lastMasks[trialID] = (round, prepared.mask)
+        let m = prepared.metrics
+        event(
+            String(
+                format: "round %d of %@ recorded from %@: density %.4f, test acc at early stop %.4f (iteration %d)",
+                round, trialID, worker, m.density, m.testAccAtES, m.earlyStopIteration))
+        progress.roundRecorded(now: Self.now)
+        send(
+            .ack(WireMessage.Ack(taskID: prepared.taskID, trialID: trialID, round: round, status: .recorded)),
+            to: worker)
+    }
+
+    // MARK: - Sending
+
+    func send(_ message: WireMessage, to worker: WorkerID) {
+        guard let identity = routes[worker] else {
+            logger.debug("no connection to \(worker) for \(message.type)")
+            return
+        }
+        if !sendRaw(message, to: identity) {
+            peers[identity] = nil
+            routes[worker] = nil
+            pendingEvents.append((.workerGone(worker), nil))
+        }
+    }
+
+    /// Sends to a routing id; false if the peer is gone (ROUTER_MANDATORY: EHOSTUNREACH).
+    @discardableResult
+    func sendRaw(_ message: WireMessage, to identity: [UInt8]) -> Bool {
+        let payload: [[UInt8]]
+        do {
+            payload = try message.encode()
+        } catch {
+            say(.error, "cannot encode \(message.type): \(error)")
+            return true
+        }
+        do {
+            try router.send(Wire.routerFrames(to: identity, payload), dontWait: true)
+            return true
+        } catch let error as ZMQError where error.kind == .hostUnreachable {
+            return false
+        } catch {
+            say(.warning, "cannot send \(message.type): \(error)")
+            return true
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs a store write; on failure stops accepting results (see ``storeFailure``).
+    func guarded(_ body: () throws(StoreError) -> Void) {
+        guard storeFailure == nil else { return }
+        do {
+            try body()
+        } catch {
+            storeFailure = "cannot write to the results folder: \(error)"
+            say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
+            beginClosing(mode: .drain, reason: storeFailure, grace: 1)
+        }
+    }
+
+    /// A log line that is not an event (warnings, errors, the end): the status line is erased first.
+    func say(_ level: Logger.Level, _ text: String) {
+        progress.clear()
+        logger.log(level: level, "\(text)")
+    }
+
+    /// An event line: `info` in log-lines mode, `debug` under a status line (which shows the counts instead).
+    func event(_ text: String, level: Logger.Level = .info) {
+        if progress.statusLine, level <= .info {
+            logger.debug("\(text)")
+            return
+        }
+        if progress.statusLine { progress.clear() }
+        logger.log(level: level, "\(text)")
+    }
+}

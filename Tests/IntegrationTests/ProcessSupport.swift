@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The built `lth`, `lth-worker`, `lth-coordinator`: `.build/<config>/` is the folder of the test bundle
+/// (`.build/<config>/LotteryTicketsPackageTests.xctest`). `nil` (the test prints why and returns) if missing.
+enum Binaries {
+    static var folder: URL? {
+        var candidates: [URL] = []
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            candidates.append(URL(fileURLWithPath: bundle.bundlePath).deletingLastPathComponent())
+        }
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        candidates.append(me.deletingLastPathComponent())
+        return candidates.first { folder in
+            ["lth", "lth-worker", "lth-coordinator"].allSatisfy {
+                FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent($0).path)
+            }
+        }
+    }
+
+    /// The folder, or prints why the calling test is skipped.
+    static func require(_ test: String) -> URL? {
+        guard let folder else {
+            print(
+                "\(test): skipped: lth, lth-worker and lth-coordinator are not built next to the test bundle (run `swift build` first)"
+            )
+            return nil
+        }
+        return folder
+    }
+}
+
+/// A child process with its output in a file; killed (SIGKILL) if still running when dropped.
+final class Child {
+    let process = Process()
+    let log: URL
+
+    init(_ binary: URL, _ arguments: [String], log: URL, environment: [String: String] = [:]) throws {
+        self.log = log
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Waits for the exit (at most `seconds`); returns the status, or nil on timeout.
+    func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        guard !process.isRunning else { return nil }
+        return process.terminationStatus
+    }
+
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Waits until the output contains `text` (at most `seconds`).
+    func waitForOutput(_ text: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if output.contains(text) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+}
+
+/// A TCP port free right now on 127.0.0.1 (bound to port 0, read, closed).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw TestFailure("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Small MNIST-shaped IDX files (28×28 images, labels 0–9) whose pixels depend on the label, so a network learns
+/// something in a few iterations. Deterministic.
+func writeTinyMNIST(_ dataDirectory: URL, train: Int = 1_200, test: Int = 300) throws {
+    let folder = dataDirectory.appendingPathComponent("mnist")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    func be32(_ value: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: value >> $0) } }
+    func write(_ name: String, count: Int, seed: UInt64) throws {
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 33
+        }
+        var images = be32(0x803) + be32(count) + be32(28) + be32(28)
+        var labels = be32(0x801) + be32(count)
+        for _ in 0..<count {
+            let label = Int(next() % 10)
+            labels.append(UInt8(label))
+            for pixel in 0..<784 {
+                let row = pixel / 28
+                let on = row / 3 == label || (pixel % 28) / 3 == label
+                images.append(on ? UInt8(150 + next() % 100) : UInt8(next() % 40))
+            }
+        }
+        try Data(images).write(to: folder.appendingPathComponent("\(name)-images-idx3-ubyte"))
+        try Data(labels).write(to: folder.appendingPathComponent("\(name)-labels-idx1-ubyte"))
+    }
+    try write("train", count: train, seed: 1)
+    try write("t10k", count: test, seed: 2)
+}
