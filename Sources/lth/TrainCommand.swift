@@ -56,16 +56,21 @@ struct TrainCommand: ParsableCommand {
         let started = Date()
         let line = ProgressLine()
         printError(
-            "trial \(spec.trialID): \(spec.dataset), layers \(spec.model.layers), rounds 0...\(plan.lastRound) down to \(percent(plan.density(round: plan.lastRound))), \(iterations) iterations each, \(branchesPerRound) control run(s) per pruned round → \(folder)")
+            "trial \(spec.trialID): \(spec.dataset), layers \(spec.model.layers), rounds 0...\(plan.lastRound) "
+                + "down to \(percent(plan.density(round: plan.lastRound))), \(iterations) iterations each, "
+                + "\(branchesPerRound) control run(s) per pruned round → \(folder)")
 
         func show(_ p: IMPProgress, label: String) {
             let done = doneIterations + p.iteration
             let elapsed = Date().timeIntervalSince(started)
             let eta = done > 0 ? elapsed / Double(done) * Double(totalIterations - done) : .nan
-            let eval = p.lastEval.map { String(format: " · val loss %.4f · test acc %.2f%%", $0.valLoss, $0.testAcc * 100) } ?? ""
+            let eval = p.lastEval.map {
+                String(format: " · val loss %.4f · test acc %.2f%%", $0.valLoss, $0.testAcc * 100)
+            } ?? ""
             let isEval = p.lastEval?.iteration == p.iteration
             line.update(
-                "\(label) round \(p.round)/\(p.lastRound) · \(p.iteration)/\(p.iterations) · density \(percent(p.density))\(eval) · ETA \(formatDuration(eta))",
+                "\(label) round \(p.round)/\(p.lastRound) · \(p.iteration)/\(p.iterations) · "
+                    + "density \(percent(p.density))\(eval) · ETA \(formatDuration(eta))",
                 force: isEval && !line.isTerminal)
         }
 
@@ -75,23 +80,29 @@ struct TrainCommand: ParsableCommand {
             try files.append(spec: spec, metrics: m)
             try files.writeMask(outcome.mask, round: m.round)
             line.finish()
-            say("round \(pad(m.round, 2))  density \(percent(m.density))  early stop \(pad(m.earlyStopIteration, 6))"
-                + String(format: "  test acc @es %.4f  final %.4f", m.testAccAtES, m.testAccFinal) + "  (\(formatDuration(m.seconds)))")
+            say(
+                "round \(pad(m.round, 2))  density \(percent(m.density))  early stop \(pad(m.earlyStopIteration, 6))"
+                    + String(format: "  test acc @es %.4f  final %.4f", m.testAccAtES, m.testAccFinal)
+                    + "  (\(formatDuration(m.seconds)))")
             guard m.round > 0 else { return }
             for kind in spec.controls {
                 for index in 0..<spec.controlsSeeds {
                     // A branch is its own one-round trial on the parent's mask; the mask is not stored again.
                     let branch = spec.branch(kind, round: m.round, index: index)
-                    let result = try runner.runBranch(spec: branch, mask: outcome.mask) { show($0, label: kind.rawValue) }
+                    let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
+                        show($0, label: kind.rawValue)
+                    }
                     doneIterations += iterations
                     try files.append(spec: branch, metrics: result.metrics)
                     line.finish()
-                    say("    \(kind.rawValue) #\(index)  early stop \(pad(result.metrics.earlyStopIteration, 6))"
-                        + String(format: "  test acc @es %.4f  final %.4f", result.metrics.testAccAtES, result.metrics.testAccFinal))
+                    let b = result.metrics
+                    say(
+                        "    \(kind.rawValue) #\(index)  early stop \(pad(b.earlyStopIteration, 6))"
+                            + String(format: "  test acc @es %.4f  final %.4f", b.testAccAtES, b.testAccFinal))
                 }
             }
         }
-        say("done in \(formatDuration(Date().timeIntervalSince(started))); wrote \(folder)/rounds.csv, curves.csv, masks/")
+        say("done in \(formatDuration(Date().timeIntervalSince(started))); wrote \(folder): rounds.csv, curves.csv, masks/")
     }
 
     /// Defaults, then the file, then `--set`s, then cross-key validation.

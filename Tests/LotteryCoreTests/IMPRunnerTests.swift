@@ -15,10 +15,13 @@ private func blobs(count: Int, seed: Int) -> Dataset {
     return Dataset(images: images, labels: labels, features: 20, classes: 2)
 }
 
-private let tinyData = DataSplits(train: blobs(count: 400, seed: 1), validation: blobs(count: 100, seed: 2), test: blobs(count: 200, seed: 3))
+private let tinyData = DataSplits(
+    train: blobs(count: 400, seed: 1), validation: blobs(count: 100, seed: 2), test: blobs(count: 200, seed: 3))
 
 /// A small trial: 20-16-8-2, 60 iterations of batch 20 per round, 3 pruning rounds at 30/30/20%.
-private func tinySpec(reinit: ReinitRule = .rewind(iteration: 0), strategy: PruneStrategy = .layerwiseMagnitude) -> TrialSpec {
+private func tinySpec(reinit: ReinitRule = .rewind(iteration: 0), strategy: PruneStrategy = .layerwiseMagnitude)
+    -> TrialSpec
+{
     var spec = TrialSpec()
     spec.model.layers = [16, 8]
     spec.train.batch = 20
@@ -82,7 +85,9 @@ struct IMPRunnerTests {
             #expect(m.trialID == runner.spec.trialID)
             #expect(m.curve.map(\.iteration) == [20, 40, 60])
             let best = try #require(m.curve.min { $0.valLoss < $1.valLoss })
-            #expect(m.earlyStopIteration == best.iteration && m.testAccAtES == best.testAcc && m.valLossAtES == best.valLoss)
+            #expect(
+                m.earlyStopIteration == best.iteration && m.testAccAtES == best.testAcc && m.valLossAtES == best.valLoss
+            )
             #expect(m.testAccFinal == m.curve.last!.testAcc)
             #expect(m.layers.count == 3)
         }
@@ -108,7 +113,8 @@ struct IMPRunnerTests {
         }
         #expect(zip(model.layers[2].bias, theta0.layers[2].bias).allSatisfy { $0 != $1 })
         // Pruning a trained network never touches biases either: only kernel flags exist to flip.
-        let next = Pruning.layerwiseMagnitude(weights: model.layers.map(\.weight.data), masks: mask, rates: [0.5, 0.5, 0.5])
+        let next = Pruning.layerwiseMagnitude(
+            weights: model.layers.map(\.weight.data), masks: mask, rates: [0.5, 0.5, 0.5])
         #expect(next.map(\.kept.count) == model.layers.map(\.weight.count))
         // Garbage in pruned kernel slots must not reach the forward pass.
         var dirty = model
@@ -129,14 +135,17 @@ struct IMPRunnerTests {
         _ = Trainer(spec: spec, data: tinyData).train(&trained)
         let start = Reinit.startingNetwork(spec: spec, round: 2, mask: mask, theta0: theta0, trained: trained)
         for l in mask.indices {
-            let expected = zip(theta0.layers[l].weight.data, mask[l].kept).map { $1 ? $0.bitPattern : Float(0).bitPattern }
+            let expected = zip(theta0.layers[l].weight.data, mask[l].kept).map {
+                $1 ? $0.bitPattern : Float(0).bitPattern
+            }
             #expect(start.layers[l].weight.data.map(\.bitPattern) == expected)
             #expect(start.layers[l].bias.map(\.bitPattern) == theta0.layers[l].bias.map(\.bitPattern))
         }
         // And the runner uses it: round r's start summary equals θ₀ ⊙ mask_r's.
         let outcomes = try runAll(runner)
         for outcome in outcomes.dropFirst() {
-            let reference = Reinit.startingNetwork(spec: spec, round: outcome.metrics.round, mask: outcome.mask, theta0: theta0)
+            let reference = Reinit.startingNetwork(
+                spec: spec, round: outcome.metrics.round, mask: outcome.mask, theta0: theta0)
             for l in outcome.mask.indices {
                 let kept = zip(reference.layers[l].weight.data, outcome.mask[l].kept).filter(\.1).map(\.0)
                 let meanAbs = kept.reduce(0.0) { $0 + Double(abs($1)) } / Double(kept.count)
@@ -263,9 +272,14 @@ struct IMPRunnerTests {
         #expect(first.metrics.round == 0 && first.nextMask == nil && first.mask == mask)
         #expect(first.metrics.density == outcomes[2].metrics.density)
         #expect(timeless(first.metrics) == timeless(again.metrics))
+        // A worker that only has the branch spec (a separately scheduled task) gets the same numbers.
+        let alone = try IMPRunner(spec: b0, data: tinyData).runBranch(spec: b0, mask: mask)
+        #expect(timeless(alone.metrics) == timeless(first.metrics))
         #expect(first.metrics.layers != second.metrics.layers)
         #expect(first.metrics.layers != outcomes[2].metrics.layers)
         #expect(Reinit.branchInitSeed(b0) != Reinit.branchInitSeed(b1))
-        #expect(Reinit.branchInitSeed(b0) != spec.initSeed && Reinit.branchInitSeed(b0) != Reinit.randomInitSeed(spec, round: 2))
+        #expect(
+            Reinit.branchInitSeed(b0) != spec.initSeed
+                && Reinit.branchInitSeed(b0) != Reinit.randomInitSeed(spec, round: 2))
     }
 }

@@ -37,7 +37,9 @@ struct PruningTests {
         #expect(plan.lastRound == 12)
         // The paper's closed form 0.8^r·265,200 + 0.9^r·1,000 over 266,200, to two decimals in percent.
         for (round, percent) in [(3, 51.28), (7, 21.07), (12, 6.95)] {
-            #expect(abs(plan.density(round: round) * 100 - percent) < 0.005, "round \(round): \(plan.density(round: round))")
+            #expect(
+                abs(plan.density(round: round) * 100 - percent) < 0.005, "round \(round): \(plan.density(round: round))"
+            )
         }
         // And the integer counts themselves (from the expected ladder above).
         #expect(plan.keptTotals[3] == 136_511 && plan.keptTotals[7] == 56_094 && plan.keptTotals[12] == 18_506)
@@ -96,7 +98,11 @@ struct PruningTests {
             var keptMin = Float.infinity
             for l in masks.indices {
                 for i in masks[l].kept.indices where masks[l].kept[i] {
-                    if next[l].kept[i] { keptMin = min(keptMin, abs(weights[l][i])) } else { removedMax = max(removedMax, abs(weights[l][i])) }
+                    if next[l].kept[i] {
+                        keptMin = min(keptMin, abs(weights[l][i]))
+                    } else {
+                        removedMax = max(removedMax, abs(weights[l][i]))
+                    }
                 }
             }
             #expect(removedMax <= keptMin)

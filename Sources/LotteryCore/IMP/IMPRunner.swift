@@ -130,9 +130,11 @@ public struct IMPRunner: Sendable {
             let started = ContinuousClock.now
             if replay && round == startRound && mask != startMask! {
                 throw IMPError(
-                    "trial \(spec.trialID): the mask given for round \(startRound) is not the one this trial produces (replayed from round 0); it belongs to another trial or run")
+                    "trial \(spec.trialID): the mask given for round \(startRound) is not the one this trial produces (replayed from round 0); it belongs to another trial or run"
+                )
             }
-            let start = round == 0
+            let start =
+                round == 0
                 ? theta0
                 : Reinit.startingNetwork(
                     spec: spec, round: round, mask: mask, theta0: theta0, rewindPoint: rewindPoint, trained: trained)
@@ -141,9 +143,10 @@ public struct IMPRunner: Sendable {
             let replaying = round < startRound
             let run = trainer.train(&model, snapshotAt: round == 0 && rewindIteration > 0 ? rewindIteration : nil) {
                 [round, lastRound = plan.lastRound] p in
-                progress?(IMPProgress(
-                    round: round, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
-                    density: density, replaying: replaying, lastEval: p.lastEval))
+                progress?(
+                    IMPProgress(
+                        round: round, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
+                        density: density, replaying: replaying, lastEval: p.lastEval))
             }
             if round == 0 && rewindIteration > 0 { rewindPoint = run.snapshot }
 
@@ -195,19 +198,23 @@ public struct IMPRunner: Sendable {
         var model = start
         let density = Pruning.density(mask)
         let run = Trainer(spec: branchSpec, data: data).train(&model) { [lastRound = plan.lastRound] p in
-            progress?(IMPProgress(
-                round: branch.parentRound, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
-                density: density, replaying: false, lastEval: p.lastEval))
+            progress?(
+                IMPProgress(
+                    round: branch.parentRound, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
+                    density: density, replaying: false, lastEval: p.lastEval))
         }
         let metrics = Self.metrics(
-            trialID: branchSpec.trialID, round: 0, start: start, trained: model, run: run, seconds: seconds(since: started))
+            trialID: branchSpec.trialID, round: 0, start: start, trained: model, run: run,
+            seconds: seconds(since: started))
         return RoundOutcome(metrics: metrics, mask: mask, nextMask: nil)
     }
 
     /// The dense run's network after `iteration` iterations from `theta0`: the first `iteration` steps of round
     /// 0 re-run with the same batch order (the rewind point of `rewind:k`).
     public func denseRunWeights(at iteration: Int, from theta0: MLP) -> MLP {
-        precondition(iteration >= 0 && iteration <= spec.train.iterations, "IMPRunner: rewind iteration \(iteration) out of range")
+        precondition(
+            iteration >= 0 && iteration <= spec.train.iterations,
+            "IMPRunner: rewind iteration \(iteration) out of range")
         guard iteration > 0 else { return theta0 }
         var short = spec
         short.train.iterations = iteration
@@ -219,7 +226,9 @@ public struct IMPRunner: Sendable {
 
     /// A round's metrics (``RoundMetrics/init(trialID:round:initial:trained:run:)``) with `seconds` the round's
     /// wall time (pruning and reinit included, not only training).
-    static func metrics(trialID: String, round: Int, start: MLP, trained: MLP, run: TrainingRun, seconds: Double) -> RoundMetrics {
+    static func metrics(trialID: String, round: Int, start: MLP, trained: MLP, run: TrainingRun, seconds: Double)
+        -> RoundMetrics
+    {
         var metrics = RoundMetrics(trialID: trialID, round: round, initial: start, trained: trained, run: run)
         metrics.seconds = seconds
         return metrics
@@ -229,13 +238,15 @@ public struct IMPRunner: Sendable {
         let shapes = zip(widths, widths.dropFirst()).map { [$0, $1] }
         guard mask.map({ [$0.rows, $0.cols] }) == shapes else {
             throw IMPError(
-                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network \(widths)")
+                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network \(widths)"
+            )
         }
         if let round, round > 0 {
             let kept = mask.reduce(0) { $0 + $1.keptCount }
             guard kept == plan.keptTotals[round] else {
                 throw IMPError(
-                    "trial \(spec.trialID): the mask for round \(round) keeps \(kept) weights, the trial's round \(round) keeps \(plan.keptTotals[round])")
+                    "trial \(spec.trialID): the mask for round \(round) keeps \(kept) weights, the trial's round \(round) keeps \(plan.keptTotals[round])"
+                )
             }
         }
     }

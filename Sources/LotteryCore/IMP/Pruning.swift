@@ -63,7 +63,8 @@ public enum Pruning {
     /// `round(rates[l] × kept_l)` survivors with the smallest `|w|`, ties by smaller index first.
     public static func layerwiseMagnitude(weights: [[Float]], masks: [LayerMask], rates: [Double]) -> [LayerMask] {
         checkShapes(weights: weights, masks: masks)
-        precondition(rates.count == masks.count, "Pruning.layerwiseMagnitude: \(masks.count) layers but \(rates.count) rates")
+        precondition(
+            rates.count == masks.count, "Pruning.layerwiseMagnitude: \(masks.count) layers but \(rates.count) rates")
         return masks.indices.map { l in
             let survivors = survivorIndices(masks[l])
             let count = removalCount(rate: rates[l], remaining: survivors.count)

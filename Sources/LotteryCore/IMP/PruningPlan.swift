@@ -33,7 +33,8 @@ public struct PruningPlan: Sendable, Hashable {
         let global = spec.prune.strategy == .globalMagnitude
         if !global && rates.count != layerSizes.count {
             throw SpecError(
-                key: "prune.rates", message: "\(rates.count) rates for \(layerSizes.count) weight layers; give one per layer")
+                key: "prune.rates",
+                message: "\(rates.count) rates for \(layerSizes.count) weight layers; give one per layer")
         }
         let total = layerSizes.reduce(0, +)
         var perLayer = [layerSizes]
@@ -57,7 +58,9 @@ public struct PruningPlan: Sendable, Hashable {
                     let reached = Double(totals[totals.count - 1]) / Double(total)
                     throw SpecError(
                         key: "prune.target_density",
-                        message: "\(target) is never reached: with prune.rates \(rates) rounding stops removing weights at density \(reached) (round \(totals.count - 2)); set a target above that or raise the rates")
+                        message:
+                            "\(target) is never reached: with prune.rates \(rates) rounding stops removing weights at density \(reached) (round \(totals.count - 2)); set a target above that or raise the rates"
+                    )
                 }
             }
         } else {

@@ -21,7 +21,8 @@ public enum Reinit {
     /// - Precondition: `spec.branch` is set.
     public static func branchInitSeed(_ spec: TrialSpec) -> Int {
         guard let branch = spec.branch else { preconditionFailure("Reinit.branchInitSeed: spec has no branch") }
-        return Seed.derive(spec.initSeed, "branch/\(branch.kind.rawValue)/round\(branch.parentRound)/index\(branch.index)")
+        return Seed.derive(
+            spec.initSeed, "branch/\(branch.kind.rawValue)/round\(branch.parentRound)/index\(branch.index)")
     }
 
     /// The network a round ≥ 1 starts from, with `mask` applied (pruned weights exactly 0).
@@ -52,14 +53,21 @@ public enum Reinit {
             if k == 0 {
                 model = theta0
             } else {
-                guard let rewindPoint else { preconditionFailure("Reinit: rewind:\(k) needs the dense run's weights at iteration \(k)") }
+                guard let rewindPoint else {
+                    preconditionFailure("Reinit: rewind:\(k) needs the dense run's weights at iteration \(k)")
+                }
                 model = rewindPoint
             }
         case .random:
-            model = MLP(widths: theta0.widths, initializer: spec.model.initializer, seed: randomInitSeed(spec, round: round))
-            for l in model.layers.indices { model.layers[l].bias = [Float](repeating: 0, count: model.layers[l].bias.count) }
+            model = MLP(
+                widths: theta0.widths, initializer: spec.model.initializer, seed: randomInitSeed(spec, round: round))
+            for l in model.layers.indices {
+                model.layers[l].bias = [Float](repeating: 0, count: model.layers[l].bias.count)
+            }
         case .none:
-            guard let trained else { preconditionFailure("Reinit: reinit none needs the previous round's trained weights") }
+            guard let trained else {
+                preconditionFailure("Reinit: reinit none needs the previous round's trained weights")
+            }
             model = trained
         case .signedConstant:
             model = signedConstant(theta0, initializer: spec.model.initializer)

@@ -18,7 +18,8 @@ final class TrialFiles {
     init(directory: String, layerCount: Int) throws {
         let root = URL(fileURLWithPath: directory)
         self.directory = root
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("masks"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("masks"), withIntermediateDirectories: true)
         func create(_ name: String, header: [String]) throws -> FileHandle {
             let url = root.appendingPathComponent(name)
             var csv = CSVWriter()
@@ -28,7 +29,8 @@ final class TrialFiles {
             try handle.seekToEnd()
             return handle
         }
-        rounds = try create("rounds.csv", header: ResultTables.roundsHeader(layerCount: layerCount, branchColumns: true))
+        rounds = try create(
+            "rounds.csv", header: ResultTables.roundsHeader(layerCount: layerCount, branchColumns: true))
         curves = try create("curves.csv", header: ResultTables.curvesHeader)
     }
 
