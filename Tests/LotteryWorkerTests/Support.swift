@@ -88,7 +88,7 @@ func codecMask(_ layers: [LayerMask]) -> Mask {
 }
 
 /// A worker configuration for tests: one slot, fast timers, long liveness unless a test wants reconnects.
-func testConfig(endpoint: String, dataDirectory: String, slots: Int = 1, liveness: Int = 100) -> WorkerConfig {
+func testConfig(endpoint: String, dataDirectory: String, slots: Int = 1, liveness: Int = 400) -> WorkerConfig {
     var config = WorkerConfig(endpoint: endpoint, dataDirectory: dataDirectory)
     config.slots = slots
     config.name = "test-worker"
@@ -155,6 +155,9 @@ final class FakeCoordinator {
     private(set) var received: [(identity: [UInt8], message: WireMessage)] = []
     /// The routing id of the worker's current connection (the last HELLO's).
     var identity: [UInt8] = []
+    /// While true, waiting sends a HEARTBEAT to the worker every 50 ms, so it never thinks the coordinator died.
+    var heartbeats = true
+    private var lastBeat = Date.distantPast
 
     init() throws {
         let context = try ZMQContext()
@@ -168,8 +171,14 @@ final class FakeCoordinator {
     func next(within seconds: Double = 10) throws -> WireMessage? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
+            if heartbeats, !identity.isEmpty, Date().timeIntervalSince(lastBeat) >= 0.05 {
+                try send(.heartbeat(WireMessage.Heartbeat()))
+                lastBeat = Date()
+            }
             let remaining = max(1, Int(deadline.timeIntervalSinceNow * 1000))
-            guard let frames = try socket.receive(timeoutMilliseconds: min(remaining, 100)) else { continue }
+            guard let frames = try socket.receive(timeoutMilliseconds: min(remaining, heartbeats ? 20 : 100)) else {
+                continue
+            }
             let (identity, payload) = try Wire.splitRouterFrames(frames)
             let message = try WireMessage.decode(payload)
             if case .hello = message { self.identity = identity }

@@ -119,11 +119,15 @@ struct WorkerTests {
             let spec = tinySpec(seed: 3)
             try coordinator.send(.task(WireMessage.TaskAssignment(
                 taskID: 5, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
-            // Receive round 0 and ACK it; then stay silent (no ACKs, no heartbeats).
+            // Heartbeats keep the worker connected while it trains; only round 0 is ACKed.
             let first = try coordinator.roundResult()
             try coordinator.ack(first)
             let original = [first] + (try (0..<2).map { _ in try coordinator.roundResult() })
             #expect(original.map(\.round) == [0, 1, 2])
+            _ = try coordinator.expect("TRIAL_DONE") { if case .trialDone(let d) = $0 { d } else { nil } }
+            #expect(coordinator.identity == firstIdentity)  // no reconnect while heartbeats flow
+            // Now the coordinator falls silent: no ACKs, no heartbeats.
+            coordinator.heartbeats = false
 
             let hello = try coordinator.expect("HELLO after the reconnect") { if case .hello(let h) = $0 { h } else { nil } }
             #expect(coordinator.identity != firstIdentity)  // a new socket
@@ -347,7 +351,7 @@ struct WorkerTests {
             let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
             defer { running.shutDown() }
             _ = try coordinator.handshake()
-            let spec = tinySpec(seed: 13, iterations: 3000)
+            let spec = tinySpec(seed: 13, iterations: 1000)
             try coordinator.send(.task(WireMessage.TaskAssignment(
                 taskID: 60, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             try coordinator.ack(try coordinator.roundResult(within: 60))
