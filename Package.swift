@@ -47,6 +47,7 @@ var targets: [Target] = [
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),
     .testTarget(name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryWire", "LotteryCore"]),
+    .testTarget(name: "LotteryWorkerTests", dependencies: ["LotteryWorker", "LotteryWire", "ZeroMQ", "LotteryCore", "MaskCodec"]),
     .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "MaskCodec", "LotteryCore"]),
     .testTarget(
         name: "IntegrationTests",

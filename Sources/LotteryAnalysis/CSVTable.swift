@@ -1,4 +1,5 @@
 import Foundation
+import LotteryCore
 
 /// A CSV file read into memory: header and rows of text cells (RFC 4180: quoted fields, doubled quotes,
 /// commas and line breaks inside quotes). Columns are found by name, never by position.
@@ -121,22 +122,10 @@ struct CSVWriter {
     }
 
     mutating func append(_ cells: [String]) {
-        text += cells.map(Self.field).joined(separator: ",")
-        text += "\n"
+        text += CSV.line(cells)
     }
 
-    static func field(_ cell: String) -> String {
-        guard cell.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return cell }
-        return "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    /// A number cell: empty for `nil`, `nan`/`inf` for non-finite values (pandas reads both).
-    static func number(_ value: Double?) -> String {
-        guard let value else { return "" }
-        if value.isNaN { return "nan" }
-        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-        return value.description
-    }
+    static func number(_ value: Double?) -> String { CSV.number(value) }
 
     func write(to path: String) throws(ReportError) {
         do {

@@ -32,8 +32,11 @@ public final class Worker: Sendable {
     /// - Parameters:
     ///   - config: endpoint, keys, slots, cache folder, timings, HELLO facts. `slots` and timings must be ≥ 1
     ///     (programmer error otherwise; `lth-worker` validates its flags).
-    ///   - logger: every event is logged here, with `task` and `trial` metadata where one is concerned.
-    public init(config: WorkerConfig, logger: Logger) {
+    ///   - logger: every event is logged here, with `task` and `trial` metadata where one is concerned; the
+    ///     default discards everything (tests), executables pass their bootstrapped logger.
+    public init(
+        config: WorkerConfig, logger: Logger = Logger(label: "lth-worker", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         precondition(config.slots >= 1, "WorkerConfig.slots must be ≥ 1, got \(config.slots)")
         precondition(config.heartbeatMilliseconds >= 1 && config.liveness >= 1, "WorkerConfig: bad heartbeat timing")
         self.config = config

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
+import LotteryCoordinator
 import LotteryCore
+import LotteryWire
+import MaskCodec
 
 /// `lth train`: one trial on this machine, results in the same layout a sweep writes.
 struct TrainCommand: ParsableCommand {
@@ -39,31 +43,60 @@ struct TrainCommand: ParsableCommand {
 
     // MARK: IMP (issue 3)
 
-    /// Runs every round of the trial and its control branches, appending to the result files as rounds finish.
+    /// Runs every round of the trial and its control branches, recording each result as it finishes.
+    ///
+    /// Output goes through the sweep's ``ResultsStore`` (results.db, masks/<trial_id>/round-NN.ltmask, then
+    /// trials.csv, rounds.csv, curves.csv), so one trial here and in a sweep give the same files. Running the
+    /// same trial again on the same folder resumes after the last recorded round.
     func runIMP(spec: TrialSpec, splits: DataSplits, folder: String) throws {
         let runner: IMPRunner
         do { runner = try IMPRunner(spec: spec, data: splits) } catch {
             throw ValidationError("\(specFile.map { "\($0): " } ?? "")\(error)")
         }
-        let files = try TrialFiles(directory: folder, layerCount: runner.widths.count - 1)
-        try files.writeText(spec.canonicalText + "\n", to: "trial.txt")
-
+        let trialID = spec.trialID
         let plan = runner.plan
+        let store = try ResultsStore.openOrCreate(
+            directory: URL(fileURLWithPath: folder), sweepName: "train", specText: Self.yaml(spec),
+            fingerprint: trialID, logger: Logger(label: "lth.train"))
+        try? Data(Self.yaml(spec).utf8).write(to: URL(fileURLWithPath: folder).appendingPathComponent("trial.yaml"))
+        try store.registerTrials([(id: trialID, spec: spec, expectedRounds: plan.lastRound + 1)])
+        let recovered = try store.recoveredState()
+        let recordedBranches = Set(recovered.trials.filter { $0.lastRecordedRound != nil }.map(\.id))
+        let host = ProcessInfo.processInfo.hostName
+        if recovered.done.contains(trialID) {
+            try store.exportCSVs()
+            say("trial \(trialID) is already complete in \(folder); nothing to do (delete the folder to run it again)")
+            return
+        }
+        let startRound = (recovered.lastRecordedRound[trialID] ?? -1) + 1
+        var previousMask: Mask? = nil
+        var startMask: [LayerMask]? = nil
+        if startRound > 0 {
+            guard let bytes = try store.nextMaskBytes(trialID: trialID, round: startRound - 1) else { throw ValidationError("\(folder): round \(startRound - 1) is recorded without its masks; use another --out") }
+            startMask = try MaskFile.decode(bytes).layerMasks
+            previousMask = try MaskFile.load(
+                path: store.directory.appendingPathComponent(
+                    ResultsStore.maskRelativePath(trialID: trialID, round: startRound - 1)).path)
+            say("resuming trial \(trialID) at round \(startRound) from \(folder)")
+        }
+        try store.markRunning(trialID: trialID, worker: "local", host: host)
+
         let iterations = spec.train.iterations
         let branchesPerRound = spec.controls.count * spec.controlsSeeds
-        let totalIterations = (plan.lastRound + 1 + plan.lastRound * branchesPerRound) * iterations
+        let roundsLeft = plan.lastRound + 1 - startRound
+        let totalIterations = (roundsLeft + roundsLeft * branchesPerRound) * iterations
         var doneIterations = 0
         let started = Date()
         let line = ProgressLine()
         printError(
-            "trial \(spec.trialID): \(spec.dataset), layers \(spec.model.layers), rounds 0...\(plan.lastRound) "
+            "trial \(trialID): \(spec.dataset), layers \(spec.model.layers), rounds \(startRound)...\(plan.lastRound) "
                 + "down to \(percent(plan.density(round: plan.lastRound))), \(iterations) iterations each, "
                 + "\(branchesPerRound) control run(s) per pruned round → \(folder)")
 
         func show(_ p: IMPProgress, label: String) {
             let done = doneIterations + p.iteration
             let elapsed = Date().timeIntervalSince(started)
-            let eta = done > 0 ? elapsed / Double(done) * Double(totalIterations - done) : .nan
+            let eta = done > 0 ? elapsed / Double(done) * Double(max(0, totalIterations - done)) : .nan
             let eval = p.lastEval.map {
                 String(format: " · val loss %.4f · test acc %.2f%%", $0.valLoss, $0.testAcc * 100)
             } ?? ""
@@ -74,54 +107,87 @@ struct TrainCommand: ParsableCommand {
                 force: isEval && !line.isTerminal)
         }
 
-        try runner.run(progress: { show($0, label: $0.replaying ? "replay" : "IMP") }) { outcome in
+        func record(_ spec: TrialSpec, _ outcome: RoundOutcome, mask: [UInt8], next: [UInt8]?) throws {
+            let result = RecordedRound(
+                trialID: spec.trialID, round: outcome.metrics.round, spec: spec, metrics: outcome.metrics,
+                maskBytes: mask, nextMaskBytes: next, worker: "local", host: host)
+            try store.record(result)
+        }
+
+        try runner.run(startRound: startRound, startMask: startMask, progress: {
+            show($0, label: $0.replaying ? "replay" : "IMP")
+        }) { outcome in
             let m = outcome.metrics
             doneIterations += iterations
-            try files.append(spec: spec, metrics: m)
-            try files.writeMask(outcome.mask, round: m.round)
+            // Stored like a sweep stores it: round 0 self-contained, later rounds a delta on round r−1.
+            let mask = Mask(outcome.mask)
+            try record(
+                spec, outcome, mask: MaskFile.encode(mask, parent: previousMask),
+                next: outcome.nextMask.map { MaskFile.encode(Mask($0)) })
+            previousMask = mask
             line.finish()
             say(
                 "round \(pad(m.round, 2))  density \(percent(m.density))  early stop \(pad(m.earlyStopIteration, 6))"
                     + String(format: "  test acc @es %.4f  final %.4f", m.testAccAtES, m.testAccFinal)
                     + "  (\(formatDuration(m.seconds)))")
-            guard m.round > 0 else { return }
-            for kind in spec.controls {
-                for index in 0..<spec.controlsSeeds {
-                    // A branch is its own one-round trial on the parent's mask; the mask is not stored again.
-                    let branch = spec.branch(kind, round: m.round, index: index)
-                    let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
-                        show($0, label: kind.rawValue)
+            if m.round > 0 {
+                for kind in spec.controls {
+                    for index in 0..<spec.controlsSeeds {
+                        // A branch is its own one-round trial on the parent's mask, stored self-contained.
+                        let branch = spec.branch(kind, round: m.round, index: index)
+                        doneIterations += iterations
+                        guard !recordedBranches.contains(branch.trialID) else { continue }
+                        let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
+                            show($0, label: kind.rawValue)
+                        }
+                        try record(branch, result, mask: MaskFile.encode(mask), next: nil)
+                        try store.markDone(trialID: branch.trialID)
+                        line.finish()
+                        let b = result.metrics
+                        say(
+                            "    \(kind.rawValue) #\(index)  early stop \(pad(b.earlyStopIteration, 6))"
+                                + String(format: "  test acc @es %.4f  final %.4f", b.testAccAtES, b.testAccFinal))
                     }
-                    doneIterations += iterations
-                    try files.append(spec: branch, metrics: result.metrics)
-                    line.finish()
-                    let b = result.metrics
-                    say(
-                        "    \(kind.rawValue) #\(index)  early stop \(pad(b.earlyStopIteration, 6))"
-                            + String(format: "  test acc @es %.4f  final %.4f", b.testAccAtES, b.testAccFinal))
                 }
             }
+            try store.exportCSVs()
         }
-        say("done in \(formatDuration(Date().timeIntervalSince(started))); wrote \(folder): rounds.csv, curves.csv, masks/")
+        try store.markDone(trialID: trialID)
+        try store.exportCSVs()
+        say(
+            "done in \(formatDuration(Date().timeIntervalSince(started))); wrote \(folder): rounds.csv, curves.csv, "
+                + "trials.csv, masks/\(trialID)/ (then: lth report \(folder))")
+    }
+
+    /// The spec as `key: value` lines (every key, defaults resolved): `lth train trial.yaml` runs it again.
+    static func yaml(_ spec: TrialSpec) -> String {
+        spec.columns.map { column -> String in
+            let text = column.value.description
+            let plain = text.isEmpty || text.hasPrefix("[") || Double(text) != nil || !text.contains(": ")
+            return "\(column.key): \(plain ? text : "\"\(text)\"")"
+        }.joined(separator: "\n") + "\n"
     }
 
     /// Defaults, then the file, then `--set`s, then cross-key validation.
     func buildSpec() throws -> TrialSpec {
-        var spec = TrialSpec()
-        if let specFile {
-            do { try SpecFile.apply(path: specFile, to: &spec) } catch let error as SpecFileError {
-                throw ValidationError(error.description)
-            }
-        }
+        var parsed: [(String, SpecValue)] = []
         for assignment in overrides {
             guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
                 throw ValidationError("--set \(assignment): expected key=value")
             }
             let key = String(assignment[..<equals]).trimmingCharacters(in: .whitespaces)
-            let value = SpecValue.parse(String(assignment[assignment.index(after: equals)...]))
-            do { try spec.set(key, to: value) } catch { throw ValidationError("--set \(assignment): \(error)") }
+            parsed.append((key, SpecValue.parse(String(assignment[assignment.index(after: equals)...]))))
         }
-        do { try spec.validate() } catch { throw ValidationError("\(specFile.map { "\($0): " } ?? "")\(error)") }
+        if let specFile {
+            do { return try loadTrialSpec(path: specFile, overrides: parsed) } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        var spec = TrialSpec()
+        for (key, value) in parsed {
+            do { try spec.set(key, to: value) } catch { throw ValidationError("--set \(key): \(error.message)") }
+        }
+        do { try spec.validate() } catch { throw ValidationError("--set: \(error)") }
         return spec
     }
 }

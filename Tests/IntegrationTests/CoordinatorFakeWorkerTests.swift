@@ -48,7 +48,7 @@ import ZeroMQ
             var spec = TrialSpec()
             spec.model.layers = [20, 10]
             #expect(mask == FakeMasks.mask(spec, trialID: trialID, round: round))
-            #expect(row["test_acc_at_es"] == ResultsCSV.number(0.9 + 0.01 * Double(round) - 0.005))
+            #expect(row["test_acc_at_es"] == CSV.number(0.9 + 0.01 * Double(round) - 0.005))
         }
     }
 

@@ -39,7 +39,7 @@ struct StoreCSVTests {
         ("two\nlines", "\"two\nlines\""), ("", ""),
     ])
     func fieldsAreQuotedPerRFC4180(raw: String, quoted: String) {
-        #expect(ResultsCSV.field(raw) == quoted)
+        #expect(CSV.field(raw) == quoted)
     }
 
     @Test func timestampsAreISO8601UTCWithMilliseconds() {

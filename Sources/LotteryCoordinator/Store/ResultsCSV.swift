@@ -61,18 +61,18 @@ public enum ResultsCSV {
     public static func roundsRow(
         spec: TrialSpec, metrics: RoundMetrics, worker: String, host: String, layerCount: Int
     ) -> [String] {
-        var row = [metrics.trialID] + specCells(spec) + [String(metrics.round), number(metrics.density)]
-        row += padded(metrics.layerDensities.map(number), layerCount)
+        var row = [metrics.trialID] + specCells(spec) + [String(metrics.round), CSV.number(metrics.density)]
+        row += padded(metrics.layerDensities.map { CSV.number($0) }, layerCount)
         row += [
-            String(metrics.earlyStopIteration), number(metrics.valLossAtES), number(metrics.valAccAtES),
-            number(metrics.testAccAtES), number(metrics.testAccFinal), number(metrics.trainAccFinal),
-            number(metrics.seconds), worker, host,
+            String(metrics.earlyStopIteration), CSV.number(metrics.valLossAtES), CSV.number(metrics.valAccAtES),
+            CSV.number(metrics.testAccAtES), CSV.number(metrics.testAccFinal), CSV.number(metrics.trainAccFinal),
+            CSV.number(metrics.seconds), worker, host,
         ]
         row += padded(metrics.keptCounts.map(String.init), layerCount)
-        row += padded(metrics.layers.map { number($0.positiveAtInit) }, layerCount)
-        row += padded(metrics.layers.map { number($0.positiveAfter) }, layerCount)
-        row += padded(metrics.layers.map { number($0.meanAbsAtInit) }, layerCount)
-        row += padded(metrics.layers.map { number($0.meanAbsAfter) }, layerCount)
+        row += padded(metrics.layers.map { CSV.number($0.positiveAtInit) }, layerCount)
+        row += padded(metrics.layers.map { CSV.number($0.positiveAfter) }, layerCount)
+        row += padded(metrics.layers.map { CSV.number($0.meanAbsAtInit) }, layerCount)
+        row += padded(metrics.layers.map { CSV.number($0.meanAbsAfter) }, layerCount)
         return row
     }
 
@@ -84,8 +84,8 @@ public enum ResultsCSV {
     /// One `curves.csv` row.
     public static func curvesRow(trialID: String, round: Int, point: EvalPoint) -> [String] {
         [
-            trialID, String(round), String(point.iteration), number(point.valLoss), number(point.valAcc),
-            number(point.testAcc),
+            trialID, String(round), String(point.iteration), CSV.number(point.valLoss), CSV.number(point.valAcc),
+            CSV.number(point.testAcc),
         ]
     }
 
@@ -101,23 +101,6 @@ public enum ResultsCSV {
     public static var trialsHeader: [String] { ["trial_id"] + specColumns + trialsStatusColumns }
 
     // MARK: cells and lines
-
-    /// A `Double` as the shortest text that reads back as the same value (`nan`, `inf` and `-inf` for
-    /// non-finite values; pandas reads all of them as floats).
-    public static func number(_ value: Double) -> String {
-        value.description
-    }
-
-    /// One RFC 4180 field: quoted when it contains a comma, a double quote or a line break; quotes doubled.
-    public static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    /// One CSV line (fields joined by commas, ending in `\n`).
-    public static func line(_ cells: [String]) -> String {
-        cells.map(field).joined(separator: ",") + "\n"
-    }
 
     /// ISO 8601 UTC with milliseconds, e.g. `2025-03-01T12:34:56.789Z` (the form of every timestamp column).
     public static func timestamp(_ date: Date) -> String {

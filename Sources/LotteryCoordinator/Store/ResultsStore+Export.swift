@@ -37,7 +37,7 @@ extension ResultsStore {
 
     private func exportTrials() throws(StoreError) -> Int {
         let writer = try BufferedFileWriter(temporaryFor: root + "/trials.csv")
-        try writer.write(ResultsCSV.line(ResultsCSV.trialsHeader))
+        try writer.write(CSV.line(ResultsCSV.trialsHeader))
         var count = 0
         try db.forEachRow(
             """
@@ -52,7 +52,7 @@ extension ResultsStore {
             cells += [row.text(2) ?? "", String(row.int(3) ?? 0)]
             cells += [row.text(4), row.text(5), row.text(6), row.text(7), row.text(8)].map { $0 ?? "" }
             cells += [String(row.int(9) ?? 0), row.int(10).map(String.init) ?? ""]
-            try writer.write(ResultsCSV.line(cells))
+            try writer.write(CSV.line(cells))
             count += 1
         }
         try writer.commit()
@@ -62,7 +62,7 @@ extension ResultsStore {
     private func exportRounds() throws(StoreError) -> Int {
         let layerCount = try db.scalar("SELECT COALESCE(MAX(layer_count), 0) FROM rounds")?.int ?? 0
         let writer = try BufferedFileWriter(temporaryFor: root + "/rounds.csv")
-        try writer.write(ResultsCSV.line(ResultsCSV.roundsHeader(layerCount: layerCount)))
+        try writer.write(CSV.line(ResultsCSV.roundsHeader(layerCount: layerCount)))
         var count = 0
         var cachedSpec: (id: String, spec: TrialSpec)?
         try db.forEachRow(
@@ -89,7 +89,7 @@ extension ResultsStore {
             let cells = ResultsCSV.roundsRow(
                 spec: cachedSpec!.spec, metrics: metrics, worker: row.text(13) ?? "", host: row.text(14) ?? "",
                 layerCount: layerCount)
-            try writer.write(ResultsCSV.line(cells))
+            try writer.write(CSV.line(cells))
             count += 1
         }
         try writer.commit()
@@ -98,7 +98,7 @@ extension ResultsStore {
 
     private func exportCurves() throws(StoreError) -> Int {
         let writer = try BufferedFileWriter(temporaryFor: root + "/curves.csv")
-        try writer.write(ResultsCSV.line(ResultsCSV.curvesHeader))
+        try writer.write(CSV.line(ResultsCSV.curvesHeader))
         var count = 0
         try db.forEachRow(
             """
@@ -111,7 +111,7 @@ extension ResultsStore {
                 iteration: row.int(2) ?? 0, valLoss: row.double(3) ?? .nan, valAcc: row.double(4) ?? .nan,
                 testAcc: row.double(5) ?? .nan)
             try writer.write(
-                ResultsCSV.line(ResultsCSV.curvesRow(trialID: row.text(0) ?? "", round: row.int(1) ?? 0, point: point)))
+                CSV.line(ResultsCSV.curvesRow(trialID: row.text(0) ?? "", round: row.int(1) ?? 0, point: point)))
             count += 1
         }
         try writer.commit()
