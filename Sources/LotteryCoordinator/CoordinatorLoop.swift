@@ -67,6 +67,9 @@ final class CoordinatorLoop {
     var storeFailure: String?
     /// Workers that sent GIVE_BACK: they are leaving and get no new task (until a new HELLO).
     var leaving: Set<WorkerID> = []
+    /// Counters for benchmarks (``CoordinatorStats``); `readyAt` holds the arrival of each worker's unanswered READY.
+    var stats = CoordinatorStats()
+    var readyAt: [WorkerID: Double] = [:]
 
     static var now: Double { ProcessInfo.processInfo.systemUptime }
 
@@ -178,12 +181,13 @@ final class CoordinatorLoop {
         handle.listening(.success(endpoint))
     }
 
-    /// Packs each dataset the plan uses, once (workers load it even for synthetic trials).
+    /// Packs each dataset the plan's real trials use, once. Synthetic trials (`synthetic.round_ms`) read no data, so a
+    /// sweep of only synthetic trials needs no data folder at all.
     static func packDatasets(plan: SweepPlan, directory: URL, logger: Logger) throws -> [String: (
         bytes: [UInt8], checksum: String
     )] {
         var result: [String: (bytes: [UInt8], checksum: String)] = [:]
-        for name in Set(plan.trials.map(\.spec.dataset)).sorted() {
+        for name in Set(plan.trials.filter { $0.spec.synthetic == nil }.map(\.spec.dataset)).sorted() {
             do {
                 let bytes = try DatasetBundle.packDirectory(directory, dataset: name)
                 result[name] = (bytes, DatasetBundle.checksum(bytes))
@@ -278,7 +282,7 @@ final class CoordinatorLoop {
             sweepName: plan.name, directory: store.directory, trialsDone: done, trialsFailed: failed,
             trialsUnfinished: unfinished, roundsRecorded: rounds, failures: failures,
             stoppedEarly: storeFailure ?? (unfinished > 0 ? closing?.reason ?? "stopped" : nil),
-            seconds: Self.now - started)
+            seconds: Self.now - started, stats: stats)
     }
 
     func exportCSVs(final: Bool) {
@@ -351,6 +355,7 @@ final class CoordinatorLoop {
             let wanted = max(0, min(ready.credit, slots - running))
             let delta = wanted - (info?.credit ?? 0)
             if delta > 0 {
+                if readyAt[worker] == nil { readyAt[worker] = Self.now }
                 feed(.workerReady(worker, credit: delta), from: worker)
             } else {
                 feed(.heartbeat(worker, progress: [:]), from: worker)
@@ -531,6 +536,7 @@ final class CoordinatorLoop {
             send(.reject(WireMessage.Reject(code: code, message: reason)), to: worker)
         case .markWorkerDead(let worker, let reason):
             event("worker \(worker) left: \(reason)", level: .warning)
+            readyAt[worker] = nil
             for (taskID, assignment) in assignments where assignment.worker == worker { forget(taskID: taskID) }
             try? store.logEvent(kind: "worker-lost", worker: worker, message: reason)
         case .cancel(let worker, let trialID):
@@ -604,7 +610,9 @@ final class CoordinatorLoop {
             pendingEvents.append((.trialFailed(worker, trialID: task.trialID, reason: "\(error)"), worker))
             return
         }
-        guard let dataset = datasets[task.spec.dataset] else {
+        // A synthetic trial reads no data: its TASK names the dataset with a placeholder checksum the worker ignores.
+        let checksum = task.spec.synthetic != nil ? "synthetic" : datasets[task.spec.dataset]?.checksum
+        guard let checksum else {
             pendingEvents.append(
                 (.trialFailed(worker, trialID: task.trialID, reason: "no dataset '\(task.spec.dataset)'"), worker))
             return
@@ -620,11 +628,14 @@ final class CoordinatorLoop {
                 + (task.spec.branch.map {
                     " (\($0.kind.rawValue) control of \($0.parentTrial) round \($0.parentRound))"
                 } ?? ""))
+        let sentAt = Self.now
+        if let ready = readyAt.removeValue(forKey: worker) { stats.readyToTask.append(sentAt - ready) }
+        if stats.firstTaskAt == nil { stats.firstTaskAt = sentAt - started }
         send(
             .task(
                 WireMessage.TaskAssignment(
                     taskID: taskID, trialID: task.trialID, spec: task.spec, startRound: startRound,
-                    dataset: WireMessage.DatasetRef(id: task.spec.dataset, checksum: dataset.checksum),
+                    dataset: WireMessage.DatasetRef(id: task.spec.dataset, checksum: checksum),
                     resumeMask: resumeMask, parentMask: parentMask)),
             to: worker)
     }
@@ -638,6 +649,8 @@ final class CoordinatorLoop {
         var prepared: PreparedResult?
         if let trial = scheduler.trials[trialID], !trial.state.isTerminal, round == trial.nextRound {
             // The scheduler will accept it: check the masks first, so a bad result is never stored.
+            let checkStart = Self.now
+            defer { stats.checkSeconds += Self.now - checkStart }
             do {
                 prepared = try prepare(result, spec: trial.spec)
             } catch {
@@ -673,8 +686,13 @@ final class CoordinatorLoop {
         let record = RecordedRound(
             trialID: trialID, round: round, spec: prepared.spec, metrics: prepared.metrics,
             maskBytes: prepared.maskFile, nextMaskBytes: prepared.nextMaskFile, worker: worker, host: host)
+        let storeStart = Self.now
+        defer { stats.storeSeconds += Self.now - storeStart }
         do {
             _ = try store.record(record)
+            stats.roundsRecorded += 1
+            stats.commits += 1
+            stats.lastRecordAt = Self.now - started
         } catch {
             storeFailure = "cannot record round \(round) of \(trialID): \(error)"
             say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
