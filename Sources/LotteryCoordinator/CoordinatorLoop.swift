@@ -29,6 +29,7 @@ final class CoordinatorLoop {
         var metrics: RoundMetrics
         var mask: Mask
         var maskFile: [UInt8]
+        var nextMask: Mask?
         var nextMaskFile: [UInt8]?
     }
 
@@ -53,7 +54,9 @@ final class CoordinatorLoop {
     var currentTask: [String: Int] = [:]
     var nextTaskID: Int
     /// The mask of each running trial's last recorded round (the parent of its next round's delta).
-    var lastMasks: [String: (round: Int, mask: Mask)] = [:]
+    /// and the decoded next mask recorded with it (what the next round must train with), so checking the next round
+    /// decodes nothing from the store.
+    var lastMasks: [String: (round: Int, mask: Mask, next: Mask?)] = [:]
     /// Events produced while carrying out actions (a send to a vanished peer), fed after the current batch.
     var pendingEvents: [(SchedulerEvent, String?)] = []
     /// The result being fed to the scheduler, consumed by its `acceptResult` action.
@@ -70,6 +73,11 @@ final class CoordinatorLoop {
     /// Counters for benchmarks (``CoordinatorStats``); `readyAt` holds the arrival of each worker's unanswered READY.
     var stats = CoordinatorStats()
     var readyAt: [WorkerID: Double] = [:]
+    /// Group commit: results the scheduler accepted, not yet in the store and not yet acknowledged. Committed together
+    /// (``commitAccepted()``) after each burst of messages, when ``maxBatch`` are waiting, and before any other store
+    /// access, so the store sees writes in the order the scheduler made them.
+    var accepted: [(record: RecordedRound, taskID: Int, worker: WorkerID)] = []
+    static let maxBatch = 32
 
     static var now: Double { ProcessInfo.processInfo.systemUptime }
 
@@ -218,6 +226,7 @@ final class CoordinatorLoop {
                     handled += 1
                     timeout = 0
                 }
+                commitAccepted()
             } catch let error as ZMQError where error.kind == .terminated {
                 break
             } catch {
@@ -235,6 +244,7 @@ final class CoordinatorLoop {
             progress.refresh(scheduler: scheduler, now: after, event: nil)
         }
         progress.clear()
+        commitAccepted()
         if storeFailure == nil { exportCSVs(final: true) }
         context.shutdown()
         return summary()
@@ -258,6 +268,7 @@ final class CoordinatorLoop {
     }
 
     func summary() -> CoordinatorSummary {
+        commitAccepted()
         var done = 0
         var failed = 0
         var unfinished = 0
@@ -286,6 +297,7 @@ final class CoordinatorLoop {
     }
 
     func exportCSVs(final: Bool) {
+        commitAccepted()
         do {
             let summary = try store.exportCSVs()
             if final {
@@ -527,6 +539,7 @@ final class CoordinatorLoop {
         case .acceptResult(let worker, let trialID, let round):
             accept(trialID: trialID, round: round, from: worker)
         case .dropResult(let worker, let trialID, let round, let reason):
+            commitAccepted()  // a duplicate's original must be durable before the copy is acknowledged
             logger.debug("dropped round \(round) of \(trialID) from \(worker): \(reason)")
             let taskID = pendingResult?.taskID ?? currentTask[trialID] ?? 0
             pendingResult = nil
@@ -578,6 +591,7 @@ final class CoordinatorLoop {
     }
 
     func assign(_ task: SchedulerTask, to worker: WorkerID) {
+        commitAccepted()  // a resume reads the store
         if leaving.contains(worker) {
             // Spends the leaving worker's credit without sending anything; the trial goes straight back.
             pendingEvents.append((.givenBack(worker, trialIDs: [task.trialID]), worker))
@@ -670,7 +684,7 @@ final class CoordinatorLoop {
             prepared
             ?? PreparedResult(
                 taskID: result.taskID, spec: TrialSpec(), metrics: result.metrics, mask: Mask(layers: []),
-                maskFile: [], nextMaskFile: nil)
+                maskFile: [], nextMask: nil, nextMaskFile: nil)
         feed(.roundResult(worker, trialID: trialID, round: round, isFinalRound: result.nextMask == nil), from: worker)
         pendingResult = nil
     }
@@ -686,29 +700,47 @@ final class CoordinatorLoop {
         let record = RecordedRound(
             trialID: trialID, round: round, spec: prepared.spec, metrics: prepared.metrics,
             maskBytes: prepared.maskFile, nextMaskBytes: prepared.nextMaskFile, worker: worker, host: host)
+        lastMasks[trialID] = (round, prepared.mask, prepared.nextMask)
+        accepted.append((record, prepared.taskID, worker))
+        if accepted.count >= Self.maxBatch { commitAccepted() }
+    }
+
+    /// Group commit: records every accepted result in one store commit (``ResultsStore/record(batch:at:)``), then
+    /// acknowledges them. Nothing is acknowledged before its commit, so a crash loses only unacknowledged results,
+    /// which their workers still hold and resend.
+    func commitAccepted() {
+        guard !accepted.isEmpty else { return }
+        let batch = accepted
+        accepted = []
+        guard storeFailure == nil else { return }
         let storeStart = Self.now
-        defer { stats.storeSeconds += Self.now - storeStart }
         do {
-            _ = try store.record(record)
-            stats.roundsRecorded += 1
+            try store.record(batch: batch.map(\.record))
+            stats.storeSeconds += Self.now - storeStart
             stats.commits += 1
+            stats.roundsRecorded += batch.count
             stats.lastRecordAt = Self.now - started
         } catch {
-            storeFailure = "cannot record round \(round) of \(trialID): \(error)"
+            let first = batch[0].record
+            storeFailure = "cannot record round \(first.round) of \(first.trialID)"
+                + (batch.count > 1 ? " and \(batch.count - 1) other result(s)" : "") + ": \(error)"
             say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
             beginClosing(mode: .drain, reason: storeFailure, grace: 1)
             return
         }
-        lastMasks[trialID] = (round, prepared.mask)
-        let m = prepared.metrics
-        event(
-            String(
-                format: "round %d of %@ recorded from %@: density %.4f, test acc at early stop %.4f (iteration %d)",
-                round, trialID, worker, m.density, m.testAccAtES, m.earlyStopIteration))
-        progress.roundRecorded(now: Self.now)
-        send(
-            .ack(WireMessage.Ack(taskID: prepared.taskID, trialID: trialID, round: round, status: .recorded)),
-            to: worker)
+        for item in batch {
+            let m = item.record.metrics
+            event(
+                String(
+                    format: "round %d of %@ recorded from %@: density %.4f, test acc at early stop %.4f (iteration %d)",
+                    m.round, item.record.trialID, item.worker, m.density, m.testAccAtES, m.earlyStopIteration))
+            progress.roundRecorded(now: Self.now)
+            send(
+                .ack(
+                    WireMessage.Ack(
+                        taskID: item.taskID, trialID: item.record.trialID, round: item.record.round, status: .recorded)),
+                to: item.worker)
+        }
     }
 
     // MARK: - Sending
@@ -750,6 +782,7 @@ final class CoordinatorLoop {
 
     /// Runs a store write; on failure stops accepting results (see ``storeFailure``).
     func guarded(_ body: () throws(StoreError) -> Void) {
+        commitAccepted()
         guard storeFailure == nil else { return }
         do {
             try body()

@@ -358,6 +358,57 @@ public final class ResultsStore {
         return .recorded(maskPath: relativePath)
     }
 
+    /// Records several accepted results with one commit (group commit): every new mask file is written and
+    /// fsynced, each folder that got one is fsynced once, then all rows go in one transaction.
+    ///
+    /// Same durability as ``record(_:at:)`` per result, as long as the caller acknowledges none of `results` before
+    /// this returns: a crash before the COMMIT loses the whole batch (the new mask files are orphans, removed at the
+    /// next open), and none of it was acknowledged, so the workers still hold it and resend it.
+    ///
+    /// - Returns: one outcome per result, in order (`.duplicate` for one recorded before, or twice in `results`).
+    /// - Throws: ``StoreError`` like ``record(_:at:)``; then nothing of the batch is recorded and its new mask files
+    ///   are removed.
+    @discardableResult
+    public func record(batch results: [RecordedRound], at time: Date = Date()) throws(StoreError) -> [RecordOutcome] {
+        for result in results { try validate(result) }
+        var outcomes: [RecordOutcome] = []
+        var written: [(result: RecordedRound, path: String, absolute: String)] = []
+        var seen = Set<String>()
+        var folders: [String] = []
+        do throws(StoreError) {
+            for result in results {
+                let key = "\(result.trialID)#\(result.round)"
+                let recordedBefore = try db.scalar(
+                    "SELECT 1 FROM rounds WHERE trial_id = ? AND round = ?",
+                    [.text(result.trialID), .integer(result.round)])
+                if seen.contains(key) || recordedBefore != nil {
+                    outcomes.append(.duplicate)
+                    continue
+                }
+                seen.insert(key)
+                let relativePath = Self.maskRelativePath(trialID: result.trialID, round: result.round)
+                let absolutePath = root + "/" + relativePath
+                let folder = DurableFile.parentOf(absolutePath)
+                try DurableFile.makeDirectories(folder)
+                try DurableFile.writeAtomically(result.maskBytes, to: absolutePath, syncFolder: false)
+                written.append((result, relativePath, absolutePath))
+                if !folders.contains(folder) { folders.append(folder) }
+                outcomes.append(.recorded(maskPath: relativePath))
+            }
+            for folder in folders { try DurableFile.syncDirectory(folder) }
+            try db.transaction { () throws(StoreError) in
+                for item in written {
+                    try insertTrialIfNew(id: item.result.trialID, spec: item.result.spec, expectedRounds: nil)
+                    try insertRound(item.result, maskPath: item.path, time: time)
+                }
+            }
+        } catch {
+            for item in written { try? DurableFile.remove(item.absolute) }
+            throw error
+        }
+        return outcomes
+    }
+
     private func validate(_ result: RecordedRound) throws(StoreError) {
         let metrics = result.metrics
         guard metrics.trialID == result.trialID, metrics.round == result.round, result.round >= 0 else {
