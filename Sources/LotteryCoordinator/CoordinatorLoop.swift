@@ -221,7 +221,13 @@ final class CoordinatorLoop {
             do {
                 var timeout = pollMilliseconds
                 var handled = 0
-                while handled < 256, let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout) {
+                // A burst ends after 256 messages or one tick interval, whichever comes first: under load (each
+                // result costs milliseconds of mask checks and fsyncs) a longer burst would starve the ticks, and
+                // workers that hear no heartbeat for `liveness` intervals reconnect and requeue their trials.
+                let burstEnd = Self.now + min(0.1, config.heartbeatInterval / 4)
+                while handled < 256, handled == 0 || Self.now < burstEnd,
+                    let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout)
+                {
                     handle(message)
                     handled += 1
                     timeout = 0
