@@ -728,8 +728,8 @@ final class CoordinatorLoop {
             stats.lastRecordAt = Self.now - started
         } catch {
             let first = batch[0].record
-            storeFailure = "cannot record round \(first.round) of \(first.trialID)"
-                + (batch.count > 1 ? " and \(batch.count - 1) other result(s)" : "") + ": \(error)"
+            let others = batch.count > 1 ? " and \(batch.count - 1) other result(s)" : ""
+            storeFailure = "cannot record round \(first.round) of \(first.trialID)\(others): \(error)"
             say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
             beginClosing(mode: .drain, reason: storeFailure, grace: 1)
             return

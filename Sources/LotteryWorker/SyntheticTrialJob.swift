@@ -29,7 +29,9 @@ struct SyntheticTrialJob: Sendable {
         var lastRound: Int? = nil
         do {
             let runner = try SyntheticRunner(spec: task.spec)
-            let progress: (IMPProgress) -> Void = { [control] p in control.update(round: p.round, iteration: p.iteration) }
+            let progress: (IMPProgress) -> Void = { [control] p in
+                control.update(round: p.round, iteration: p.iteration)
+            }
             if task.spec.branch != nil {
                 guard let bytes = task.parentMask else { throw WorkerError("branch task without 'parent_mask'") }
                 let parent = try MaskConversion.decode(bytes, role: "parent_mask")

@@ -231,7 +231,8 @@ struct BenchSweepCommand: ParsableCommand {
             "  READY→TASK          p50 \(ms(r.readyToTaskP50Milliseconds)), p99 \(ms(r.readyToTaskP99Milliseconds)) "
                 + "(\(r.readyToTaskCount) TASKs)",
             String(
-                format: "  coordinator         %.2f CPU s, peak RSS %.1f MiB; per round: store %.2f ms, mask checks %.2f ms",
+                format:
+                    "  coordinator         %.2f CPU s, peak RSS %.1f MiB; per round: store %.2f ms, mask checks %.2f ms",
                 r.coordinatorCPUSeconds, r.coordinatorPeakRSSMiB, r.storeSecondsPerRound * 1000,
                 r.checkSecondsPerRound * 1000),
             String(

@@ -100,7 +100,9 @@ import ZeroMQ
             let deadline = Date().addingTimeInterval(30)
             while cutTrial == nil, Date() < deadline, coordinator.process.isRunning {
                 for line in coordinator.output.split(separator: "\n") {
-                    guard let range = line.range(of: "round 1 of "), line.contains(" recorded from w2:") else { continue }
+                    guard let range = line.range(of: "round 1 of "), line.contains(" recorded from w2:") else {
+                        continue
+                    }
                     cutTrial = line[range.upperBound...].split(separator: " ").first.map(String.init)
                     break
                 }

@@ -25,7 +25,10 @@ import Testing
             let missing = dir.appendingPathComponent("no-such-data")
             let sweep = try Child(
                 bin.appendingPathComponent("lth"),
-                ["sweep", spec.path, "--workers", "2", "--out", out.path, "--data-dir", missing.path, "--heartbeat-ms", "200"],
+                [
+                    "sweep", spec.path, "--workers", "2", "--out", out.path, "--data-dir", missing.path,
+                    "--heartbeat-ms", "200",
+                ],
                 log: dir.appendingPathComponent("sweep.log"))
             let status = sweep.wait(seconds: 120)
             #expect(status == 0, "lth sweep: \(sweep.output)")

@@ -56,7 +56,8 @@ struct ResultsStoreBatchTests {
             #expect(try StoreFixture.csvSnapshot(store) == before)
             #expect(try store.recoveredState().trials.map(\.roundsDone) == [1])
             for round in [1, 2] {
-                let mask = dir.appendingPathComponent(ResultsStore.maskRelativePath(trialID: spec.trialID, round: round))
+                let mask = dir.appendingPathComponent(
+                    ResultsStore.maskRelativePath(trialID: spec.trialID, round: round))
                 #expect(!FileManager.default.fileExists(atPath: mask.path), "round \(round)'s mask file was removed")
             }
         }

@@ -12,7 +12,9 @@ import Testing
         return spec
     }
 
-    func outcomes(_ runner: SyntheticRunner, startRound: Int = 0, startMask: [LayerMask]? = nil) throws -> [RoundOutcome] {
+    func outcomes(_ runner: SyntheticRunner, startRound: Int = 0, startMask: [LayerMask]? = nil) throws
+        -> [RoundOutcome]
+    {
         var result: [RoundOutcome] = []
         try runner.run(startRound: startRound, startMask: startMask) { result.append($0) }
         return result

@@ -119,7 +119,9 @@ public struct SyntheticRunner: Sendable {
     public func runBranch(
         spec branchSpec: TrialSpec, mask: [LayerMask], progress: ((IMPProgress) -> Void)? = nil
     ) throws -> RoundOutcome {
-        guard let branch = branchSpec.branch else { preconditionFailure("SyntheticRunner.runBranch: spec has no branch") }
+        guard let branch = branchSpec.branch else {
+            preconditionFailure("SyntheticRunner.runBranch: spec has no branch")
+        }
         try check(mask, round: nil)
         let started = ContinuousClock.now
         sleep(round: branch.parentRound, mask: mask, progress: progress)
