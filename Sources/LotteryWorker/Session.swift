@@ -350,7 +350,7 @@ final class Session {
         for id in order where free > 0 {
             guard let record = records[id], record.phase == .queued else { continue }
             free -= 1
-            if disk.has(record.task.dataset) {
+            if record.task.spec.synthetic != nil || disk.has(record.task.dataset) {  // synthetic: no data
                 start(record)
             } else if !DatasetDisk.isSafeID(record.task.dataset.id) {
                 record.phase = .awaitingData
@@ -366,6 +366,9 @@ final class Session {
     private func start(_ record: TaskRecord) {
         record.phase = .running
         logger.info("trial starts", metadata: record.metadata)
+        if record.task.spec.synthetic != nil {
+            return SyntheticTrialJob(task: record.task, control: record.control, mailbox: worker.mailbox).start()
+        }
         TrialJob(
             task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,
             mailbox: worker.mailbox, logger: logger
