@@ -2,15 +2,22 @@ import ArgumentParser
 import Foundation
 import LotteryCore
 
-/// `lth bench train`: training steps/s and evaluation images/s of the core on synthetic data.
+/// `lth bench train`: training steps/s and evaluation images/s of the core, dense or pruned, and a whole
+/// shortened IMP trial, on synthetic data of MNIST's shape (or real MNIST).
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Measure training steps/s (LeNet-300-100, batch 60, Adam, one BLAS thread) and evaluation images/s.",
-        discussion: "Uses synthetic random images (no data set needed). Steps are timed after a warm-up."
+        discussion: """
+            Uses synthetic random images (no data set needed). Steps are timed after a warm-up. --density D prunes \
+            the network to D with the paper's layer-wise proportions first (magnitude of the init); --kernels picks \
+            the kernels (auto = the rule a real trial uses). --floor also times the bare sgemm calls of one step and \
+            a large sgemm. --trial runs a shortened IMP trial (train, prune 20/20/10% by magnitude, rewind) and \
+            prints its time round by round.
+            """
     )
 
-    @Flag(help: "Print one JSON object instead of text.")
+    @Flag(help: "Print JSON instead of text (one object; with --trial one object per round, then a summary).")
     var json = false
 
     @Option(help: "Timed training steps.")
@@ -22,9 +29,41 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "OpenBLAS threads.")
     var threads = 1
 
+    @Option(help: "Overall density of the benchmarked network, in (0, 1].")
+    var density = 1.0
+
+    @Option(name: .customLong("kernels"), help: ArgumentHelp("Kernels: auto (the density rule), dense or sparse.", valueName: "auto|dense|sparse"))
+    var kernelName = "auto"
+
+    var kernels: KernelPolicy { KernelPolicy(rawValue: kernelName) ?? .auto }
+
+    @Flag(help: "Also time the bare sgemm calls of one dense step (the floor) and a 1024³ sgemm (the peak).")
+    var floor = false
+
+    @Flag(help: "Run a shortened IMP trial instead of the step benchmark.")
+    var trial = false
+
+    @Option(help: "Trial: trainings (round 0 dense, then one per pruning round).")
+    var rounds = 19
+
+    @Option(help: "Trial: iterations per round.")
+    var iterations = 2_000
+
+    @Option(help: "Trial: evaluate validation and test every this many iterations.")
+    var evalEvery = 100
+
+    @Option(help: ArgumentHelp("Trial: real MNIST from this data directory instead of synthetic data.", valueName: "DIR"))
+    var mnist: String?
+
     func run() throws {
         guard steps >= 1, warmup >= 0, threads >= 1 else { throw ValidationError("--steps and --threads must be ≥ 1, --warmup ≥ 0") }
+        guard density > 0, density <= 1 else { throw ValidationError("--density must be in (0, 1], got \(density)") }
+        guard KernelPolicy(rawValue: kernelName) != nil else {
+            throw ValidationError("--kernels: expected auto, dense or sparse, got '\(kernelName)'")
+        }
+        guard rounds >= 1, iterations >= 1, evalEvery >= 1 else { throw ValidationError("--rounds, --iterations, --eval-every must be ≥ 1") }
         BLAS.setThreads(threads)
+        if trial { return try runTrial() }
         var rng = LotteryRNG(seed: 1, stream: "bench")
         func synthetic(_ count: Int) -> Dataset {
             let images = (0..<(count * 784)).map { _ in Float(rng.uniform()) }
@@ -33,32 +72,123 @@ struct BenchTrainCommand: ParsableCommand {
         }
         let train = synthetic(6_000), test = synthetic(10_000)
         let spec = TrialSpec()
-        let trainer = Trainer(spec: spec, data: DataSplits(train: train, validation: synthetic(1_000), test: test))
+        let trainer = Trainer(spec: spec, data: DataSplits(train: train, validation: synthetic(1_000), test: test), kernels: kernels)
         let widths = [784] + spec.model.layers + [10]
-        let stepsPerSecond = trainer.measureStepRate(widths: widths, steps: steps, warmup: warmup)
-
-        let model = MLP(widths: widths, initializer: .glorotNormal, seed: 0)
-        _ = Trainer.evaluate(model, on: test)  // warm-up
+        var model = MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed)
+        if density < 1 { model = KernelBenchmark.pruned(model, density: density) }
+        let sparse = trainer.sparseLayers(of: model)
+        let step = trainer.measureStepRate(model: model, steps: steps, warmup: warmup)
         let passes = 5
-        let started = ContinuousClock.now
-        for _ in 0..<passes { _ = Trainer.evaluate(model, on: test) }
-        let elapsed = started.duration(to: .now).components
-        let evalSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
-        let imagesPerSecond = Double(passes * test.count) / evalSeconds
+        let eval = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
+        let forward = KernelBenchmark.forwardFLOPs(widths: widths) / 1e9
+        let floorStep = floor ? KernelBenchmark.stepGemmFloor(widths: widths, batch: spec.train.batch, repetitions: 2_000) : nil
+        let peak = floor ? KernelBenchmark.largeGemmGFLOPs() : nil
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "null"
 
         if json {
-            let fields: [(String, String)] = [
-                ("steps_per_second", String(format: "%.1f", stepsPerSecond)),
-                ("eval_images_per_second", String(format: "%.0f", imagesPerSecond)),
+            func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+            var fields: [(String, String)] = [
+                ("steps_per_second", f(step.perWallSecond)), ("steps_per_cpu_second", f(step.perCPUSecond)),
+                ("eval_images_per_second", f(eval.perWallSecond, 0)), ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
+                ("eval_dense_equivalent_gflops_cpu", f(eval.perCPUSecond * forward, 2)),
+                ("density", f(model.density, 4)), ("kernels", "\"\(kernels.rawValue)\""),
+                ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
                 ("blas_threads", String(BLAS.threads)), ("widths", "[" + widths.map(String.init).joined(separator: ",") + "]"),
-                ("optimizer", "\"adam\""),
+                ("optimizer", "\"adam\""), ("load_1min", load), ("blas_core", "\"\(BLAS.coreName)\""),
             ]
+            if let floorStep, let peak {
+                fields += [
+                    ("gemm_floor_steps_per_second", f(floorStep.rate.perWallSecond)),
+                    ("gemm_floor_steps_per_cpu_second", f(floorStep.rate.perCPUSecond)),
+                    ("gemm_floor_mflop_per_step", f(floorStep.flops / 1e6, 2)),
+                    ("large_gemm_gflops", f(peak.perWallSecond, 2)), ("large_gemm_gflops_cpu", f(peak.perCPUSecond, 2)),
+                ]
+            }
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
-            print(String(format: "training: %.1f steps/s (LeNet-300-100, batch %d, Adam, %d BLAS thread(s), %d steps after %d warm-up)",
-                         stepsPerSecond, spec.train.batch, BLAS.threads, steps, warmup))
-            print(String(format: "evaluation: %.0f images/s (%d × %d images, chunks of %d)", imagesPerSecond, passes, test.count, Trainer.evaluationChunk))
+            print(String(format: "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
+                         step.perWallSecond, step.perCPUSecond, model.density, kernels.rawValue, "\(sparse)", spec.train.batch,
+                         BLAS.threads, BLAS.coreName, steps, warmup, load))
+            print(String(format: "evaluation: %.0f images/s wall, %.0f per CPU second = %.2f dense-equivalent GFLOP/s of CPU (%d × %d images)",
+                         eval.perWallSecond, eval.perCPUSecond, eval.perCPUSecond * forward, passes, test.count))
+            if let floorStep, let peak {
+                print(String(format: "sgemm floor of one dense step (%.2f MFLOP): %.1f steps/s wall, %.1f per CPU second; training reaches %.0f%% of it (CPU time)",
+                             floorStep.flops / 1e6, floorStep.rate.perWallSecond, floorStep.rate.perCPUSecond,
+                             100 * step.perCPUSecond / floorStep.rate.perCPUSecond))
+                print(String(format: "large sgemm (1024³): %.2f GFLOP/s wall, %.2f per CPU second; evaluation reaches %.0f%% of it (CPU time)",
+                             peak.perWallSecond, peak.perCPUSecond, 100 * eval.perCPUSecond * forward / peak.perCPUSecond))
+            }
         }
     }
+
+    /// A shortened IMP trial: round 0 trains the dense network; each later round prunes 20% / 20% / 10% of each
+    /// layer's kept weights by magnitude (ties to the lower index), rewinds the kept weights to their initial
+    /// values and trains again. The same loop as scripts/bench/compare's TensorFlow trial.
+    func runTrial() throws {
+        var spec = TrialSpec()
+        try spec.set("train.iterations", to: .int(iterations))
+        try spec.set("train.eval_every", to: .int(evalEvery))
+        try spec.validate()
+        let data: DataSplits
+        if let mnist {
+            data = try DataStore.splits(for: spec, directory: mnist)
+        } else {
+            var rng = LotteryRNG(seed: 1, stream: "bench")
+            func synthetic(_ count: Int) -> Dataset {
+                let images = (0..<(count * 784)).map { _ in Float(rng.uniform()) }
+                let labels = (0..<count).map { _ in UInt8(rng.below(10)) }
+                return Dataset(images: images, labels: labels, features: 784, classes: 10)
+            }
+            data = DataSplits(train: synthetic(55_000), validation: synthetic(5_000), test: synthetic(10_000))
+        }
+        let trainer = Trainer(spec: spec, data: data, kernels: kernels)
+        let initial = MLP(spec: spec)
+        var masks = initial.masks()
+        let rates = [0.2, 0.2, 0.1]
+        var total = 0.0
+        let cpuStart = processCPUSeconds()
+        for round in 0..<rounds {
+            var model = initial
+            model.apply(masks: masks)
+            let sparse = trainer.sparseLayers(of: model)
+            let run = trainer.train(&model)
+            total += run.seconds
+            if json {
+                print(String(format: "{\"round\": %d, \"density\": %.4f, \"sparse_layers\": [%@], \"seconds\": %.3f, \"test_acc\": %.4f}",
+                             round, model.density, sparse.map { $0 ? "true" : "false" }.joined(separator: ","), run.seconds,
+                             run.finalTestAccuracy))
+            } else {
+                print(String(format: "round %2d  density %6.2f%%  sparse layers %@  %7.3f s  test acc %.4f",
+                             round, model.density * 100, "\(sparse)", run.seconds, run.finalTestAccuracy))
+            }
+            masks = model.layers.indices.map { l in
+                let layer = model.layers[l]
+                let keptIndices = layer.weight.data.indices.filter { layer.mask.data[$0] != 0 }
+                let keep = Int((Double(keptIndices.count) * (1 - rates[l])).rounded())
+                let ranked = keptIndices.sorted {
+                    let a = abs(layer.weight.data[$0]), b = abs(layer.weight.data[$1])
+                    return a != b ? a > b : $0 < $1
+                }
+                var kept = [Bool](repeating: false, count: layer.weight.count)
+                for i in ranked.prefix(keep) { kept[i] = true }
+                return LayerMask(rows: layer.inputs, cols: layer.outputs, kept: kept)
+            }
+        }
+        let cpu = processCPUSeconds() - cpuStart
+        if json {
+            print(String(format: "{\"trial_seconds\": %.3f, \"trial_cpu_seconds\": %.3f, \"rounds\": %d, \"iterations\": %d, \"eval_every\": %d, \"kernels\": \"%@\", \"data\": \"%@\"}",
+                         total, cpu, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : "mnist"))
+        } else {
+            print(String(format: "trial: %.2f s wall in training runs, %.2f s CPU in all, for %d rounds × %d iterations (eval every %d), kernels %@",
+                         total, cpu, rounds, iterations, evalEvery, kernels.rawValue))
+        }
+    }
+}
+
+/// CPU seconds this process has used (all threads).
+private func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

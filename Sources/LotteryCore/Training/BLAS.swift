@@ -19,6 +19,17 @@ public enum BLAS {
         openblas_set_num_threads(Int32(n))
     }
 
+    /// The kernel family OpenBLAS picked for this CPU at load time (e.g. `Haswell`, `Zen`, `SkylakeX`, `Cooperlake`).
+    ///
+    /// A `DYNAMIC_ARCH` OpenBLAS chooses it from the CPU, or from the environment variable `OPENBLAS_CORETYPE`
+    /// when set; different kernels round differently, so workers that should give identical bits must run the
+    /// same one. On AMD Zen 4 the default choice is the AVX2 `Zen`/Haswell kernel; `OPENBLAS_CORETYPE=SkylakeX`
+    /// selects the AVX-512 kernels, about twice as fast for our shapes (docs/performance.md).
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// The current OpenBLAS thread count.
     public static var threads: Int {
         _ = configured

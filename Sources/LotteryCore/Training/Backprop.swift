@@ -20,11 +20,38 @@ public enum Backprop {
         run(widths: widths, weights: weights, biases: biases, masks: masks, inputs: inputs, labels: labels)
     }
 
-    /// The same in Float, for `model` as the trainer sees it.
-    public static func lossAndGradients(model: MLP, inputs: [Float], labels: [UInt8])
+    /// The same in Float, for `model` as the trainer sees it, with the trainer's kernels.
+    ///
+    /// - Parameter kernels: `.dense` (default) runs the row-major sgemm ``Network``; otherwise the layers the
+    ///   policy marks sparse run the sparse kernels (``KernelPolicy``), as ``Trainer`` would. Weight gradients
+    ///   are returned masked and `[in, out]` either way.
+    public static func lossAndGradients(model: MLP, inputs: [Float], labels: [UInt8], kernels: KernelPolicy = .dense)
         -> (loss: Double, weightGradients: [[Float]], biasGradients: [[Float]])
     {
         _ = BLAS.configured
+        var model = model
+        model.enforceMasks()
+        let sparse = kernels.sparseLayers(of: model)
+        if sparse.contains(true) {
+            let rows = labels.count
+            precondition(rows >= 1 && inputs.count == rows * model.widths[0], "Backprop: \(inputs.count) inputs for \(rows) rows")
+            let net = SparseNetwork(model: model, sparse: sparse, capacity: rows)
+            let order = Array(0..<rows)
+            return inputs.withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { y in
+                    order.withUnsafeBufferPointer { o in
+                        net.loadBatch(images: x.baseAddress!, features: model.widths[0], order: o.baseAddress!, rows: rows)
+                    }
+                    net.forward(net.input, rows: rows)
+                    let loss = net.score(labels: y.baseAddress!).lossSum / Double(rows)
+                    net.outputDelta(labels: y.baseAddress!)
+                    net.backward(net.input)
+                    let gw = (0..<net.layerCount).map { net.maskedWeightGradients($0) }
+                    let gb = (0..<net.layerCount).map { l in Array(UnsafeBufferPointer(start: net.biasGrads[l], count: net.widths[l + 1])) }
+                    return (loss, gw, gb)
+                }
+            }
+        }
         return run(widths: model.widths, weights: model.layers.map(\.weight.data), biases: model.layers.map(\.bias),
                    masks: model.layers.map(\.mask.data), inputs: inputs, labels: labels)
     }

@@ -3,12 +3,25 @@ import Foundation
 import _Builtin_intrinsics.intel
 #endif
 
-/// Adam or SGD with momentum over a ``Network``'s parameters, with masked updates (internal).
+/// One contiguous block of parameters the ``Optimizer`` updates: values, their gradient and an optional mask.
+///
+/// Dense layers give `[in, out]` kernels with their mask; the sparse kernels give packed arrays of kept weights
+/// only (no mask needed: every entry is kept); biases have no mask.
+struct ParameterBlock {
+    let values: UnsafeMutablePointer<Float>
+    let gradients: UnsafeMutablePointer<Float>
+    let mask: UnsafeMutablePointer<Float>?
+    let count: Int
+}
+
+/// Adam or SGD with momentum over parameter blocks, with masked updates (internal).
 ///
 /// The gradient of a pruned weight is multiplied by its mask (0) before it enters the moments, and the update
 /// itself is multiplied by the mask again, so a pruned weight stays exactly `0.0` whatever the moments hold.
+/// For an unmasked block (packed kept weights, biases) the same IEEE operations run without the mask factor;
+/// multiplying by a mask of 1 is exact, so a kept weight gets the same bits either way.
 /// State (moments, step count) is fresh per instance: one instance per ``Trainer/train(_:snapshotAt:progress:)``
-/// call. Each loop is element-wise over contiguous pointers, so the compiler vectorises it.
+/// call. The blocks are bound at init, so ``update()`` allocates nothing.
 final class Optimizer {
     let kind: OptimizerKind
     let lr: Float
@@ -16,35 +29,32 @@ final class Optimizer {
     /// Adam (Kingma & Ba 2015) constants, the paper's and TensorFlow's defaults.
     let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
     private(set) var step = 0
-    /// Per layer: first moment (Adam) or velocity (SGD), for weights and biases.
-    private let m: [UnsafeMutablePointer<Float>], mb: [UnsafeMutablePointer<Float>]
-    /// Per layer: Adam second moment.
-    private let v: [UnsafeMutablePointer<Float>], vb: [UnsafeMutablePointer<Float>]
-    private let sizes: [(weights: Int, biases: Int)]
+    private let blocks: [ParameterBlock]
+    /// Per block: first moment (Adam) or velocity (SGD).
+    private let m: [UnsafeMutablePointer<Float>]
+    /// Per block: Adam second moment.
+    private let v: [UnsafeMutablePointer<Float>]
 
-    init(kind: OptimizerKind, lr: Double, momentum: Double, widths: [Int]) {
+    init(kind: OptimizerKind, lr: Double, momentum: Double, blocks: [ParameterBlock]) {
         self.kind = kind
         self.lr = Float(lr)
         self.momentum = Float(momentum)
-        sizes = (0..<(widths.count - 1)).map { (widths[$0] * widths[$0 + 1], widths[$0 + 1]) }
+        self.blocks = blocks
         func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
             return p
         }
-        m = sizes.map { zeros($0.weights) }
-        mb = sizes.map { zeros($0.biases) }
-        let adam = kind == .adam
-        v = sizes.map { zeros(adam ? $0.weights : 0) }
-        vb = sizes.map { zeros(adam ? $0.biases : 0) }
+        m = blocks.map { zeros($0.count) }
+        v = blocks.map { zeros(kind == .adam ? $0.count : 0) }
     }
 
     deinit {
-        for list in [m, mb, v, vb] { for p in list { p.deallocate() } }
+        for list in [m, v] { for p in list { p.deallocate() } }
     }
 
-    /// One update of every parameter of `net` from its current gradients.
-    func update(_ net: Network<Float>) {
+    /// One update of every bound parameter from its current gradient.
+    func update() {
         step += 1
         switch kind {
         case .adam:
@@ -52,16 +62,15 @@ final class Optimizer {
             let t = Double(step)
             let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
             let vScale = Float(1 / (1 - pow(Double(beta2), t)))
-            for l in sizes.indices {
-                adam(w: net.weights[l], g: net.weightGrads[l], m: m[l], v: v[l], mask: net.masks[l],
-                     count: sizes[l].weights, stepSize: stepSize, vScale: vScale)
-                adam(w: net.biases[l], g: net.biasGrads[l], m: mb[l], v: vb[l], mask: nil,
-                     count: sizes[l].biases, stepSize: stepSize, vScale: vScale)
+            for b in blocks.indices {
+                let block = blocks[b]
+                adam(w: block.values, g: block.gradients, m: m[b], v: v[b], mask: block.mask, count: block.count,
+                     stepSize: stepSize, vScale: vScale)
             }
         case .sgd:
-            for l in sizes.indices {
-                sgd(w: net.weights[l], g: net.weightGrads[l], velocity: m[l], mask: net.masks[l], count: sizes[l].weights)
-                sgd(w: net.biases[l], g: net.biasGrads[l], velocity: mb[l], mask: nil, count: sizes[l].biases)
+            for b in blocks.indices {
+                let block = blocks[b]
+                sgd(w: block.values, g: block.gradients, velocity: m[b], mask: block.mask, count: block.count)
             }
         }
     }
@@ -98,7 +107,18 @@ final class Optimizer {
                 w[i] -= keep * (stepSize * mi / ((vi * vScale).squareRoot() + eps))
             }
         } else {
-            for i in 0..<count {
+            let vectorEnd = count & ~7
+            var i = 0
+            while i < vectorEnd {
+                let gi = load8(g, i)
+                let mi = b1 * load8(m, i) + c1 * gi
+                let vi = b2 * load8(v, i) + c2 * (gi * gi)
+                store8(mi, m, i)
+                store8(vi, v, i)
+                store8(load8(w, i) - stepSize * mi / (squareRoot(vi * vScale) + eps), w, i)
+                i += 8
+            }
+            for i in vectorEnd..<count {
                 let gi = g[i]
                 let mi = b1 * m[i] + c1 * gi
                 let vi = b2 * v[i] + c2 * (gi * gi)
@@ -133,7 +153,15 @@ final class Optimizer {
                 w[i] -= keep * (rate * u)
             }
         } else {
-            for i in 0..<count {
+            let vectorEnd = count & ~7
+            var i = 0
+            while i < vectorEnd {
+                let u = mu * load8(velocity, i) + load8(g, i)
+                store8(u, velocity, i)
+                store8(load8(w, i) - rate * u, w, i)
+                i += 8
+            }
+            for i in vectorEnd..<count {
                 let u = mu * velocity[i] + g[i]
                 velocity[i] = u
                 w[i] -= rate * u

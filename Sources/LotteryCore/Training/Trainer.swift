@@ -63,15 +63,26 @@ public struct TrainingRun: Sendable {
 public struct Trainer: Sendable {
     public let spec: TrialSpec
     public let data: DataSplits
-    /// Images per sgemm call during evaluation.
+    /// Which kernels the layers run (``KernelPolicy/auto`` unless measuring).
+    public let kernels: KernelPolicy
+    /// Images per pass during evaluation.
     public static let evaluationChunk = 1_000
 
-    public init(spec: TrialSpec, data: DataSplits) {
+    /// A trainer for `spec` on `data`.
+    ///
+    /// - Parameter kernels: ``KernelPolicy/auto`` (the default) picks dense or sparse kernels per layer from its
+    ///   density and shape alone, so every worker computes the same bits; `.dense`/`.sparse` force one kind for
+    ///   measurement and tests.
+    public init(spec: TrialSpec, data: DataSplits, kernels: KernelPolicy = .auto) {
         precondition(spec.train.batch <= data.train.count,
                      "Trainer: batch \(spec.train.batch) larger than the \(data.train.count) training images")
         self.spec = spec
         self.data = data
+        self.kernels = kernels
     }
+
+    /// The kernels a run of this trainer on `model` uses: per layer, `true` = sparse.
+    public func sparseLayers(of model: MLP) -> [Bool] { kernels.sparseLayers(of: model) }
 
     /// Trains `model` for `spec.train.iterations` steps with its masks fixed.
     ///
@@ -90,22 +101,31 @@ public struct Trainer: Sendable {
         let train = data.train
         precondition(widths.first == train.features && widths.last == train.classes,
                      "Trainer: model widths \(widths) do not fit \(train.features) features / \(train.classes) classes")
-        let iterations = spec.train.iterations, batch = spec.train.batch, evalEvery = spec.train.evalEvery
+        let iterations = spec.train.iterations, batch = spec.train.batch
         if let snapshotAt { precondition(snapshotAt >= 0 && snapshotAt <= iterations, "Trainer: snapshotAt \(snapshotAt) outside 0...\(iterations)") }
 
-        let net = Network<Float>(widths: widths, capacity: max(batch, Self.evaluationChunk))
-        net.load(model)
         model.enforceMasks()
-        let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, widths: widths)
+        let sparse = kernels.sparseLayers(of: model)
+        if sparse.contains(true) {
+            let k = SparseKernels(model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
+            return run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
+        }
+        let k = RowMajorKernels(model: model, batch: batch, evaluationChunk: Self.evaluationChunk)
+        return run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
+    }
+
+    /// The step loop, specialised per kernel kind.
+    private func run<K: StepKernels>(
+        _ net: K, model: inout MLP, snapshotAt: Int?, progress: ((TrainingProgress) -> Void)?, started: ContinuousClock.Instant
+    ) -> TrainingRun {
+        let train = data.train
+        let iterations = spec.train.iterations, batch = spec.train.batch, evalEvery = spec.train.evalEvery
+        let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
         var snapshot: MLP? = snapshotAt == 0 ? model : nil
+        let validation = net.evaluator(for: data.validation)
+        let test = net.evaluator(for: data.test)
 
         let features = train.features
-        let input = UnsafeMutablePointer<Float>.allocate(capacity: batch * features)
-        let labels = UnsafeMutablePointer<UInt8>.allocate(capacity: batch)
-        defer {
-            input.deallocate()
-            labels.deallocate()
-        }
         var order = Array(0..<train.count)
         var rng = LotteryRNG(seed: spec.orderSeed, stream: "order")
         var cursor = train.count  // forces a shuffle before the first batch
@@ -119,16 +139,13 @@ public struct Trainer: Sendable {
                         rng.shuffle(&order)
                         cursor = 0
                     }
-                    for row in 0..<batch {
-                        let index = order[cursor + row]
-                        (input + row * features).update(from: images.baseAddress! + index * features, count: features)
-                        labels[row] = allLabels[index]
+                    order.withUnsafeBufferPointer { o in
+                        net.loadBatch(images: images.baseAddress!, labels: allLabels.baseAddress!, features: features,
+                                      order: o.baseAddress! + cursor, rows: batch)
                     }
                     cursor += batch
-                    net.forward(input, rows: batch)
-                    net.outputDelta(labels: labels, rows: batch)
-                    net.backward(input, rows: batch)
-                    optimizer.update(net)
+                    net.computeGradients()
+                    optimizer.update()
 
                     if iteration == snapshotAt {
                         var copy = model
@@ -136,10 +153,9 @@ public struct Trainer: Sendable {
                         snapshot = copy
                     }
                     if iteration % evalEvery == 0 || iteration == iterations {
-                        let validation = Self.evaluate(net, on: data.validation)
-                        let test = Self.evaluate(net, on: data.test)
-                        curve.append(EvalPoint(iteration: iteration, valLoss: validation.loss, valAcc: validation.accuracy,
-                                               testAcc: test.accuracy))
+                        let v = validation()
+                        let t = test()
+                        curve.append(EvalPoint(iteration: iteration, valLoss: v.loss, valAcc: v.accuracy, testAcc: t.accuracy))
                         progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     } else if iteration % 100 == 0 {
                         progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
@@ -148,7 +164,7 @@ public struct Trainer: Sendable {
             }
         }
         net.store(into: &model)
-        let finalTrain = Self.evaluate(net, on: train)
+        let finalTrain = net.evaluate(train)
         let last = curve[curve.count - 1]
         let elapsed = started.duration(to: .now).components
         return TrainingRun(
