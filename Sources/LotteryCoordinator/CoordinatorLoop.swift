@@ -523,6 +523,11 @@ final class CoordinatorLoop {
             accept(trialID: trialID, round: round, from: worker)
         case .dropResult(let worker, let trialID, let round, let reason):
             logger.debug("dropped round \(round) of \(trialID) from \(worker): \(reason)")
+            // Journaled (kind `result-dropped`) so a crash test can count resends against recomputations.
+            if storeFailure == nil {
+                try? store.logEvent(
+                    kind: "result-dropped", worker: worker, trialID: trialID, message: "round \(round): \(reason)")
+            }
             let taskID = pendingResult?.taskID ?? currentTask[trialID] ?? 0
             pendingResult = nil
             send(.ack(WireMessage.Ack(taskID: taskID, trialID: trialID, round: round, status: .duplicate)), to: worker)
@@ -547,6 +552,9 @@ final class CoordinatorLoop {
         case .requeue(let trialID, let fromRound):
             if let taskID = currentTask[trialID] { forget(taskID: taskID) }
             event("trial \(trialID) requeued (resumes at round \(fromRound))")
+            if storeFailure == nil {
+                try? store.logEvent(kind: "requeued", trialID: trialID, message: "resumes at round \(fromRound)")
+            }
         case .branchCreated(let trialID, let spec):
             guarded { () throws(StoreError) in
                 try store.registerTrials([TrialRegistration(id: trialID, spec: spec, expectedRounds: 1)])
@@ -613,7 +621,12 @@ final class CoordinatorLoop {
         if let old = currentTask[task.trialID] { assignments[old] = nil }
         currentTask[task.trialID] = taskID
         let host = routes[worker].flatMap { peers[$0]?.host } ?? "?"
-        guarded { () throws(StoreError) in try store.markRunning(trialID: task.trialID, worker: worker, host: host) }
+        guarded { () throws(StoreError) in
+            try store.markRunning(trialID: task.trialID, worker: worker, host: host)
+            // `task` events say where each assignment starts: after a crash no task may start at a recorded round.
+            try store.logEvent(
+                kind: "task", worker: worker, trialID: task.trialID, message: "task \(taskID) start_round \(startRound)")
+        }
         event(
             "trial \(task.trialID) started on \(worker)"
                 + (startRound > 0 ? " at round \(startRound)" : "")

@@ -363,6 +363,12 @@ final class Session {
     private func start(_ record: TaskRecord) {
         record.phase = .running
         logger.info("trial starts", metadata: record.metadata)
+        if let fault = config.faultCrashTrial,
+            fault == record.task.trialID || fault == "seed=\(record.task.spec.seed)"
+        {
+            logger.critical("LTH_FAULT_CRASH_TRIAL=\(fault): crashing on purpose", metadata: record.metadata)
+            abort()
+        }
         TrialJob(
             task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,
             mailbox: worker.mailbox, logger: logger

@@ -41,6 +41,11 @@ public struct WorkerConfig: Sendable {
     /// How many in-memory train/validation splits to keep across tasks (each MNIST split is ~190 MB).
     public var cachedSplits: Int
 
+    /// Testing hook: a trial this worker crashes on (`abort()`) as soon as it would start training it — a trial
+    /// id, or `seed=N` for every trial with `seed: N`. `nil` (the default) disables it. `lth-worker` sets it from
+    /// the environment variable `LTH_FAULT_CRASH_TRIAL`; the fault tests use it to make a poison trial.
+    public var faultCrashTrial: String?
+
     /// HELLO fields describing the host and build.
     public var host: String
     public var instanceID: String

@@ -73,6 +73,13 @@ public struct Trainer: Sendable {
         self.data = data
     }
 
+    /// Trains `model` for `spec.train.iterations` steps with its masks fixed, without progress reports.
+    ///
+    /// The same as ``train(_:snapshotAt:progress:)`` with a `progress` that does nothing.
+    public func train(_ model: inout MLP, snapshotAt: Int? = nil) -> TrainingRun {
+        train(&model, snapshotAt: snapshotAt, progress: { _ in })
+    }
+
     /// Trains `model` for `spec.train.iterations` steps with its masks fixed.
     ///
     /// Evaluates validation loss/accuracy and test accuracy every `spec.train.evalEvery` iterations and after the
@@ -81,9 +88,13 @@ public struct Trainer: Sendable {
     ///   - model: trained in place; its widths must match the data (`widths.first == features`,
     ///     `widths.last == classes`).
     ///   - snapshotAt: if set, the run also returns the weights after this many iterations (0 = on entry).
-    ///   - progress: called after every evaluation and every 100 iterations, on the calling thread.
+    ///   - progress: called after every evaluation and every 100 iterations, on the calling thread. It may throw to
+    ///     stop training at once (a worker cancelling a trial); `model` is then left as it was on entry.
     /// - Returns: the learning curve, early-stopping point, final accuracies and the snapshot.
-    public func train(_ model: inout MLP, snapshotAt: Int? = nil, progress: ((TrainingProgress) -> Void)? = nil) -> TrainingRun {
+    /// - Throws: only what `progress` throws.
+    public func train(
+        _ model: inout MLP, snapshotAt: Int? = nil, progress: (TrainingProgress) throws -> Void
+    ) rethrows -> TrainingRun {
         _ = BLAS.configured
         let started = ContinuousClock.now
         let widths = model.widths
@@ -112,8 +123,8 @@ public struct Trainer: Sendable {
         var curve: [EvalPoint] = []
         curve.reserveCapacity(iterations / evalEvery + 1)
 
-        train.images.withUnsafeBufferPointer { images in
-            train.labels.withUnsafeBufferPointer { allLabels in
+        try train.images.withUnsafeBufferPointer { images in
+            try train.labels.withUnsafeBufferPointer { allLabels in
                 for iteration in 1...iterations {
                     if cursor + batch > order.count {
                         rng.shuffle(&order)
@@ -140,9 +151,9 @@ public struct Trainer: Sendable {
                         let test = Self.evaluate(net, on: data.test)
                         curve.append(EvalPoint(iteration: iteration, valLoss: validation.loss, valAcc: validation.accuracy,
                                                testAcc: test.accuracy))
-                        progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                        try progress(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     } else if iteration % 100 == 0 {
-                        progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                        try progress(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     }
                 }
             }
