@@ -41,6 +41,12 @@ final class CoordinatorLoop {
     let context: ZMQContext
     let authenticator: ZAPAuthenticator?
     let router: ZMQSocket
+    /// Connection events of `router`: names peers that fail the ZeroMQ handshake (a port scanner, an HTTP client).
+    let monitor: ZMQMonitor
+    /// Peer addresses (`ip:port`) of accepted TCP connections, by file descriptor (from the monitor's events).
+    var connections: [UInt32: String] = [:]
+    /// The last handshake failure reported; libzmq reports the connection's DISCONNECTED right after it.
+    var handshakeFailure: String?
     let curve: Bool
     let endpoint: String
     /// Packed datasets by id: the bytes served with DATA_CHUNK and their SHA-256.
@@ -151,6 +157,10 @@ final class CoordinatorLoop {
             try router.set(.maxMessageSize, Wire.maxFrameBytes)
             try router.set(.routerMandatory, true)
             try router.set(.routerHandover, true)
+            // A connection that does not finish its ZeroMQ (and CURVE) handshake in 5 s is dropped (libzmq's
+            // default is 30 s): raw TCP clients do not linger.
+            try router.set(.handshakeInterval, 5000)
+            monitor = try router.monitor()
             if let keys = config.keysDirectory {
                 let secret = CoordinatorConfig.serverSecretKeyPath(keys)
                 guard FileManager.default.fileExists(atPath: secret) else {
@@ -219,6 +229,7 @@ final class CoordinatorLoop {
             } catch {
                 say(.error, "receive failed: \(error)")
             }
+            drainConnectionEvents()
             let after = Self.now
             if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
                 lastTick = after
@@ -397,6 +408,64 @@ final class CoordinatorLoop {
             break  // handled above
         }
         flushPendingEvents()
+    }
+
+    /// Logs connections that never became a ZeroMQ peer (failed or timed-out handshakes) with their address; a
+    /// garbage-speaking client is dropped by libzmq and every other connection is unaffected.
+    func drainConnectionEvents() {
+        do {
+            var handled = 0
+            while handled < 256, let event = try monitor.nextEvent(timeoutMilliseconds: 0) {
+                handled += 1
+                switch event.kind {
+                case .accepted:
+                    connections[event.value] = Self.peerAddress(fileDescriptor: Int32(bitPattern: event.value))
+                case .handshakeFailedNoDetail:
+                    let reason = event.value == 0 ? "closed" : String(cString: strerror(Int32(bitPattern: event.value)))
+                    handshakeFailure =
+                        "it closed or stalled without completing a ZeroMQ handshake (\(reason)); not a LotteryTickets worker"
+                case .handshakeFailedProtocol:
+                    handshakeFailure =
+                        "ZeroMQ protocol error 0x\(String(event.value, radix: 16)) in the handshake: the peer does not speak ZMTP"
+                case .handshakeFailedAuth:
+                    handshakeFailure = "CURVE authentication failed (ZAP status \(event.value))"
+                case .disconnected:
+                    let peer = connections.removeValue(forKey: event.value) ?? "an unknown address"
+                    if let failure = handshakeFailure {
+                        say(.warning, "dropped the connection from \(peer): \(failure)")
+                        handshakeFailure = nil
+                    } else {
+                        logger.debug("connection from \(peer) closed")
+                    }
+                default:
+                    break
+                }
+            }
+        } catch let error as ZMQError where error.kind == .terminated {
+            return
+        } catch {
+            logger.debug("socket monitor: \(error)")
+        }
+    }
+
+    /// `ip:port` of a connected TCP socket (`getpeername`), or "?".
+    static func peerAddress(fileDescriptor fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard ok == 0 else { return "?" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let status = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                            NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard status == 0 else { return "?" }
+        return "\(String(cString: host)):\(String(cString: service))"
     }
 
     func describePeer(_ identity: [UInt8], _ message: ZMQMessage) -> String {

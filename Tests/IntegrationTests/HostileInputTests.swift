@@ -1,4 +1,5 @@
 import Foundation
+import LotteryCoordinator
 import LotteryCore
 import LotteryWire
 import MaskCodec
@@ -120,7 +121,7 @@ import ZeroMQ
             #expect(coordinator.wait(seconds: 240) == 0, "\(cluster.logs)")
             #expect(worker.wait(seconds: 30) == 0)
             let log = coordinator.output
-            let named = ports.filter { log.contains("127.0.0.1:\($0)") }
+            let named = ports.filter { log.contains("dropped the connection from 127.0.0.1:\($0)") }
             #expect(!named.isEmpty, "the coordinator names the raw peers it dropped (ports \(ports)):\n\(log)")
             let rows = try readCSV(cluster.out.appendingPathComponent("rounds.csv"))
             #expect(rows.count == FaultSweep.trials * FaultSweep.roundsPerTrial)
@@ -222,7 +223,7 @@ import ZeroMQ
                 ("lth-worker", ["--connect", "tcp://127.0.0.1:\(port)", "--frobnicate"], "frobnicate"),
                 ("lth-worker", ["--connect", "tcp://127.0.0.1:\(port)", "--keys", "/nonexistent-keys"], "/nonexistent-keys"),
                 ("lth-worker", ["--connect", "bogus://nowhere"], "bogus://nowhere"),
-                ("lth-worker", [], "--connect"),
+
                 ("lth", ["sweep", missing] + data, "missing.yaml"),
                 ("lth", ["sweep", unknownKey] + out + data, "bogus_key"),
                 ("lth", ["sweep", badValue] + out + data, "iterations"),
@@ -230,6 +231,10 @@ import ZeroMQ
                 ("lth", ["frobnicate"], "frobnicate"),
                 ("lth", ["train", missing], "missing.yaml"),
             ]
+            // No arguments at all prints the usage (long, on purpose), still without a trace and with status 64.
+            let bare = try Child(bin.appendingPathComponent("lth-worker"), [], log: dir.appendingPathComponent("bare.log"))
+            #expect(bare.wait(seconds: 60).map { $0 != 0 } == true && bare.output.contains("--connect"))
+            #expect(!bare.output.contains("Stack dump") && !bare.output.contains("Fatal error"))
             for (index, (binary, arguments, expected)) in cases.enumerated() {
                 let child = try Child(
                     bin.appendingPathComponent(binary), arguments, log: dir.appendingPathComponent("cli-\(index).log"))
