@@ -68,7 +68,7 @@ struct LTHWorker: ParsableCommand {
             config.faultCrashTrial = fault
         }
         do {
-            if let keys { config.curve = try WorkerConfig.Curve.load(directory: keys) }
+            if let keys { config.curve = try WorkerConfig.Curve.load(directory: keys, name: config.name) }
         } catch {
             throw Failure(message: "\(error)")
         }

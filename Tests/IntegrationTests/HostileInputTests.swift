@@ -141,7 +141,8 @@ import ZeroMQ
             let good = dir.appendingPathComponent("good")
             let bad = dir.appendingPathComponent("bad")
             // The cluster/README.md steps: server pair on the coordinator, a pair per worker, publics exchanged.
-            for (folder, name) in [(keys, "server"), (good, "node1"), (bad, "intruder")] {
+            // `good` holds two workers' pairs, as cluster/keys-init's shared KEYS/worker-keys does: --name picks one.
+            for (folder, name) in [(keys, "server"), (good, "node1"), (good, "node2"), (bad, "intruder")] {
                 let keygen = try Child(
                     lth, ["keygen", folder.path, "--name", name], log: dir.appendingPathComponent("keygen-\(name).log"))
                 #expect(keygen.wait(seconds: 30) == 0, "\(keygen.output)")
