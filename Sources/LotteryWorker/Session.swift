@@ -128,7 +128,10 @@ final class Session {
     }
 
     private func sendHello(now: ContinuousClock.Instant) {
-        let running = order.compactMap { records[$0] }.filter { $0.holdsSlot && !$0.cancelled }.map(\.control.progress)
+        // Every trial this worker still holds: training, or finished with results not yet acknowledged (they
+        // are resent right after this HELLO), so the coordinator keeps them assigned here.
+        let running = order.compactMap { records[$0] }
+            .filter { ($0.holdsSlot || !$0.unacked.isEmpty) && !$0.cancelled }.map(\.control.progress)
         send(.hello(config.hello(datasets: disk.cachedDatasets(), running: running)))
         lastHello = now
         lastCredit = nil
