@@ -8,6 +8,9 @@ import Testing
 
 /// The fixed sweep every fault test runs (2 trials × 4 rounds of a [784, 30, 10, 10] net on tiny MNIST-shaped data)
 /// and its uninterrupted reference run, computed once per test process.
+///
+/// Rounds of 1,000 iterations (≈ 0.3 s in release, ≈ 8 s in debug) are long enough that a test reacting to
+/// "round 0 of … recorded" hits the worker in the middle of the next round.
 enum FaultSweep {
     static let yaml = """
         name: faults
@@ -16,8 +19,8 @@ enum FaultSweep {
           model:
             layers: [30, 10]
           train:
-            iterations: 400
-            eval_every: 200
+            iterations: 1000
+            eval_every: 500
           data:
             validation: 100
           prune:
@@ -417,8 +420,8 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
         try withTemporaryDirectory { dir in
             // One round would take minutes (release) to hours (debug): the worker can only leave in time by stopping
             // mid-round.
-            let long = FaultSweep.yaml.replacingOccurrences(of: "iterations: 400", with: "iterations: 2000000")
-                .replacingOccurrences(of: "eval_every: 200", with: "eval_every: 1000000")
+            let long = FaultSweep.yaml.replacingOccurrences(of: "iterations: 1000", with: "iterations: 2000000")
+                .replacingOccurrences(of: "eval_every: 500", with: "eval_every: 1000000")
             let cluster = try FaultCluster(dir, bin: bin, yaml: long)
             defer { cluster.stopAll() }
             let coordinator = try cluster.coordinator()

@@ -201,7 +201,7 @@ import ZeroMQ
                 return url.path
             }
             let unknownKey = try spec("unknown-key.yaml", FaultSweep.yaml.replacingOccurrences(of: "seeds: 2", with: "seeds: 2\nbogus_key: 3"))
-            let badValue = try spec("bad-value.yaml", FaultSweep.yaml.replacingOccurrences(of: "iterations: 400", with: "iterations: -5"))
+            let badValue = try spec("bad-value.yaml", FaultSweep.yaml.replacingOccurrences(of: "iterations: 1000", with: "iterations: -5"))
             let notYAML = try spec("broken.yaml", "name: [unclosed\n  - : :\n")
             let missing = dir.appendingPathComponent("missing.yaml").path
             let data = ["--data-dir", cluster.data.path]
