@@ -9,8 +9,8 @@ import Testing
 /// The fixed sweep every fault test runs (2 trials × 4 rounds of a [784, 30, 10, 10] net on tiny MNIST-shaped data)
 /// and its uninterrupted reference run, computed once per test process.
 ///
-/// Rounds of 1,000 iterations (≈ 0.3 s in release, ≈ 8 s in debug) are long enough that a test reacting to
-/// "round 0 of … recorded" hits the worker in the middle of the next round.
+/// Rounds of 1,000 iterations (≈ 0.1 s in release, ≈ 8 s in debug; a trial ≈ 0.4 s) are long enough that a test reacting to
+/// "round 0 of … recorded" (polled every 50 ms) hits the worker in the middle of that trial.
 enum FaultSweep {
     static let yaml = """
         name: faults

@@ -104,9 +104,7 @@ import ZeroMQ
             defer { cluster.stopAll() }
             let coordinator = try cluster.coordinator()
             #expect(coordinator.waitForOutput("listening on", seconds: 30), "\(cluster.logs)")
-            let worker = try cluster.worker("honest")
             guard let port = Int(cluster.endpoint.split(separator: ":").last ?? "") else { return }
-            var ports: [Int] = []
             var random = LotteryRNG(seed: 7, stream: "raw-tcp")
             let payloads: [[UInt8]] = [
                 Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
@@ -114,9 +112,12 @@ import ZeroMQ
                     + [UInt8](repeating: 0, count: 16) + [0] + [UInt8](repeating: 0, count: 31) + [4, 0xFF, 1, 2, 3],
                 (0..<4096).map { _ in UInt8(random.below(256)) },
             ]
-            for payload in payloads {
-                if let local = try rawTCP(port: port, payload) { ports.append(local) }
-            }
+            // All raw connections are open (and have spoken) before the honest worker starts and while it works.
+            let raw = try payloads.map { try RawTCPClient(port: port, $0) }
+            let worker = try cluster.worker("honest")
+            usleep(300_000)  // let libzmq read the bytes; then hang up mid-handshake
+            for client in raw { client.close() }
+            let ports = raw.compactMap(\.localPort)
             #expect(ports.count == payloads.count)
             #expect(coordinator.wait(seconds: 240) == 0, "\(cluster.logs)")
             #expect(worker.wait(seconds: 30) == 0)
@@ -255,35 +256,36 @@ import ZeroMQ
     }
 }
 
-/// Connects a plain TCP socket to 127.0.0.1:`port`, writes `bytes`, waits briefly for the peer to close, closes.
-/// Returns the local port (how the coordinator's log names this peer), or nil if the connection failed.
-func rawTCP(port: Int, _ bytes: [UInt8]) throws -> Int? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket() failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+/// A plain TCP client (not ZeroMQ) on 127.0.0.1: connects and writes its bytes at once; ``close()`` hangs up.
+final class RawTCPClient {
+    let fd: Int32
+    /// The local port (how the coordinator's log names this peer), or nil if the connection failed.
+    private(set) var localPort: Int?
+
+    init(port: Int, _ bytes: [UInt8]) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
+        guard connected == 0 else { return }
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        localPort = Int(UInt16(bigEndian: local.sin_port))
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
-    guard connected == 0 else { return nil }
-    var local = sockaddr_in()
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &local) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+
+    /// Closes the connection (the coordinator sees it end mid-handshake).
+    func close() {
+        Glibc.close(fd)
     }
-    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    // Read until the coordinator closes the connection or 2 s pass (a bound, not an expectation).
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    for _ in 0..<32 {
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if count <= 0 { break }
-    }
-    return Int(UInt16(bigEndian: local.sin_port))
 }
