@@ -460,8 +460,9 @@ final class CoordinatorLoop {
         var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
         let status = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
-                            NI_NUMERICHOST | NI_NUMERICSERV)
+                getnameinfo(
+                    $0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                    NI_NUMERICHOST | NI_NUMERICSERV)
             }
         }
         guard status == 0 else { return "?" }
@@ -694,7 +695,8 @@ final class CoordinatorLoop {
             try store.markRunning(trialID: task.trialID, worker: worker, host: host)
             // `task` events say where each assignment starts: after a crash no task may start at a recorded round.
             try store.logEvent(
-                kind: "task", worker: worker, trialID: task.trialID, message: "task \(taskID) start_round \(startRound)")
+                kind: "task", worker: worker, trialID: task.trialID,
+                message: "task \(taskID) start_round \(startRound)")
         }
         event(
             "trial \(task.trialID) started on \(worker)"

@@ -118,7 +118,8 @@ extension WorkerConfig.Curve {
                     secrets.isEmpty
                         ? "--keys \(directory): no *.key_secret file (create one with `lth keygen \(directory) --name worker`)"
                         : "--keys \(directory): several secret keys (\(secrets.joined(separator: ", "))) and none is "
-                            + "\(name.map { "\($0).key_secret (--name)" } ?? "named by --name"): pass the --name of one of them")
+                            + (name.map { "\($0).key_secret (--name)" } ?? "named by --name")
+                            + ": pass the --name of one of them")
             }
             secretFile = secrets[0]
         }

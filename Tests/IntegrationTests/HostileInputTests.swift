@@ -43,7 +43,9 @@ import ZeroMQ
             ]
             for (name, frames) in cases {
                 try hostile.sendRaw(frames)
-                let reject = try hostile.wait(seconds: 10) { if case .reject(let r) = $0 { return r } else { return nil } }
+                let reject = try hostile.wait(seconds: 10) {
+                    if case .reject(let r) = $0 { return r } else { return nil }
+                }
                 #expect(reject.code == .badMessage, "\(name): \(reject)")
                 #expect(!reject.message.isEmpty, "\(name): the REJECT says what was wrong")
             }
@@ -79,7 +81,8 @@ import ZeroMQ
             let context = try ZMQContext()
 
             let mallory = try FakeWorker(
-                context: context, endpoint: endpoint, name: "mallory", curve: (try CurveKeyPair.generate(), server.publicKey))
+                context: context, endpoint: endpoint, name: "mallory",
+                curve: (try CurveKeyPair.generate(), server.publicKey))
             mallory.heartbeats = false
             try mallory.hello()
             try mallory.send(.ready(WireMessage.Ready(credit: 4)))
@@ -87,7 +90,8 @@ import ZeroMQ
             #expect(throws: TestFailure.self) { _ = try mallory.wait(seconds: 1.5) { $0 } }
             #expect(mallory.received.isEmpty, "not even a REJECT: \(mallory.received.map(\.type))")
 
-            let worker = try FakeWorker(context: context, endpoint: endpoint, name: "w", curve: (alice, server.publicKey))
+            let worker = try FakeWorker(
+                context: context, endpoint: endpoint, name: "w", curve: (alice, server.publicKey))
             #expect(try worker.serveUntilShutdown() == 2)
             #expect(try coordinator.wait().get().exitStatus == 0)
             let rows = try readCSV(config.outputDirectory.appendingPathComponent("rounds.csv"))
@@ -201,8 +205,11 @@ import ZeroMQ
                 try text.write(to: url, atomically: true, encoding: .utf8)
                 return url.path
             }
-            let unknownKey = try spec("unknown-key.yaml", FaultSweep.yaml.replacingOccurrences(of: "seeds: 2", with: "seeds: 2\nbogus_key: 3"))
-            let badValue = try spec("bad-value.yaml", FaultSweep.yaml.replacingOccurrences(of: "iterations: 1000", with: "iterations: -5"))
+            let unknownKey = try spec(
+                "unknown-key.yaml", FaultSweep.yaml.replacingOccurrences(of: "seeds: 2", with: "seeds: 2\nbogus_key: 3")
+            )
+            let badValue = try spec(
+                "bad-value.yaml", FaultSweep.yaml.replacingOccurrences(of: "iterations: 1000", with: "iterations: -5"))
             let notYAML = try spec("broken.yaml", "name: [unclosed\n  - : :\n")
             let missing = dir.appendingPathComponent("missing.yaml").path
             let data = ["--data-dir", cluster.data.path]
@@ -214,16 +221,32 @@ import ZeroMQ
                 ("lth-coordinator", [unknownKey, "--bind", "tcp://127.0.0.1:\(port)"] + out + data, "bogus_key"),
                 ("lth-coordinator", [badValue, "--bind", "tcp://127.0.0.1:\(port)"] + out + data, "iterations"),
                 ("lth-coordinator", [notYAML, "--bind", "tcp://127.0.0.1:\(port)"] + out + data, "broken.yaml"),
-                ("lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:\(port)", "--frobnicate"], "frobnicate"),
+                (
+                    "lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:\(port)", "--frobnicate"],
+                    "frobnicate"
+                ),
                 ("lth-coordinator", [cluster.spec.path, "--bind", "127.0.0.1:\(port)"] + out + data, "--bind"),
-                ("lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:notaport"] + out + data, "notaport"),
+                (
+                    "lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:notaport"] + out + data,
+                    "notaport"
+                ),
                 ("lth-coordinator", [cluster.spec.path, "--bind", "tcp://0.0.0.0:\(port)"] + out + data, "--insecure"),
-                ("lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:\(port)", "--heartbeat-ms", "x"], "heartbeat-ms"),
-                ("lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:\(port)", "--keys", "/nonexistent-keys"] + out + data, "/nonexistent-keys"),
+                (
+                    "lth-coordinator", [cluster.spec.path, "--bind", "tcp://127.0.0.1:\(port)", "--heartbeat-ms", "x"],
+                    "heartbeat-ms"
+                ),
+                (
+                    "lth-coordinator",
+                    [cluster.spec.path, "--bind", "tcp://127.0.0.1:\(port)", "--keys", "/nonexistent-keys"] + out
+                        + data, "/nonexistent-keys"
+                ),
                 ("lth-worker", ["--connect", "localhost:5555"], "--connect"),
                 ("lth-worker", ["--connect", "tcp://127.0.0.1:\(port)", "--slots", "0"], "--slots"),
                 ("lth-worker", ["--connect", "tcp://127.0.0.1:\(port)", "--frobnicate"], "frobnicate"),
-                ("lth-worker", ["--connect", "tcp://127.0.0.1:\(port)", "--keys", "/nonexistent-keys"], "/nonexistent-keys"),
+                (
+                    "lth-worker", ["--connect", "tcp://127.0.0.1:\(port)", "--keys", "/nonexistent-keys"],
+                    "/nonexistent-keys"
+                ),
                 ("lth-worker", ["--connect", "bogus://nowhere"], "bogus://nowhere"),
 
                 ("lth", ["sweep", missing] + data, "missing.yaml"),
@@ -234,7 +257,8 @@ import ZeroMQ
                 ("lth", ["train", missing], "missing.yaml"),
             ]
             // No arguments at all prints the usage (long, on purpose), still without a trace and with status 64.
-            let bare = try Child(bin.appendingPathComponent("lth-worker"), [], log: dir.appendingPathComponent("bare.log"))
+            let bare = try Child(
+                bin.appendingPathComponent("lth-worker"), [], log: dir.appendingPathComponent("bare.log"))
             #expect(bare.wait(seconds: 60).map { $0 != 0 } == true && bare.output.contains("--connect"))
             #expect(!bare.output.contains("Stack dump") && !bare.output.contains("Fatal error"))
             for (index, (binary, arguments, expected)) in cases.enumerated() {
