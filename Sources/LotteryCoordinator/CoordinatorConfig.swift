@@ -122,6 +122,8 @@ public struct CoordinatorSummary: Sendable, Hashable, CustomStringConvertible {
     public var stoppedEarly: String?
     /// Wall time of this run, in seconds.
     public var seconds: Double
+    /// Timing counters (READY→TASK delays, store time), for benchmarks.
+    public var stats = CoordinatorStats()
 
     /// 0 when every trial finished; 1 when a trial failed for good or the coordinator stopped early.
     public var exitStatus: Int32 { trialsFailed == 0 && stoppedEarly == nil && trialsUnfinished == 0 ? 0 : 1 }

@@ -29,6 +29,7 @@ final class CoordinatorLoop {
         var metrics: RoundMetrics
         var mask: Mask
         var maskFile: [UInt8]
+        var nextMask: Mask?
         var nextMaskFile: [UInt8]?
     }
 
@@ -59,7 +60,9 @@ final class CoordinatorLoop {
     var currentTask: [String: Int] = [:]
     var nextTaskID: Int
     /// The mask of each running trial's last recorded round (the parent of its next round's delta).
-    var lastMasks: [String: (round: Int, mask: Mask)] = [:]
+    /// and the decoded next mask recorded with it (what the next round must train with), so checking the next round
+    /// decodes nothing from the store.
+    var lastMasks: [String: (round: Int, mask: Mask, next: Mask?)] = [:]
     /// Events produced while carrying out actions (a send to a vanished peer), fed after the current batch.
     var pendingEvents: [(SchedulerEvent, String?)] = []
     /// The result being fed to the scheduler, consumed by its `acceptResult` action.
@@ -73,6 +76,14 @@ final class CoordinatorLoop {
     var storeFailure: String?
     /// Workers that sent GIVE_BACK: they are leaving and get no new task (until a new HELLO).
     var leaving: Set<WorkerID> = []
+    /// Counters for benchmarks (``CoordinatorStats``); `readyAt` holds the arrival of each worker's unanswered READY.
+    var stats = CoordinatorStats()
+    var readyAt: [WorkerID: Double] = [:]
+    /// Group commit: results the scheduler accepted, not yet in the store and not yet acknowledged. Committed together
+    /// (``commitAccepted()``) after each burst of messages, when ``maxBatch`` are waiting, and before any other store
+    /// access, so the store sees writes in the order the scheduler made them.
+    var accepted: [(record: RecordedRound, taskID: Int, worker: WorkerID)] = []
+    static let maxBatch = 32
 
     static var now: Double { ProcessInfo.processInfo.systemUptime }
 
@@ -188,12 +199,13 @@ final class CoordinatorLoop {
         handle.listening(.success(endpoint))
     }
 
-    /// Packs each dataset the plan uses, once (workers load it even for synthetic trials).
+    /// Packs each dataset the plan's real trials use, once. Synthetic trials (`synthetic.round_ms`) read no data, so a
+    /// sweep of only synthetic trials needs no data folder at all.
     static func packDatasets(plan: SweepPlan, directory: URL, logger: Logger) throws -> [String: (
         bytes: [UInt8], checksum: String
     )] {
         var result: [String: (bytes: [UInt8], checksum: String)] = [:]
-        for name in Set(plan.trials.map(\.spec.dataset)).sorted() {
+        for name in Set(plan.trials.filter { $0.spec.synthetic == nil }.map(\.spec.dataset)).sorted() {
             do {
                 let bytes = try DatasetBundle.packDirectory(directory, dataset: name)
                 result[name] = (bytes, DatasetBundle.checksum(bytes))
@@ -219,11 +231,18 @@ final class CoordinatorLoop {
             do {
                 var timeout = pollMilliseconds
                 var handled = 0
-                while handled < 256, let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout) {
+                // A burst ends after 256 messages or one tick interval, whichever comes first: under load (each
+                // result costs milliseconds of mask checks and fsyncs) a longer burst would starve the ticks, and
+                // workers that hear no heartbeat for `liveness` intervals reconnect and requeue their trials.
+                let burstEnd = Self.now + min(0.1, config.heartbeatInterval / 4)
+                while handled < 256, handled == 0 || Self.now < burstEnd,
+                    let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout)
+                {
                     handle(message)
                     handled += 1
                     timeout = 0
                 }
+                commitAccepted()
             } catch let error as ZMQError where error.kind == .terminated {
                 break
             } catch {
@@ -242,6 +261,7 @@ final class CoordinatorLoop {
             progress.refresh(scheduler: scheduler, now: after, event: nil)
         }
         progress.clear()
+        commitAccepted()
         if storeFailure == nil { exportCSVs(final: true) }
         context.shutdown()
         return summary()
@@ -265,6 +285,7 @@ final class CoordinatorLoop {
     }
 
     func summary() -> CoordinatorSummary {
+        commitAccepted()
         var done = 0
         var failed = 0
         var unfinished = 0
@@ -289,10 +310,11 @@ final class CoordinatorLoop {
             sweepName: plan.name, directory: store.directory, trialsDone: done, trialsFailed: failed,
             trialsUnfinished: unfinished, roundsRecorded: rounds, failures: failures,
             stoppedEarly: storeFailure ?? (unfinished > 0 ? closing?.reason ?? "stopped" : nil),
-            seconds: Self.now - started)
+            seconds: Self.now - started, stats: stats)
     }
 
     func exportCSVs(final: Bool) {
+        commitAccepted()
         do {
             let summary = try store.exportCSVs()
             if final {
@@ -362,6 +384,7 @@ final class CoordinatorLoop {
             let wanted = max(0, min(ready.credit, slots - running))
             let delta = wanted - (info?.credit ?? 0)
             if delta > 0 {
+                if readyAt[worker] == nil { readyAt[worker] = Self.now }
                 feed(.workerReady(worker, credit: delta), from: worker)
             } else {
                 feed(.heartbeat(worker, progress: [:]), from: worker)
@@ -592,6 +615,7 @@ final class CoordinatorLoop {
         case .acceptResult(let worker, let trialID, let round):
             accept(trialID: trialID, round: round, from: worker)
         case .dropResult(let worker, let trialID, let round, let reason):
+            commitAccepted()  // a duplicate's original must be durable before the copy is acknowledged
             logger.debug("dropped round \(round) of \(trialID) from \(worker): \(reason)")
             // Journaled (kind `result-dropped`) so a crash test can count resends against recomputations.
             if storeFailure == nil {
@@ -606,6 +630,7 @@ final class CoordinatorLoop {
             send(.reject(WireMessage.Reject(code: code, message: reason)), to: worker)
         case .markWorkerDead(let worker, let reason):
             event("worker \(worker) left: \(reason)", level: .warning)
+            readyAt[worker] = nil
             for (taskID, assignment) in assignments where assignment.worker == worker { forget(taskID: taskID) }
             try? store.logEvent(kind: "worker-lost", worker: worker, message: reason)
         case .cancel(let worker, let trialID):
@@ -650,6 +675,7 @@ final class CoordinatorLoop {
     }
 
     func assign(_ task: SchedulerTask, to worker: WorkerID) {
+        commitAccepted()  // a resume reads the store
         if leaving.contains(worker) {
             // Spends the leaving worker's credit without sending anything; the trial goes straight back.
             pendingEvents.append((.givenBack(worker, trialIDs: [task.trialID]), worker))
@@ -682,7 +708,9 @@ final class CoordinatorLoop {
             pendingEvents.append((.trialFailed(worker, trialID: task.trialID, reason: "\(error)"), worker))
             return
         }
-        guard let dataset = datasets[task.spec.dataset] else {
+        // A synthetic trial reads no data: its TASK names the dataset with a placeholder checksum the worker ignores.
+        let checksum = task.spec.synthetic != nil ? "synthetic" : datasets[task.spec.dataset]?.checksum
+        guard let checksum else {
             pendingEvents.append(
                 (.trialFailed(worker, trialID: task.trialID, reason: "no dataset '\(task.spec.dataset)'"), worker))
             return
@@ -704,11 +732,14 @@ final class CoordinatorLoop {
                 + (task.spec.branch.map {
                     " (\($0.kind.rawValue) control of \($0.parentTrial) round \($0.parentRound))"
                 } ?? ""))
+        let sentAt = Self.now
+        if let ready = readyAt.removeValue(forKey: worker) { stats.readyToTask.append(sentAt - ready) }
+        if stats.firstTaskAt == nil { stats.firstTaskAt = sentAt - started }
         send(
             .task(
                 WireMessage.TaskAssignment(
                     taskID: taskID, trialID: task.trialID, spec: task.spec, startRound: startRound,
-                    dataset: WireMessage.DatasetRef(id: task.spec.dataset, checksum: dataset.checksum),
+                    dataset: WireMessage.DatasetRef(id: task.spec.dataset, checksum: checksum),
                     resumeMask: resumeMask, parentMask: parentMask)),
             to: worker)
     }
@@ -722,6 +753,8 @@ final class CoordinatorLoop {
         var prepared: PreparedResult?
         if let trial = scheduler.trials[trialID], !trial.state.isTerminal, round == trial.nextRound {
             // The scheduler will accept it: check the masks first, so a bad result is never stored.
+            let checkStart = Self.now
+            defer { stats.checkSeconds += Self.now - checkStart }
             do {
                 prepared = try prepare(result, spec: trial.spec)
             } catch {
@@ -741,7 +774,7 @@ final class CoordinatorLoop {
             prepared
             ?? PreparedResult(
                 taskID: result.taskID, spec: TrialSpec(), metrics: result.metrics, mask: Mask(layers: []),
-                maskFile: [], nextMaskFile: nil)
+                maskFile: [], nextMask: nil, nextMaskFile: nil)
         feed(.roundResult(worker, trialID: trialID, round: round, isFinalRound: result.nextMask == nil), from: worker)
         pendingResult = nil
     }
@@ -757,24 +790,47 @@ final class CoordinatorLoop {
         let record = RecordedRound(
             trialID: trialID, round: round, spec: prepared.spec, metrics: prepared.metrics,
             maskBytes: prepared.maskFile, nextMaskBytes: prepared.nextMaskFile, worker: worker, host: host)
+        lastMasks[trialID] = (round, prepared.mask, prepared.nextMask)
+        accepted.append((record, prepared.taskID, worker))
+        if accepted.count >= Self.maxBatch { commitAccepted() }
+    }
+
+    /// Group commit: records every accepted result in one store commit (``ResultsStore/record(batch:at:)``), then
+    /// acknowledges them. Nothing is acknowledged before its commit, so a crash loses only unacknowledged results,
+    /// which their workers still hold and resend.
+    func commitAccepted() {
+        guard !accepted.isEmpty else { return }
+        let batch = accepted
+        accepted = []
+        guard storeFailure == nil else { return }
+        let storeStart = Self.now
         do {
-            _ = try store.record(record)
+            try store.record(batch: batch.map(\.record))
+            stats.storeSeconds += Self.now - storeStart
+            stats.commits += 1
+            stats.roundsRecorded += batch.count
+            stats.lastRecordAt = Self.now - started
         } catch {
-            storeFailure = "cannot record round \(round) of \(trialID): \(error)"
+            let first = batch[0].record
+            let others = batch.count > 1 ? " and \(batch.count - 1) other result(s)" : ""
+            storeFailure = "cannot record round \(first.round) of \(first.trialID)\(others): \(error)"
             say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
             beginClosing(mode: .drain, reason: storeFailure, grace: 1)
             return
         }
-        lastMasks[trialID] = (round, prepared.mask)
-        let m = prepared.metrics
-        event(
-            String(
-                format: "round %d of %@ recorded from %@: density %.4f, test acc at early stop %.4f (iteration %d)",
-                round, trialID, worker, m.density, m.testAccAtES, m.earlyStopIteration))
-        progress.roundRecorded(now: Self.now)
-        send(
-            .ack(WireMessage.Ack(taskID: prepared.taskID, trialID: trialID, round: round, status: .recorded)),
-            to: worker)
+        for item in batch {
+            let m = item.record.metrics
+            event(
+                String(
+                    format: "round %d of %@ recorded from %@: density %.4f, test acc at early stop %.4f (iteration %d)",
+                    m.round, item.record.trialID, item.worker, m.density, m.testAccAtES, m.earlyStopIteration))
+            progress.roundRecorded(now: Self.now)
+            send(
+                .ack(
+                    WireMessage.Ack(
+                        taskID: item.taskID, trialID: item.record.trialID, round: item.record.round, status: .recorded)),
+                to: item.worker)
+        }
     }
 
     // MARK: - Sending
@@ -816,6 +872,7 @@ final class CoordinatorLoop {
 
     /// Runs a store write; on failure stops accepting results (see ``storeFailure``).
     func guarded(_ body: () throws(StoreError) -> Void) {
+        commitAccepted()
         guard storeFailure == nil else { return }
         do {
             try body()

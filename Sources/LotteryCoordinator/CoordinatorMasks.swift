@@ -34,7 +34,9 @@ extension CoordinatorLoop {
         var expected: Mask?
         if spec.branch == nil, round > 0 {
             previous = try storedOrCachedMask(trialID: trialID, round: round - 1)
-            if let bytes = try store.nextMaskBytes(trialID: trialID, round: round - 1) {
+            if let cached = lastMasks[trialID], cached.round == round - 1, let next = cached.next {
+                expected = next
+            } else if let bytes = try committedStore().nextMaskBytes(trialID: trialID, round: round - 1) {
                 expected = try? MaskFile.decodeChain(bytes) { _, _ in nil }
             }
         }
@@ -51,11 +53,13 @@ extension CoordinatorLoop {
             )
         }
         var nextMaskFile: [UInt8]?
+        var nextMask: Mask?
         if let blob = result.nextMask {
             let next = try decode(
                 blob, role: "next_mask", declaredParent: result.nextMaskParent,
                 candidates: [mask, previous, branchParent].compactMap { $0 }, shapes: shapes)
             nextMaskFile = (try? MaskFile.info(blob))?.isDelta == false ? blob : MaskFile.encode(next)
+            nextMask = next
         }
         let info = try? MaskFile.info(result.mask)
         let maskFile: [UInt8]
@@ -68,7 +72,7 @@ extension CoordinatorLoop {
         }
         return PreparedResult(
             taskID: result.taskID, spec: spec, metrics: result.metrics, mask: mask, maskFile: maskFile,
-            nextMaskFile: nextMaskFile)
+            nextMask: nextMask, nextMaskFile: nextMaskFile)
     }
 
     func decode(
@@ -117,6 +121,12 @@ extension CoordinatorLoop {
         return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
     }
 
+    /// The store, after committing what was accepted (reads must see every accepted result).
+    func committedStore() -> ResultsStore {
+        commitAccepted()
+        return store
+    }
+
     func storedOrCachedMask(trialID: String, round: Int) throws -> Mask? {
         if let cached = lastMasks[trialID], cached.round == round { return cached.mask }
         return try storedMask(trialID: trialID, round: round)
@@ -124,6 +134,7 @@ extension CoordinatorLoop {
 
     /// A recorded round's mask, its delta chain resolved through the trial's earlier rounds.
     func storedMask(trialID: String, round: Int) throws -> Mask? {
+        commitAccepted()
         guard let bytes = try store.maskBytes(trialID: trialID, round: round) else { return nil }
         let store = self.store
         do {

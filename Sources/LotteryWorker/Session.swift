@@ -350,7 +350,7 @@ final class Session {
         for id in order where free > 0 {
             guard let record = records[id], record.phase == .queued else { continue }
             free -= 1
-            if disk.has(record.task.dataset) {
+            if record.task.spec.synthetic != nil || disk.has(record.task.dataset) {  // synthetic: no data
                 start(record)
             } else if !DatasetDisk.isSafeID(record.task.dataset.id) {
                 record.phase = .awaitingData
@@ -373,6 +373,9 @@ final class Session {
             // `_exit`, not `abort()`: the same abrupt end for the coordinator (no GIVE_BACK, no flush), without a
             // core dump in the test's working folder.
             _exit(134)
+        }
+        if record.task.spec.synthetic != nil {
+            return SyntheticTrialJob(task: record.task, control: record.control, mailbox: worker.mailbox).start()
         }
         TrialJob(
             task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,

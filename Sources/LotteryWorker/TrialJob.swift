@@ -28,6 +28,7 @@ final class TrialControl: Sendable {
     var snapshot: State { state.current }
 
     /// Records the position; returns true when the trial must stop now (CANCEL or drain).
+    @discardableResult
     func update(round: Int, iteration: Int) -> Bool {
         state.withLock {
             $0.round = round

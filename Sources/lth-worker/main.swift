@@ -40,12 +40,19 @@ struct LTHWorker: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    /// Benchmarks only (`lth bench sweep`): K logical workers in this process, each its own `Worker` (own DEALER
+    /// connection, own HELLO `NAME-i` and instance id, own I/O thread), so a 2-core machine can present hundreds
+    /// of workers to a coordinator. They are meant for synthetic trials: real training would oversubscribe cores.
+    @Option(help: .hidden)
+    var instances: Int = 1
+
     func validate() throws {
         guard connect.contains("://") else { throw ValidationError("--connect \(connect): expected e.g. tcp://host:5555") }
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1, got \(slots)") }
         guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
         if let name, name.isEmpty { throw ValidationError("--name must not be empty") }
+        guard instances >= 1 else { throw ValidationError("--instances must be at least 1, got \(instances)") }
     }
 
     func run() throws {
@@ -73,8 +80,9 @@ struct LTHWorker: ParsableCommand {
             throw Failure(message: "\(error)")
         }
 
+        if instances > 1 { return try runInstances(config) }
         let worker = Worker(config: config, logger: Logger(label: "lth-worker"))
-        let signals = installSignalHandlers(worker)
+        let signals = installSignalHandlers([worker])
         defer { withExtendedLifetime(signals) {} }
         do {
             _ = try worker.run()
@@ -83,9 +91,35 @@ struct LTHWorker: ParsableCommand {
         }
     }
 
+    /// `--instances K`: K workers `NAME-1 … NAME-K` on their own threads; returns when all have exited, and fails if
+    /// any failed (with the first error).
+    private func runInstances(_ base: WorkerConfig) throws {
+        let workers = (1...instances).map { index in
+            var config = base
+            config.name = "\(base.name)-\(index)"
+            config.instanceID = HostFacts.randomInstanceID()
+            return Worker(config: config, logger: Logger(label: "lth-worker.\(index)"))
+        }
+        let signals = installSignalHandlers(workers)
+        defer { withExtendedLifetime(signals) {} }
+        let failures = FailureBox()
+        let group = DispatchGroup()
+        for worker in workers {
+            group.enter()
+            let thread = Thread {
+                do { _ = try worker.run() } catch { failures.record("\(worker.config.name): \(error)") }
+                group.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        if let first = failures.first { throw Failure(message: first) }
+    }
+
     /// SIGTERM/SIGINT: the first asks the worker to give its trials back and leave; a second exits at once.
     /// Dispatch sources run the handler on a queue, never inside the raw signal handler.
-    private func installSignalHandlers(_ worker: Worker) -> [any DispatchSourceSignal] {
+    private func installSignalHandlers(_ workers: [Worker]) -> [any DispatchSourceSignal] {
         let queue = DispatchQueue(label: "lth-worker.signals")
         let count = SignalCount()
         return [SIGTERM, SIGINT].map { number in
@@ -93,7 +127,7 @@ struct LTHWorker: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 if count.increment() > 1 { Foundation.exit(130) }
-                worker.stop(reason: number == SIGTERM ? "SIGTERM" : "SIGINT")
+                for worker in workers { worker.stop(reason: number == SIGTERM ? "SIGTERM" : "SIGINT") }
             }
             source.resume()
             return source
@@ -108,6 +142,14 @@ private final class SignalCount: @unchecked Sendable {
         value += 1
         return value
     }
+}
+
+/// The first failure among `--instances` workers (written from their threads).
+private final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func record(_ message: String) { lock.withLock { messages.append(message) } }
+    var first: String? { lock.withLock { messages.first } }
 }
 
 /// A one-line error for the user: `lth-worker: <message>`, exit code 1, no stack trace.

@@ -18,6 +18,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training, mask coding and sweep throughput.",
-        subcommands: [BenchTrainCommand.self, BenchCodecCommand.self]
+        subcommands: [BenchTrainCommand.self, BenchCodecCommand.self, BenchSweepCommand.self]
     )
 }

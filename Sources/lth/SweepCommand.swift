@@ -172,10 +172,10 @@ struct SweepCommand: ParsableCommand {
 
     /// Pre-installs each dataset in the workers' cache folder (`cache/<dataset>/` with symbolic links to the IDX
     /// files, and the `.bundle-sha256` marker of the bundle the coordinator serves), so local workers need not
-    /// download what is already on this disk. Never writes into the data folder itself.
+    /// download what is already on this disk. Never writes into the data folder itself. Synthetic trials need none.
     static func seedCache(_ cache: URL, plan: SweepPlan, dataDirectory: URL) throws {
         let fileManager = FileManager.default
-        for name in Set(plan.trials.map(\.spec.dataset)).sorted() {
+        for name in Set(plan.trials.filter { $0.spec.synthetic == nil }.map(\.spec.dataset)).sorted() {  // synthetic: no data
             let bundle: [UInt8]
             do {
                 bundle = try DatasetBundle.packDirectory(dataDirectory, dataset: name)

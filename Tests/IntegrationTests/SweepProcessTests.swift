@@ -86,7 +86,7 @@ import ZeroMQ
     }
 
     /// A sweep of tiny trials (a [784, 30, 10, 10] network, 40 iterations per round by default) on `writeTinyMNIST` data.
-    /// (Not `synthetic.round_ms`: the worker does not implement it yet and would train 50,000 iterations.)
+    /// (Real training on purpose: these tests exercise the worker's dataset path; SyntheticSweepTests covers `synthetic.round_ms`.)
     static func tinySweep(_ dir: URL, rounds: Int, seeds: Int, iterations: Int = 40) throws -> URL {
         let spec = dir.appendingPathComponent("small.yaml")
         let text = """

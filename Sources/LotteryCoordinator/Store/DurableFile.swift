@@ -32,10 +32,10 @@ enum DurableFile {
     /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of the folder).
     ///
     /// - Throws: ``StoreError`` (code `.io`); the temporary file is removed on failure.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
+    static func writeAtomically(_ bytes: [UInt8], to path: String, syncFolder: Bool = true) throws(StoreError) {
         let writer = try BufferedFileWriter(temporaryFor: path)
         try writer.write(bytes)
-        try writer.commit()
+        try writer.commit(syncFolder: syncFolder)
     }
 
     /// Creates `path` and any missing parents (mode 0755), fsyncing each parent whose entry it adds.
@@ -173,8 +173,9 @@ final class BufferedFileWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes, fsyncs, closes, renames over the final name and fsyncs the folder.
-    func commit() throws(StoreError) {
+    /// Flushes, fsyncs, closes, renames over the final name and fsyncs the folder (unless `syncFolder` is false: then
+    /// the caller must fsync it before relying on the rename, e.g. once for a batch of files).
+    func commit(syncFolder: Bool = true) throws(StoreError) {
         try flush()
         if fsync(fd) != 0 { throw fail("cannot sync the file") }
         let closed = close(fd)
@@ -189,7 +190,7 @@ final class BufferedFileWriter {
             unlink(temporaryPath)
             throw DurableFile.ioError("cannot rename the file into place", finalPath, code)
         }
-        try DurableFile.syncDirectory(DurableFile.parentOf(finalPath))
+        if syncFolder { try DurableFile.syncDirectory(DurableFile.parentOf(finalPath)) }
     }
 
     private func fail(_ what: String) -> StoreError {

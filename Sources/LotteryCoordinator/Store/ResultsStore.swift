@@ -367,6 +367,90 @@ public final class ResultsStore {
         return .recorded(maskPath: relativePath)
     }
 
+    /// Records several accepted results with one commit (group commit): every new mask file is written and
+    /// fsynced, each folder that got one is fsynced once, then all rows go in one transaction.
+    ///
+    /// Same durability as ``record(_:at:)`` per result, as long as the caller acknowledges none of `results` before
+    /// this returns: a crash before the COMMIT loses the whole batch (the new mask files are orphans, removed at the
+    /// next open), and none of it was acknowledged, so the workers still hold it and resend it.
+    ///
+    /// - Returns: one outcome per result, in order (`.duplicate` for one recorded before, or twice in `results`).
+    /// - Throws: ``StoreError`` like ``record(_:at:)``; then nothing of the batch is recorded and its new mask files
+    ///   are removed.
+    @discardableResult
+    public func record(batch results: [RecordedRound], at time: Date = Date()) throws(StoreError) -> [RecordOutcome] {
+        for result in results { try validate(result) }
+        var outcomes: [RecordOutcome] = []
+        var written: [(result: RecordedRound, path: String, absolute: String)] = []
+        var seen = Set<String>()
+        var folders: [String] = []
+        do throws(StoreError) {
+            for result in results {
+                let key = "\(result.trialID)#\(result.round)"
+                let recordedBefore = try db.scalar(
+                    "SELECT 1 FROM rounds WHERE trial_id = ? AND round = ?",
+                    [.text(result.trialID), .integer(result.round)])
+                if seen.contains(key) || recordedBefore != nil {
+                    outcomes.append(.duplicate)
+                    continue
+                }
+                seen.insert(key)
+                let relativePath = Self.maskRelativePath(trialID: result.trialID, round: result.round)
+                let absolutePath = root + "/" + relativePath
+                let folder = DurableFile.parentOf(absolutePath)
+                try DurableFile.makeDirectories(folder)
+                written.append((result, relativePath, absolutePath))
+                if !folders.contains(folder) { folders.append(folder) }
+                outcomes.append(.recorded(maskPath: relativePath))
+            }
+            // The files' fsyncs, then the folders', run concurrently: they wait on the disk, not the CPU, and the
+            // file system can serve several waiting syncs with one journal commit.
+            let files = written.map { (bytes: $0.result.maskBytes, path: $0.absolute) }
+            let syncFolders = folders
+            try Self.concurrently(files.count) { i throws(StoreError) in
+                try DurableFile.writeAtomically(files[i].bytes, to: files[i].path, syncFolder: false)
+            }
+            try Self.concurrently(syncFolders.count) { i throws(StoreError) in
+                try DurableFile.syncDirectory(syncFolders[i])
+            }
+            try db.transaction { () throws(StoreError) in
+                for item in written {
+                    try insertTrialIfNew(id: item.result.trialID, spec: item.result.spec, expectedRounds: nil)
+                    try insertRound(item.result, maskPath: item.path, time: time)
+                }
+            }
+        } catch {
+            for item in written { try? DurableFile.remove(item.absolute) }
+            throw error
+        }
+        return outcomes
+    }
+
+    /// Runs `body(i)` for `i` in `0..<count` on up to 8 threads of its own (blocking I/O: never Dispatch's pool,
+    /// which has one thread per core); returns when all have ended, rethrowing the first error.
+    static func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) throws(StoreError) -> Void) throws(StoreError)
+    {
+        if count <= 1 {
+            if count == 1 { try body(0) }
+            return
+        }
+        let failures = FirstError()
+        let threads = min(count, 8)
+        let done = DispatchSemaphore(value: 0)
+        for k in 0..<threads {
+            let thread = Thread {
+                for i in stride(from: k, to: count, by: threads) {
+                    do throws(StoreError) { try body(i) } catch { failures.record(error) }
+                }
+                done.signal()
+            }
+            thread.stackSize = 256 << 10
+            thread.start()
+        }
+        for _ in 0..<threads { done.wait() }
+        if let error = failures.first { throw error }
+    }
+
     private func validate(_ result: RecordedRound) throws(StoreError) {
         let metrics = result.metrics
         guard metrics.trialID == result.trialID, metrics.round == result.round, result.round >= 0 else {
@@ -525,4 +609,12 @@ public final class ResultsStore {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.date(from: text)
     }
+}
+
+/// The first error of concurrent iterations (``ResultsStore/concurrently(_:_:)``).
+private final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: StoreError?
+    func record(_ new: StoreError) { lock.withLock { if error == nil { error = new } } }
+    var first: StoreError? { lock.withLock { error } }
 }
