@@ -351,7 +351,10 @@ struct WorkerTests {
             let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
             defer { running.shutDown() }
             _ = try coordinator.handshake()
-            let spec = tinySpec(seed: 13, iterations: 1000)
+            // Rounds long enough (20,000 iterations) that a heartbeat lands in round 1 even in release under load (at
+            // 1,000 the whole trial could end between two heartbeats); SIGTERM stops training mid-round anyway.
+            var spec = tinySpec(seed: 13, iterations: 20_000)
+            spec.train.evalEvery = 5_000
             try coordinator.send(.task(WireMessage.TaskAssignment(
                 taskID: 60, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             try coordinator.ack(try coordinator.roundResult(within: 60))
