@@ -42,6 +42,12 @@ final class CoordinatorLoop {
     let context: ZMQContext
     let authenticator: ZAPAuthenticator?
     let router: ZMQSocket
+    /// Connection events of `router`: names peers that fail the ZeroMQ handshake (a port scanner, an HTTP client).
+    let monitor: ZMQMonitor
+    /// Peer addresses (`ip:port`) of accepted TCP connections, by file descriptor (from the monitor's events).
+    var connections: [UInt32: String] = [:]
+    /// The last handshake failure reported; libzmq reports the connection's DISCONNECTED right after it.
+    var handshakeFailure: String?
     let curve: Bool
     let endpoint: String
     /// Packed datasets by id: the bytes served with DATA_CHUNK and their SHA-256.
@@ -162,6 +168,10 @@ final class CoordinatorLoop {
             try router.set(.maxMessageSize, Wire.maxFrameBytes)
             try router.set(.routerMandatory, true)
             try router.set(.routerHandover, true)
+            // A connection that does not finish its ZeroMQ (and CURVE) handshake in 5 s is dropped (libzmq's
+            // default is 30 s): raw TCP clients do not linger.
+            try router.set(.handshakeInterval, 5000)
+            monitor = try router.monitor()
             if let keys = config.keysDirectory {
                 let secret = CoordinatorConfig.serverSecretKeyPath(keys)
                 guard FileManager.default.fileExists(atPath: secret) else {
@@ -238,6 +248,7 @@ final class CoordinatorLoop {
             } catch {
                 say(.error, "receive failed: \(error)")
             }
+            drainConnectionEvents()
             let after = Self.now
             if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
                 lastTick = after
@@ -422,6 +433,65 @@ final class CoordinatorLoop {
         flushPendingEvents()
     }
 
+    /// Logs connections that never became a ZeroMQ peer (failed or timed-out handshakes) with their address; a
+    /// garbage-speaking client is dropped by libzmq and every other connection is unaffected.
+    func drainConnectionEvents() {
+        do {
+            var handled = 0
+            while handled < 256, let event = try monitor.nextEvent(timeoutMilliseconds: 0) {
+                handled += 1
+                switch event.kind {
+                case .accepted:
+                    connections[event.value] = Self.peerAddress(fileDescriptor: Int32(bitPattern: event.value))
+                case .handshakeFailedNoDetail:
+                    let reason = event.value == 0 ? "closed" : String(cString: strerror(Int32(bitPattern: event.value)))
+                    handshakeFailure =
+                        "it closed or stalled without completing a ZeroMQ handshake (\(reason)); not a LotteryTickets worker"
+                case .handshakeFailedProtocol:
+                    handshakeFailure =
+                        "ZeroMQ protocol error 0x\(String(event.value, radix: 16)) in the handshake: the peer does not speak ZMTP"
+                case .handshakeFailedAuth:
+                    handshakeFailure = "CURVE authentication failed (ZAP status \(event.value))"
+                case .disconnected:
+                    let peer = connections.removeValue(forKey: event.value) ?? "an unknown address"
+                    if let failure = handshakeFailure {
+                        say(.warning, "dropped the connection from \(peer): \(failure)")
+                        handshakeFailure = nil
+                    } else {
+                        logger.debug("connection from \(peer) closed")
+                    }
+                default:
+                    break
+                }
+            }
+        } catch let error as ZMQError where error.kind == .terminated {
+            return
+        } catch {
+            logger.debug("socket monitor: \(error)")
+        }
+    }
+
+    /// `ip:port` of a connected TCP socket (`getpeername`), or "?".
+    static func peerAddress(fileDescriptor fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard ok == 0 else { return "?" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let status = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo(
+                    $0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                    NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard status == 0 else { return "?" }
+        return "\(String(cString: host)):\(String(cString: service))"
+    }
+
     func describePeer(_ identity: [UInt8], _ message: ZMQMessage) -> String {
         if let peer = peers[identity] { return "worker \(peer.workerID)" }
         let address = message.peerAddress ?? "?"
@@ -547,6 +617,11 @@ final class CoordinatorLoop {
         case .dropResult(let worker, let trialID, let round, let reason):
             commitAccepted()  // a duplicate's original must be durable before the copy is acknowledged
             logger.debug("dropped round \(round) of \(trialID) from \(worker): \(reason)")
+            // Journaled (kind `result-dropped`) so a crash test can count resends against recomputations.
+            if storeFailure == nil {
+                try? store.logEvent(
+                    kind: "result-dropped", worker: worker, trialID: trialID, message: "round \(round): \(reason)")
+            }
             let taskID = pendingResult?.taskID ?? currentTask[trialID] ?? 0
             pendingResult = nil
             send(.ack(WireMessage.Ack(taskID: taskID, trialID: trialID, round: round, status: .duplicate)), to: worker)
@@ -572,6 +647,9 @@ final class CoordinatorLoop {
         case .requeue(let trialID, let fromRound):
             if let taskID = currentTask[trialID] { forget(taskID: taskID) }
             event("trial \(trialID) requeued (resumes at round \(fromRound))")
+            if storeFailure == nil {
+                try? store.logEvent(kind: "requeued", trialID: trialID, message: "resumes at round \(fromRound)")
+            }
         case .branchCreated(let trialID, let spec):
             guarded { () throws(StoreError) in
                 try store.registerTrials([TrialRegistration(id: trialID, spec: spec, expectedRounds: 1)])
@@ -641,7 +719,13 @@ final class CoordinatorLoop {
         if let old = currentTask[task.trialID] { assignments[old] = nil }
         currentTask[task.trialID] = taskID
         let host = routes[worker].flatMap { peers[$0]?.host } ?? "?"
-        guarded { () throws(StoreError) in try store.markRunning(trialID: task.trialID, worker: worker, host: host) }
+        guarded { () throws(StoreError) in
+            try store.markRunning(trialID: task.trialID, worker: worker, host: host)
+            // `task` events say where each assignment starts: after a crash no task may start at a recorded round.
+            try store.logEvent(
+                kind: "task", worker: worker, trialID: task.trialID,
+                message: "task \(taskID) start_round \(startRound)")
+        }
         event(
             "trial \(task.trialID) started on \(worker)"
                 + (startRound > 0 ? " at round \(startRound)" : "")

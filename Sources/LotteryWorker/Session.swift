@@ -366,6 +366,14 @@ final class Session {
     private func start(_ record: TaskRecord) {
         record.phase = .running
         logger.info("trial starts", metadata: record.metadata)
+        if let fault = config.faultCrashTrial,
+            fault == record.task.trialID || fault == "seed=\(record.task.spec.seed)"
+        {
+            logger.critical("LTH_FAULT_CRASH_TRIAL=\(fault): crashing on purpose", metadata: record.metadata)
+            // `_exit`, not `abort()`: the same abrupt end for the coordinator (no GIVE_BACK, no flush), without a
+            // core dump in the test's working folder.
+            _exit(134)
+        }
         if record.task.spec.synthetic != nil {
             return SyntheticTrialJob(task: record.task, control: record.control, mailbox: worker.mailbox).start()
         }

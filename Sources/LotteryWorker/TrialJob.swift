@@ -27,17 +27,21 @@ final class TrialControl: Sendable {
 
     var snapshot: State { state.current }
 
-    func update(round: Int, iteration: Int) {
+    /// Records the position; returns true when the trial must stop now (CANCEL or drain).
+    @discardableResult
+    func update(round: Int, iteration: Int) -> Bool {
         state.withLock {
             $0.round = round
             $0.iteration = iteration
+            return $0.cancelled || $0.stopAfterRound
         }
     }
 
     /// CANCEL: stop as soon as possible and report nothing more.
     func cancel() { state.withLock { $0.cancelled = true } }
 
-    /// Drain: finish the round in progress, report it, then stop.
+    /// Drain: stop training now (the round in progress is dropped; the trial is given back from its last
+    /// reported round). A round already finished is still reported.
     func stopAfterRound() { state.withLock { $0.stopAfterRound = true } }
 
     var progress: WireMessage.TrialProgress {
@@ -104,7 +108,10 @@ struct TrialJob: Sendable {
         do {
             let data = try splits.splits(spec: task.spec, ref: task.dataset, directory: dataDirectory)
             let runner = try IMPRunner(spec: task.spec, data: data)
-            let progress: (IMPProgress) -> Void = { [control] p in control.update(round: p.round, iteration: p.iteration) }
+            // Checked every 100 iterations: CANCEL, a drain and SIGTERM stop training mid-round, at once.
+            let progress: (IMPProgress) throws -> Void = { [control] p in
+                if control.update(round: p.round, iteration: p.iteration) { throw TrialStop() }
+            }
             if task.spec.branch != nil {
                 guard let bytes = task.parentMask else { throw WorkerError("branch task without 'parent_mask'") }
                 let parent = try MaskConversion.decode(bytes, role: "parent_mask")

@@ -41,6 +41,11 @@ public struct WorkerConfig: Sendable {
     /// How many in-memory train/validation splits to keep across tasks (each MNIST split is ~190 MB).
     public var cachedSplits: Int
 
+    /// Testing hook: a trial this worker crashes on (`abort()`) as soon as it would start training it — a trial
+    /// id, or `seed=N` for every trial with `seed: N`. `nil` (the default) disables it. `lth-worker` sets it from
+    /// the environment variable `LTH_FAULT_CRASH_TRIAL`; the fault tests use it to make a poison trial.
+    public var faultCrashTrial: String?
+
     /// HELLO fields describing the host and build.
     public var host: String
     public var instanceID: String
@@ -85,19 +90,26 @@ public struct WorkerConfig: Sendable {
 extension WorkerConfig.Curve {
     /// Loads a worker's CURVE keys from a folder made with `lth keygen`.
     ///
-    /// The worker's own pair is `DIR/worker.key_secret`, or else the only `*.key_secret` in `DIR`; the
-    /// coordinator's public key is `DIR/server.key`, or else `DIR/coordinator.key`.
+    /// The worker's own pair is `DIR/NAME.key_secret` (NAME = `name`, the worker's `--name`), or else
+    /// `DIR/worker.key_secret`, or else the only `*.key_secret` in `DIR` — so one folder made by `cluster/keys-init`
+    /// (`KEYS/worker-keys`, every worker's pair) serves every worker; the coordinator's public key is
+    /// `DIR/server.key`, or else `DIR/coordinator.key`.
     ///
+    /// - Parameters:
+    ///   - directory: the keys folder.
+    ///   - name: the worker's name, if it has a pair of that name in `directory`.
     /// - Throws: ``WorkerError`` saying which file is missing or ambiguous; `CurveKeyError` (with path and line)
     ///   for a malformed key file.
-    public static func load(directory: String) throws -> Self {
+    public static func load(directory: String, name: String? = nil) throws -> Self {
         let fileManager = FileManager.default
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         guard let names = try? fileManager.contentsOfDirectory(atPath: directory) else {
             throw WorkerError("--keys \(directory): no such folder (create one with `lth keygen \(directory) --name worker`)")
         }
         let secretFile: String
-        if names.contains("worker.key_secret") {
+        if let name, names.contains("\(name).key_secret") {
+            secretFile = "\(name).key_secret"
+        } else if names.contains("worker.key_secret") {
             secretFile = "worker.key_secret"
         } else {
             let secrets = names.filter { $0.hasSuffix(".key_secret") }.sorted()
@@ -105,8 +117,9 @@ extension WorkerConfig.Curve {
                 throw WorkerError(
                     secrets.isEmpty
                         ? "--keys \(directory): no *.key_secret file (create one with `lth keygen \(directory) --name worker`)"
-                        : "--keys \(directory): several secret keys (\(secrets.joined(separator: ", "))); "
-                            + "name this worker's worker.key_secret")
+                        : "--keys \(directory): several secret keys (\(secrets.joined(separator: ", "))) and none is "
+                            + (name.map { "\($0).key_secret (--name)" } ?? "named by --name")
+                            + ": pass the --name of one of them")
             }
             secretFile = secrets[0]
         }

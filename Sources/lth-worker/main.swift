@@ -70,8 +70,12 @@ struct LTHWorker: ParsableCommand {
         if let name { config.name = name }
         config.heartbeatMilliseconds = heartbeatMilliseconds
         config.buildID = HostFacts.buildID()
+        // Testing hook (docs/worker.md): crash on purpose when starting this trial; inert when unset or empty.
+        if let fault = ProcessInfo.processInfo.environment["LTH_FAULT_CRASH_TRIAL"], !fault.isEmpty {
+            config.faultCrashTrial = fault
+        }
         do {
-            if let keys { config.curve = try WorkerConfig.Curve.load(directory: keys) }
+            if let keys { config.curve = try WorkerConfig.Curve.load(directory: keys, name: config.name) }
         } catch {
             throw Failure(message: "\(error)")
         }

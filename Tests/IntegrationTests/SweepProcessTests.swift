@@ -113,7 +113,9 @@ import ZeroMQ
     @Test func workersStartedBeforeTheCoordinatorAndMidSweepBothWork() throws {
         guard let bin = Binaries.require("workersStartedBeforeTheCoordinatorAndMidSweepBothWork") else { return }
         try withTemporaryDirectory { dir in
-            let spec = try Self.tinySweep(dir, rounds: 3, seeds: 3, iterations: 600)
+            // Rounds long enough (≈ 0.5 s in release) that the late worker joins while trials are still queued: with
+            // 600 iterations the early worker could finish the sweep before the late one connected (seen in release).
+            let spec = try Self.tinySweep(dir, rounds: 3, seeds: 3, iterations: 2000)
             let data = dir.appendingPathComponent("data")
             try writeTinyMNIST(data, train: 600, test: 100)
             let endpoint = "tcp://127.0.0.1:\(try freePort())"

@@ -282,4 +282,38 @@ struct IMPRunnerTests {
             Reinit.branchInitSeed(b0) != spec.initSeed
                 && Reinit.branchInitSeed(b0) != Reinit.randomInitSeed(spec, round: 2))
     }
+
+    /// A throwing progress callback stops the run mid-round (a worker's CANCEL or drain): the error comes out, the
+    /// interrupted round is never reported, and resuming from the last reported round gives exactly the outcomes
+    /// of an uninterrupted run.
+    @Test func throwingProgressStopsMidRoundAndTheResumeIsExact() throws {
+        struct Stop: Error {}
+        var spec = tinySpec()
+        spec.train.iterations = 300
+        spec.train.evalEvery = 150
+        let runner = try IMPRunner(spec: spec, data: tinyData)
+        let full = try runAll(runner)
+        var reported: [RoundOutcome] = []
+        var calls: [(round: Int, iteration: Int)] = []
+        #expect(throws: Stop.self) {
+            try runner.run(
+                progress: { p in
+                    calls.append((p.round, p.iteration))
+                    if p.round == 1 && p.iteration == 200 { throw Stop() }
+                },
+                onRound: { reported.append($0) })
+        }
+        #expect(reported.count == 1 && reported.first?.metrics.round == 0)
+        #expect(calls.last.map { $0.round == 1 && $0.iteration == 200 } == true, "stopped at once, mid-round")
+        let resumed = try runAll(runner, startRound: 1, startMask: reported[0].nextMask)
+        #expect(resumed.map { timeless($0.metrics) } == full.dropFirst().map { timeless($0.metrics) })
+
+        // Trainer alone: the error propagates and the model is left as it came in.
+        var model = runner.initialNetwork
+        let before = bits(model)
+        #expect(throws: Stop.self) {
+            _ = try Trainer(spec: spec, data: tinyData).train(&model) { p in if p.iteration == 100 { throw Stop() } }
+        }
+        #expect(bits(model) == before)
+    }
 }

@@ -322,6 +322,15 @@ public final class ResultsStore {
         return events
     }
 
+    /// SQLite's `PRAGMA integrity_check` of `results.db`: `"ok"`, or the first problems it lists.
+    ///
+    /// For checks after a crash or a full disk (the fault tests); reads the whole database.
+    public func integrityCheck() throws(StoreError) -> String {
+        var lines: [String] = []
+        try db.forEachRow("PRAGMA integrity_check") { row in lines.append(row.text(0) ?? "") }
+        return lines.joined(separator: "; ")
+    }
+
     // MARK: recording results
 
     /// Records one accepted round result, exactly once: mask file first (durably), then the round row, its curve

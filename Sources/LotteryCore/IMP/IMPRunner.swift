@@ -95,12 +95,13 @@ public struct IMPRunner: Sendable {
     ///   - startRound: the first round to train; 0 for a fresh trial.
     ///   - startMask: the mask round `startRound` trains with (the previous round's ``RoundOutcome/nextMask``);
     ///     required when `startRound > 0`, must be `nil` or all-kept for round 0.
-    ///   - progress: called on this thread during training.
+    ///   - progress: called on this thread during training (every 100 iterations and every evaluation); it may
+    ///     throw to stop the run at once, mid-round (a cancelled trial).
     ///   - onRound: receives each round's outcome as soon as it is known (stream it, store it).
-    /// - Throws: ``IMPError`` when `startRound`/`startMask` do not fit this trial; whatever `onRound` throws
-    ///   (the run stops there).
+    /// - Throws: ``IMPError`` when `startRound`/`startMask` do not fit this trial; whatever `progress` or `onRound`
+    ///   throws (the run stops there).
     public func run(
-        startRound: Int = 0, startMask: [LayerMask]? = nil, progress: ((IMPProgress) -> Void)? = nil,
+        startRound: Int = 0, startMask: [LayerMask]? = nil, progress: ((IMPProgress) throws -> Void)? = nil,
         onRound: (RoundOutcome) throws -> Void
     ) throws {
         guard startRound >= 0 && startRound <= plan.lastRound else {
@@ -141,9 +142,9 @@ public struct IMPRunner: Sendable {
             var model = start
             let density = Pruning.density(mask)
             let replaying = round < startRound
-            let run = trainer.train(&model, snapshotAt: round == 0 && rewindIteration > 0 ? rewindIteration : nil) {
+            let run = try trainer.train(&model, snapshotAt: round == 0 && rewindIteration > 0 ? rewindIteration : nil) {
                 [round, lastRound = plan.lastRound] p in
-                progress?(
+                try progress?(
                     IMPProgress(
                         round: round, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
                         density: density, replaying: replaying, lastEval: p.lastEval))
@@ -182,9 +183,10 @@ public struct IMPRunner: Sendable {
     ///   - branchSpec: a spec with ``TrialSpec/branch`` set (``TrialSpec/branch(_:round:index:)``), with the same
     ///     model and data as this runner.
     ///   - mask: the parent trial's mask of round `branchSpec.branch.parentRound`.
-    /// - Throws: ``IMPError`` when the mask does not fit the network.
+    ///   - progress: called during training; it may throw to stop the run at once.
+    /// - Throws: ``IMPError`` when the mask does not fit the network; whatever `progress` throws.
     public func runBranch(
-        spec branchSpec: TrialSpec, mask: [LayerMask], progress: ((IMPProgress) -> Void)? = nil
+        spec branchSpec: TrialSpec, mask: [LayerMask], progress: ((IMPProgress) throws -> Void)? = nil
     ) throws -> RoundOutcome {
         guard let branch = branchSpec.branch else { preconditionFailure("IMPRunner.runBranch: spec has no branch") }
         precondition(branchSpec.model == spec.model, "IMPRunner.runBranch: branch model differs from the runner's")
@@ -197,8 +199,8 @@ public struct IMPRunner: Sendable {
         start.apply(masks: mask)
         var model = start
         let density = Pruning.density(mask)
-        let run = Trainer(spec: branchSpec, data: data).train(&model) { [lastRound = plan.lastRound] p in
-            progress?(
+        let run = try Trainer(spec: branchSpec, data: data).train(&model) { [lastRound = plan.lastRound] p in
+            try progress?(
                 IMPProgress(
                     round: branch.parentRound, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
                     density: density, replaying: false, lastEval: p.lastEval))

@@ -84,6 +84,13 @@ public struct Trainer: Sendable {
     /// The kernels a run of this trainer on `model` uses: per layer, `true` = sparse.
     public func sparseLayers(of model: MLP) -> [Bool] { kernels.sparseLayers(of: model) }
 
+    /// Trains `model` for `spec.train.iterations` steps with its masks fixed, without progress reports.
+    ///
+    /// The same as ``train(_:snapshotAt:progress:)`` with a `progress` that does nothing.
+    public func train(_ model: inout MLP, snapshotAt: Int? = nil) -> TrainingRun {
+        train(&model, snapshotAt: snapshotAt, progress: { _ in })
+    }
+
     /// Trains `model` for `spec.train.iterations` steps with its masks fixed.
     ///
     /// Evaluates validation loss/accuracy and test accuracy every `spec.train.evalEvery` iterations and after the
@@ -92,9 +99,13 @@ public struct Trainer: Sendable {
     ///   - model: trained in place; its widths must match the data (`widths.first == features`,
     ///     `widths.last == classes`).
     ///   - snapshotAt: if set, the run also returns the weights after this many iterations (0 = on entry).
-    ///   - progress: called after every evaluation and every 100 iterations, on the calling thread.
+    ///   - progress: called after every evaluation and every 100 iterations, on the calling thread. It may throw to
+    ///     stop training at once (a worker cancelling a trial); `model` is then left as it was on entry.
     /// - Returns: the learning curve, early-stopping point, final accuracies and the snapshot.
-    public func train(_ model: inout MLP, snapshotAt: Int? = nil, progress: ((TrainingProgress) -> Void)? = nil) -> TrainingRun {
+    /// - Throws: only what `progress` throws.
+    public func train(
+        _ model: inout MLP, snapshotAt: Int? = nil, progress: (TrainingProgress) throws -> Void
+    ) rethrows -> TrainingRun {
         _ = BLAS.configured
         let started = ContinuousClock.now
         let widths = model.widths
@@ -108,16 +119,17 @@ public struct Trainer: Sendable {
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
-            return run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
+            return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
         }
         let k = RowMajorKernels(model: model, batch: batch, evaluationChunk: Self.evaluationChunk)
-        return run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
+        return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
     }
 
     /// The step loop, specialised per kernel kind.
     private func run<K: StepKernels>(
-        _ net: K, model: inout MLP, snapshotAt: Int?, progress: ((TrainingProgress) -> Void)?, started: ContinuousClock.Instant
-    ) -> TrainingRun {
+        _ net: K, model: inout MLP, snapshotAt: Int?, progress: (TrainingProgress) throws -> Void,
+        started: ContinuousClock.Instant
+    ) rethrows -> TrainingRun {
         let train = data.train
         let iterations = spec.train.iterations, batch = spec.train.batch, evalEvery = spec.train.evalEvery
         let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
@@ -132,8 +144,8 @@ public struct Trainer: Sendable {
         var curve: [EvalPoint] = []
         curve.reserveCapacity(iterations / evalEvery + 1)
 
-        train.images.withUnsafeBufferPointer { images in
-            train.labels.withUnsafeBufferPointer { allLabels in
+        try train.images.withUnsafeBufferPointer { images in
+            try train.labels.withUnsafeBufferPointer { allLabels in
                 for iteration in 1...iterations {
                     if cursor + batch > order.count {
                         rng.shuffle(&order)
@@ -156,9 +168,9 @@ public struct Trainer: Sendable {
                         let v = validation()
                         let t = test()
                         curve.append(EvalPoint(iteration: iteration, valLoss: v.loss, valAcc: v.accuracy, testAcc: t.accuracy))
-                        progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                        try progress(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     } else if iteration % 100 == 0 {
-                        progress?(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                        try progress(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     }
                 }
             }
