@@ -29,17 +29,19 @@ var targets: [Target] = [
     .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "CSQLite", yams, logging]),
     .target(name: "LotteryWorker", dependencies: ["LotteryWire", "ZeroMQ", "LotteryCore", logging]),
     .target(name: "LotteryAnalysis", dependencies: ["MaskCodec", "LotteryCore"]),
+    // What the three executables share: signal handling. No library depends on it.
+    .target(name: "LotteryCLI"),
 
     // Executables: argument parsing and wiring only.
     .executableTarget(
         name: "lth",
         dependencies: [
             "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryCoordinator", "LotteryWorker",
-            "LotteryAnalysis", argumentParser, logging, yams,
+            "LotteryAnalysis", "LotteryCLI", argumentParser, logging, yams,
         ]
     ),
-    .executableTarget(name: "lth-coordinator", dependencies: ["LotteryCoordinator", argumentParser, logging]),
-    .executableTarget(name: "lth-worker", dependencies: ["LotteryWorker", argumentParser, logging]),
+    .executableTarget(name: "lth-coordinator", dependencies: ["LotteryCoordinator", "LotteryCLI", argumentParser, logging]),
+    .executableTarget(name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCLI", argumentParser, logging]),
 
     // Tests: one target per library, plus integration tests that start real processes.
     .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"]),

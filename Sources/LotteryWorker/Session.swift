@@ -374,9 +374,6 @@ final class Session {
             // core dump in the test's working folder.
             _exit(134)
         }
-        if record.task.spec.synthetic != nil {
-            return SyntheticTrialJob(task: record.task, control: record.control, mailbox: worker.mailbox).start()
-        }
         TrialJob(
             task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,
             mailbox: worker.mailbox, logger: logger

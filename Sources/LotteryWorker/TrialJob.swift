@@ -85,6 +85,9 @@ final class Mailbox: Sendable {
 private struct TrialStop: Error {}
 
 /// One task run on its own thread: load data, run IMP (or a branch), post one event per round.
+///
+/// A synthetic task (`synthetic.round_ms`, scheduler benchmarks) runs ``SyntheticRunner`` instead: no data, the
+/// same events.
 struct TrialJob: Sendable {
     let task: WireMessage.TaskAssignment
     let dataDirectory: String
@@ -106,8 +109,13 @@ struct TrialJob: Sendable {
         let taskID = task.taskID
         var lastRound: Int? = nil
         do {
-            let data = try splits.splits(spec: task.spec, ref: task.dataset, directory: dataDirectory)
-            let runner = try IMPRunner(spec: task.spec, data: data)
+            let runner: any TrialRunner
+            if task.spec.synthetic != nil {
+                runner = try SyntheticRunner(spec: task.spec)
+            } else {
+                let data = try splits.splits(spec: task.spec, ref: task.dataset, directory: dataDirectory)
+                runner = try IMPRunner(spec: task.spec, data: data)
+            }
             // Checked every 100 iterations: CANCEL, a drain and SIGTERM stop training mid-round, at once.
             let progress: (IMPProgress) throws -> Void = { [control] p in
                 if control.update(round: p.round, iteration: p.iteration) { throw TrialStop() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LotteryCLI
 import LotteryCoordinator
 
 #if canImport(Glibc)
@@ -100,29 +101,12 @@ struct LTHCoordinator: ParsableCommand {
 
     /// SIGINT/SIGTERM: the first drains (workers give trials back, CSVs are rebuilt); a second exits at once.
     static func installSignalHandlers(_ coordinator: Coordinator) -> [any DispatchSourceSignal] {
-        let queue = DispatchQueue(label: "lth-coordinator.signals")
-        let count = SignalCount()
-        return [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                if count.increment() > 1 { Foundation.exit(130) }
-                coordinator.stop(reason: "interrupted (\(number == SIGTERM ? "SIGTERM" : "SIGINT"))")
-            }
-            source.resume()
-            return source
+        StopSignals.install(label: "lth-coordinator.signals") { name in
+            coordinator.stop(reason: "interrupted (\(name))")
         }
     }
 }
 
-/// Signals seen so far (touched only on the signal queue).
-private final class SignalCount: @unchecked Sendable {
-    private var value = 0
-    func increment() -> Int {
-        value += 1
-        return value
-    }
-}
 
 /// A one-line error for the user: `lth-coordinator: <message>`, exit code 1, no stack trace.
 private struct Failure: Error, CustomStringConvertible {

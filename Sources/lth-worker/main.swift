@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LotteryCLI
 import LotteryWorker
 
 #if canImport(Glibc)
@@ -117,32 +118,14 @@ struct LTHWorker: ParsableCommand {
         if let first = failures.first { throw Failure(message: first) }
     }
 
-    /// SIGTERM/SIGINT: the first asks the worker to give its trials back and leave; a second exits at once.
-    /// Dispatch sources run the handler on a queue, never inside the raw signal handler.
+    /// SIGTERM/SIGINT: the first asks the workers to give their trials back and leave; a second exits at once.
     private func installSignalHandlers(_ workers: [Worker]) -> [any DispatchSourceSignal] {
-        let queue = DispatchQueue(label: "lth-worker.signals")
-        let count = SignalCount()
-        return [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                if count.increment() > 1 { Foundation.exit(130) }
-                for worker in workers { worker.stop(reason: number == SIGTERM ? "SIGTERM" : "SIGINT") }
-            }
-            source.resume()
-            return source
+        StopSignals.install(label: "lth-worker.signals") { name in
+            for worker in workers { worker.stop(reason: name) }
         }
     }
 }
 
-/// Signals seen so far (touched only on the signal queue; a class so the handler can count).
-private final class SignalCount: @unchecked Sendable {
-    private var value = 0
-    func increment() -> Int {
-        value += 1
-        return value
-    }
-}
 
 /// The first failure among `--instances` workers (written from their threads).
 private final class FailureBox: @unchecked Sendable {

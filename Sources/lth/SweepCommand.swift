@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LotteryCLI
 import LotteryCoordinator
 import LotteryCore
 import LotteryWire
@@ -238,30 +239,12 @@ struct SweepCommand: ParsableCommand {
 
     /// SIGINT/SIGTERM: the first drains the sweep (resumable); a second exits at once.
     static func installSignalHandlers(_ coordinator: Coordinator) -> [any DispatchSourceSignal] {
-        let queue = DispatchQueue(label: "lth.sweep.signals")
-        let count = SignalCounter()
-        return [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                if count.increment() > 1 { Foundation.exit(130) }
-                coordinator.stop(
-                    reason: "interrupted (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); run again to resume")
-            }
-            source.resume()
-            return source
+        StopSignals.install(label: "lth.sweep.signals") { name in
+            coordinator.stop(reason: "interrupted (\(name)); run again to resume")
         }
     }
 }
 
-/// Signals seen so far (touched only on the signal queue).
-private final class SignalCounter: @unchecked Sendable {
-    private var value = 0
-    func increment() -> Int {
-        value += 1
-        return value
-    }
-}
 
 /// A one-line `lth sweep` failure; ArgumentParser prints it as `Error: …`.
 struct SweepError: Error, CustomStringConvertible {

@@ -351,13 +351,13 @@ struct WorkerTests {
             let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
             defer { running.shutDown() }
             _ = try coordinator.handshake()
-            // Rounds long enough (20,000 iterations) that a heartbeat lands in round 1 even in release under load (at
-            // 1,000 the whole trial could end between two heartbeats); SIGTERM stops training mid-round anyway.
-            var spec = tinySpec(seed: 13, iterations: 20_000)
-            spec.train.evalEvery = 5_000
+            // Synthetic rounds of 1.5 s: the same worker code path, but a round lasts the same in debug and release
+            // and under any load, so a heartbeat surely lands in round 1 before the stop.
+            var spec = tinySpec(seed: 13)
+            spec.synthetic = TrialSpec.Synthetic(roundMilliseconds: 1_500)
             try coordinator.send(.task(WireMessage.TaskAssignment(
                 taskID: 60, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
-            try coordinator.ack(try coordinator.roundResult(within: 60))
+            try coordinator.ack(try coordinator.roundResult(within: 30))
             _ = try coordinator.expect("ACK processed (a HEARTBEAT in round 1)") { message in
                 if case .heartbeat(let h) = message, h.progress.first?.round == 1 { true } else { nil }
             }

@@ -83,7 +83,7 @@ public struct SyntheticRunner: Sendable {
     ///   - onRound: receives each round's outcome.
     /// - Throws: ``IMPError`` when `startRound`/`startMask` do not fit this trial; whatever `onRound` throws.
     public func run(
-        startRound: Int = 0, startMask: [LayerMask]? = nil, progress: ((IMPProgress) -> Void)? = nil,
+        startRound: Int = 0, startMask: [LayerMask]? = nil, progress: ((IMPProgress) throws -> Void)? = nil,
         onRound: (RoundOutcome) throws -> Void
     ) throws {
         guard startRound >= 0 && startRound <= plan.lastRound else {
@@ -100,7 +100,7 @@ public struct SyntheticRunner: Sendable {
         var round = startRound
         while true {
             let started = ContinuousClock.now
-            sleep(round: round, mask: mask, progress: progress)
+            try sleep(round: round, mask: mask, progress: progress)
             let next = round < plan.lastRound ? nextMask(after: mask, round: round) : nil
             try onRound(
                 RoundOutcome(
@@ -117,14 +117,14 @@ public struct SyntheticRunner: Sendable {
     ///
     /// - Throws: ``IMPError`` when the mask does not fit the network.
     public func runBranch(
-        spec branchSpec: TrialSpec, mask: [LayerMask], progress: ((IMPProgress) -> Void)? = nil
+        spec branchSpec: TrialSpec, mask: [LayerMask], progress: ((IMPProgress) throws -> Void)? = nil
     ) throws -> RoundOutcome {
         guard let branch = branchSpec.branch else {
             preconditionFailure("SyntheticRunner.runBranch: spec has no branch")
         }
         try check(mask, round: nil)
         let started = ContinuousClock.now
-        sleep(round: branch.parentRound, mask: mask, progress: progress)
+        try sleep(round: branch.parentRound, mask: mask, progress: progress)
         return RoundOutcome(
             metrics: metrics(trialID: branchSpec.trialID, round: 0, mask: mask, since: started, salt: "branch"),
             mask: mask, nextMask: nil)
@@ -132,20 +132,28 @@ public struct SyntheticRunner: Sendable {
 
     // MARK: - Internals
 
-    private func sleep(round: Int, mask: [LayerMask], progress: ((IMPProgress) -> Void)?) {
+    /// Sleeps the round's duration in slices of at most 100 ms, reporting proportional progress after each, so a
+    /// throwing `progress` stops a synthetic round as promptly as a real one.
+    private func sleep(round: Int, mask: [LayerMask], progress: ((IMPProgress) throws -> Void)?) throws {
         let density = Pruning.density(mask)
         let iterations = spec.train.iterations
-        func report(_ iteration: Int) {
-            progress?(
+        func report(_ iteration: Int) throws {
+            try progress?(
                 IMPProgress(
                     round: round, lastRound: plan.lastRound, iteration: iteration, iterations: iterations,
                     density: density, replaying: false, lastEval: nil))
         }
-        report(0)
+        try report(0)
         let c = roundDuration.components
         let seconds = Double(c.seconds) + Double(c.attoseconds) * 1e-18
-        if seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
-        report(iterations)
+        var slept = 0.0
+        while slept < seconds {
+            let slice = min(0.1, seconds - slept)
+            Thread.sleep(forTimeInterval: slice)
+            slept += slice
+            if slept < seconds { try report(Int(Double(iterations) * slept / seconds)) }
+        }
+        try report(iterations)
     }
 
     /// Plausible numbers: accuracy ≈ 0.98 at full density, a little lower when very sparse, rising over the curve.
