@@ -281,7 +281,8 @@ struct ReportPage {
         if shown == 0 { html = "<p>No square first layer (e.g. 784 = 28×28 inputs) among the masks read.</p>" }
         return section(
             id: "pixels", title: "Input-pixel connectivity",
-            note: "Which input pixels the pruned first layer still listens to (MNIST's always-blank border pixels get no gradient, so whether they go first depends on training length and reinit rule).",
+            note:
+                "Which input pixels the pruned first layer still listens to (MNIST's always-blank border pixels get no gradient, so whether they go first depends on training length and reinit rule).",
             content: html)
     }
 

@@ -13,7 +13,9 @@ public enum StopSignals {
     ///   - label: the dispatch queue's label (the program's name).
     ///   - onStop: called once, with `"SIGTERM"` or `"SIGINT"`.
     /// - Returns: the signal sources; dropping them removes the handling.
-    public static func install(label: String, onStop: @escaping @Sendable (String) -> Void) -> [any DispatchSourceSignal] {
+    public static func install(label: String, onStop: @escaping @Sendable (String) -> Void)
+        -> [any DispatchSourceSignal]
+    {
         let queue = DispatchQueue(label: label)
         let count = Count()
         return [SIGTERM, SIGINT].map { number in

@@ -116,7 +116,9 @@ final class SplitCache: Sendable {
             return hit
         }
         // Load outside the lock: parsing and splitting MNIST takes a while, and other slots must not wait.
-        let loaded = state.withLock { state in state.dataset.flatMap { $0.key == datasetKey ? ($0.train, $0.test) : nil } }
+        let loaded = state.withLock { state in
+            state.dataset.flatMap { $0.key == datasetKey ? ($0.train, $0.test) : nil }
+        }
         let (train, test) = try loaded ?? DataStore.load(ref.id, directory: directory)
         guard spec.data.validation >= 1, spec.data.validation < train.count else {
             throw WorkerError(

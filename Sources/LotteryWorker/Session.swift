@@ -111,8 +111,10 @@ final class Session {
         for id in order {
             guard let record = records[id], !record.cancelled else { continue }
             if !record.unacked.isEmpty {
-                logger.info("resending unacknowledged results", metadata: record.metadata.merging(
-                    ["rounds": "\(record.unacked.map(\.round))"], uniquingKeysWith: { $1 }))
+                logger.info(
+                    "resending unacknowledged results",
+                    metadata: record.metadata.merging(
+                        ["rounds": "\(record.unacked.map(\.round))"], uniquingKeysWith: { $1 }))
             }
             for result in record.unacked { outgoing.append(result.frames) }
             if let final = record.final {
@@ -135,7 +137,8 @@ final class Session {
         send(.hello(config.hello(datasets: disk.cachedDatasets(), running: running)))
         lastHello = now
         lastCredit = nil
-        logger.info("HELLO", metadata: ["name": "\(config.name)", "slots": "\(config.slots)", "running": "\(running.count)"])
+        logger.info(
+            "HELLO", metadata: ["name": "\(config.name)", "slots": "\(config.slots)", "running": "\(running.count)"])
         sendReady()
     }
 
@@ -184,8 +187,9 @@ final class Session {
             if case .unsupportedVersion = error.kind {
                 fail(WorkerError("coordinator at \(config.endpoint): \(error.description)"))
             } else {
-                logger.warning("ignoring a message from the coordinator that does not decode",
-                               metadata: ["error": "\(error)"])
+                logger.warning(
+                    "ignoring a message from the coordinator that does not decode",
+                    metadata: ["error": "\(error)"])
             }
             return
         }
@@ -210,14 +214,20 @@ final class Session {
         }
         if mode != .normal || worker.requestedStop != nil {
             logger.info("TASK while leaving: giving it back", metadata: metadata)
-            send(.giveBack(WireMessage.GiveBack(
-                trials: [WireMessage.ReturnedTrial(taskID: task.taskID, trialID: task.trialID, lastRound: nil)],
-                reason: "worker is leaving")))
+            send(
+                .giveBack(
+                    WireMessage.GiveBack(
+                        trials: [WireMessage.ReturnedTrial(taskID: task.taskID, trialID: task.trialID, lastRound: nil)],
+                        reason: "worker is leaving")))
             return
         }
-        logger.info("TASK", metadata: metadata.merging(
-            ["start_round": "\(task.startRound)", "dataset": "\(task.dataset.id)",
-             "branch": "\(task.spec.branch != nil)"], uniquingKeysWith: { $1 }))
+        logger.info(
+            "TASK",
+            metadata: metadata.merging(
+                [
+                    "start_round": "\(task.startRound)", "dataset": "\(task.dataset.id)",
+                    "branch": "\(task.spec.branch != nil)",
+                ], uniquingKeysWith: { $1 }))
         let record = TaskRecord(task: task)
         records[task.taskID] = record
         order.append(task.taskID)
@@ -232,8 +242,10 @@ final class Session {
         }
         record.unacked.removeAll { $0.round == ack.round }
         record.lastAcked = max(record.lastAcked ?? ack.round, ack.round)
-        logger.info("ACK", metadata: record.metadata.merging(
-            ["round": "\(ack.round)", "status": "\(ack.status.rawValue)"], uniquingKeysWith: { $1 }))
+        logger.info(
+            "ACK",
+            metadata: record.metadata.merging(
+                ["round": "\(ack.round)", "status": "\(ack.status.rawValue)"], uniquingKeysWith: { $1 }))
         dropSettledRecords()
     }
 
@@ -241,10 +253,11 @@ final class Session {
         logger.warning("REJECT", metadata: ["code": "\(reject.code.rawValue)", "message": "\(reject.message)"])
         switch reject.code {
         case .versionMismatch:
-            fail(WorkerError(
-                "coordinator at \(config.endpoint) speaks protocol versions \(reject.minVersion)…\(reject.maxVersion), "
-                    + "this build speaks \(Wire.version): run the same LotteryTickets release on coordinator and workers "
-                    + "(\(reject.message))"))
+            fail(
+                WorkerError(
+                    "coordinator at \(config.endpoint) speaks protocol versions \(reject.minVersion)…\(reject.maxVersion), "
+                        + "this build speaks \(Wire.version): run the same LotteryTickets release on coordinator and workers "
+                        + "(\(reject.message))"))
         case .refused:
             fail(WorkerError("coordinator at \(config.endpoint) refused this worker: \(reject.message)"))
         case .unknownWorker:
@@ -262,7 +275,11 @@ final class Session {
         logger.info("SHUTDOWN", metadata: ["mode": "\(shutdown.mode.rawValue)", "reason": "\(shutdown.reason)"])
         switch shutdown.mode {
         case .finish:
+            // Every trial of the sweep has ended and is recorded, so nothing this worker still holds is needed:
+            // a stale task the coordinator reassigned, or results it recorded from another worker. Waiting for
+            // their ACKs would keep the worker reconnecting to a coordinator that has exited.
             if mode == .normal { mode = .finishing }
+            for id in order { if let record = records[id] { forget(record) } }
         case .drain:
             guard mode != .draining else { return }
             mode = .draining
@@ -289,16 +306,21 @@ final class Session {
             logger.info("CANCEL for a task this worker does not hold", metadata: ["task": "\(cancel.taskID)"])
             return
         }
-        logger.info("CANCEL", metadata: record.metadata.merging(["reason": "\(cancel.reason)"], uniquingKeysWith: { $1 }))
+        logger.info(
+            "CANCEL", metadata: record.metadata.merging(["reason": "\(cancel.reason)"], uniquingKeysWith: { $1 }))
+        forget(record)
+        schedule()
+    }
+
+    /// Stops a task and drops what it has not delivered: a training thread stops at its next progress report,
+    /// and the slot frees when it does (its `.stopped` event).
+    private func forget(_ record: TaskRecord) {
         record.control.cancel()
         record.cancelled = true
         record.unacked.removeAll()
         switch record.phase {
-        case .queued, .awaitingData, .ended:
-            remove(cancel.taskID)
-            schedule()
-        case .running:
-            break  // the slot frees when the thread stops (its `.stopped` event)
+        case .queued, .awaitingData, .ended: remove(record.task.taskID)
+        case .running: break
         }
     }
 
@@ -310,14 +332,20 @@ final class Session {
             guard let record = records[taskID], !record.cancelled else { return }
             record.unacked.append((round, frames))
             outgoing.append(frames)
-            logger.info("ROUND_RESULT", metadata: record.metadata.merging(["round": "\(round)"], uniquingKeysWith: { $1 }))
+            logger.info(
+                "ROUND_RESULT", metadata: record.metadata.merging(["round": "\(round)"], uniquingKeysWith: { $1 }))
         case .done(let taskID, let lastRound):
-            ended(taskID, final: { .trialDone(WireMessage.TrialDone(taskID: taskID, trialID: $0.trialID, lastRound: lastRound)) })
+            ended(
+                taskID,
+                final: { .trialDone(WireMessage.TrialDone(taskID: taskID, trialID: $0.trialID, lastRound: lastRound)) })
         case .failed(let taskID, let round, let error):
             logger.error("trial failed", metadata: ["task": "\(taskID)", "error": "\(error)"])
-            ended(taskID, final: {
-                .trialFailed(WireMessage.TrialFailed(taskID: taskID, trialID: $0.trialID, round: round, error: error))
-            })
+            ended(
+                taskID,
+                final: {
+                    .trialFailed(
+                        WireMessage.TrialFailed(taskID: taskID, trialID: $0.trialID, round: round, error: error))
+                })
         case .stopped(let taskID):
             guard let record = records[taskID] else { return }
             logger.info("trial stopped", metadata: record.metadata)
@@ -416,7 +444,9 @@ final class Session {
         let ref = record.task.dataset
         do {
             let path = try disk.temporaryPath(for: ref.id, instance: config.instanceID)
-            guard let handle = FileHandle(forWritingAtPath: path) else { throw WorkerError("cannot open \(path) for writing") }
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw WorkerError("cannot open \(path) for writing")
+            }
             fetch = Fetch(ref: ref, path: path, handle: handle, requestedAt: .now)
             logger.info("fetching dataset", metadata: ["dataset": "\(ref.id)", "checksum": "\(ref.checksum)"])
             requestChunk(ref.id, offset: 0, total: nil)
@@ -432,20 +462,23 @@ final class Session {
 
     private func receivedChunk(_ chunk: WireMessage.DataChunk) {
         guard var current = fetch, chunk.datasetID == current.ref.id, chunk.offset == current.offset else {
-            logger.debug("ignoring a DATA_CHUNK that answers no outstanding request",
-                         metadata: ["dataset": "\(chunk.datasetID)", "offset": "\(chunk.offset)"])
+            logger.debug(
+                "ignoring a DATA_CHUNK that answers no outstanding request",
+                metadata: ["dataset": "\(chunk.datasetID)", "offset": "\(chunk.offset)"])
             return
         }
         let id = current.ref.id
         guard chunk.checksum == current.ref.checksum else {
-            return failFetch("coordinator serves dataset '\(id)' with checksum \(chunk.checksum), "
-                + "but the task asked for \(current.ref.checksum): the dataset changed on the coordinator")
+            return failFetch(
+                "coordinator serves dataset '\(id)' with checksum \(chunk.checksum), "
+                    + "but the task asked for \(current.ref.checksum): the dataset changed on the coordinator")
         }
         if let total = current.total, total != chunk.totalSize {
             return failFetch("dataset '\(id)' changed size during the download (\(total) → \(chunk.totalSize) bytes)")
         }
         guard chunk.totalSize <= DatasetBundle.maxTotalBytes else {
-            return failFetch("dataset '\(id)' is \(chunk.totalSize) bytes, over the limit of \(DatasetBundle.maxTotalBytes)")
+            return failFetch(
+                "dataset '\(id)' is \(chunk.totalSize) bytes, over the limit of \(DatasetBundle.maxTotalBytes)")
         }
         guard !chunk.bytes.isEmpty || chunk.offset == chunk.totalSize else {
             return failFetch("empty DATA_CHUNK at offset \(chunk.offset) of dataset '\(id)' (\(chunk.totalSize) bytes)")
@@ -472,8 +505,9 @@ final class Session {
         try? done.handle.close()
         let digest = SHA256.hex(done.hasher.finalize())
         guard digest == done.ref.checksum else {
-            return failFetch("dataset '\(done.ref.id)' arrived with SHA-256 \(digest), expected \(done.ref.checksum): "
-                + "the transfer was corrupted; the next task fetches it again")
+            return failFetch(
+                "dataset '\(done.ref.id)' arrived with SHA-256 \(digest), expected \(done.ref.checksum): "
+                    + "the transfer was corrupted; the next task fetches it again")
         }
         do {
             guard let data = FileManager.default.contents(atPath: done.path) else {
@@ -487,7 +521,9 @@ final class Session {
         fetch = nil
         logger.info("dataset installed", metadata: ["dataset": "\(done.ref.id)", "bytes": "\(done.offset)"])
         for id in order {
-            if let record = records[id], record.phase == .awaitingData, record.task.dataset == done.ref { start(record) }
+            if let record = records[id], record.phase == .awaitingData, record.task.dataset == done.ref {
+                start(record)
+            }
         }
         schedule()
     }
@@ -508,7 +544,9 @@ final class Session {
 
     private func failWaiting(for ref: WireMessage.DatasetRef, _ text: String) {
         for id in order {
-            if let record = records[id], record.phase == .awaitingData, record.task.dataset == ref { failTask(record, text) }
+            if let record = records[id], record.phase == .awaitingData, record.task.dataset == ref {
+                failTask(record, text)
+            }
         }
     }
 
@@ -538,7 +576,9 @@ final class Session {
             return
         }
         if var current = fetch, now - current.requestedAt > interval * config.liveness {
-            logger.warning("DATA_CHUNK overdue, asking again", metadata: ["dataset": "\(current.ref.id)", "offset": "\(current.offset)"])
+            logger.warning(
+                "DATA_CHUNK overdue, asking again",
+                metadata: ["dataset": "\(current.ref.id)", "offset": "\(current.offset)"])
             current.requestedAt = now
             fetch = current
             requestChunk(current.ref.id, offset: current.offset, total: current.total)
@@ -566,7 +606,9 @@ final class Session {
     /// ``Worker/stop(reason:)``: give back everything unfinished and leave now.
     func stop(reason: String) {
         guard exit == nil else { return }
-        let returned = returnedEarly + order.compactMap { records[$0] }
+        let returned =
+            returnedEarly
+            + order.compactMap { records[$0] }
             .filter { $0.final == nil && !$0.cancelled }.map(\.returned)
         for record in records.values { record.control.cancel() }
         if let fetch { abandonFetch(fetch) }

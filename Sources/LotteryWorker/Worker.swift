@@ -75,8 +75,9 @@ public final class Worker: Sendable {
                     do {
                         try socket.send(frames, dontWait: true)
                     } catch {
-                        logger.warning("send failed, the message is dropped (results are resent after a reconnect)",
-                                       metadata: ["error": "\(error)"])
+                        logger.warning(
+                            "send failed, the message is dropped (results are resent after a reconnect)",
+                            metadata: ["error": "\(error)"])
                     }
                 }
             } else {

@@ -104,7 +104,8 @@ extension WorkerConfig.Curve {
         let fileManager = FileManager.default
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         guard let names = try? fileManager.contentsOfDirectory(atPath: directory) else {
-            throw WorkerError("--keys \(directory): no such folder (create one with `lth keygen \(directory) --name worker`)")
+            throw WorkerError(
+                "--keys \(directory): no such folder (create one with `lth keygen \(directory) --name worker`)")
         }
         let secretFile: String
         if let name, names.contains("\(name).key_secret") {

@@ -107,7 +107,6 @@ struct LTHCoordinator: ParsableCommand {
     }
 }
 
-
 /// A one-line error for the user: `lth-coordinator: <message>`, exit code 1, no stack trace.
 private struct Failure: Error, CustomStringConvertible {
     var message: String

@@ -23,7 +23,10 @@ struct LTHWorker: ParsableCommand {
     @Option(help: "Coordinator endpoint, e.g. tcp://head-node:5555.")
     var connect: String
 
-    @Option(help: "Folder with this worker's key pair (worker.key_secret or the only *.key_secret) and the coordinator's public key (server.key). Without it the connection is plain: the coordinator must be --insecure or on loopback.")
+    @Option(
+        help:
+            "Folder with this worker's key pair (worker.key_secret or the only *.key_secret) and the coordinator's public key (server.key). Without it the connection is plain: the coordinator must be --insecure or on loopback."
+    )
     var keys: String?
 
     @Option(help: "Trials trained at once (default: one per core).")
@@ -48,10 +51,16 @@ struct LTHWorker: ParsableCommand {
     var instances: Int = 1
 
     func validate() throws {
-        guard connect.contains("://") else { throw ValidationError("--connect \(connect): expected e.g. tcp://host:5555") }
+        guard connect.contains("://") else {
+            throw ValidationError("--connect \(connect): expected e.g. tcp://host:5555")
+        }
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1, got \(slots)") }
-        guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        guard heartbeatMilliseconds >= 10 else {
+            throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): unknown level")
+        }
         if let name, name.isEmpty { throw ValidationError("--name must not be empty") }
         guard instances >= 1 else { throw ValidationError("--instances must be at least 1, got \(instances)") }
     }
@@ -125,7 +134,6 @@ struct LTHWorker: ParsableCommand {
         }
     }
 }
-
 
 /// The first failure among `--instances` workers (written from their threads).
 private final class FailureBox: @unchecked Sendable {

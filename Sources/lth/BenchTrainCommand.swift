@@ -32,7 +32,9 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Overall density of the benchmarked network, in (0, 1].")
     var density = 1.0
 
-    @Option(name: .customLong("kernels"), help: ArgumentHelp("Kernels: auto (the density rule), dense or sparse.", valueName: "auto|dense|sparse"))
+    @Option(
+        name: .customLong("kernels"),
+        help: ArgumentHelp("Kernels: auto (the density rule), dense or sparse.", valueName: "auto|dense|sparse"))
     var kernelName = "auto"
 
     var kernels: KernelPolicy { KernelPolicy(rawValue: kernelName) ?? .auto }
@@ -52,16 +54,21 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Trial: evaluate validation and test every this many iterations.")
     var evalEvery = 100
 
-    @Option(help: ArgumentHelp("Trial: real MNIST from this data directory instead of synthetic data.", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp("Trial: real MNIST from this data directory instead of synthetic data.", valueName: "DIR"))
     var mnist: String?
 
     func run() throws {
-        guard steps >= 1, warmup >= 0, threads >= 1 else { throw ValidationError("--steps and --threads must be ≥ 1, --warmup ≥ 0") }
+        guard steps >= 1, warmup >= 0, threads >= 1 else {
+            throw ValidationError("--steps and --threads must be ≥ 1, --warmup ≥ 0")
+        }
         guard density > 0, density <= 1 else { throw ValidationError("--density must be in (0, 1], got \(density)") }
         guard KernelPolicy(rawValue: kernelName) != nil else {
             throw ValidationError("--kernels: expected auto, dense or sparse, got '\(kernelName)'")
         }
-        guard rounds >= 1, iterations >= 1, evalEvery >= 1 else { throw ValidationError("--rounds, --iterations, --eval-every must be ≥ 1") }
+        guard rounds >= 1, iterations >= 1, evalEvery >= 1 else {
+            throw ValidationError("--rounds, --iterations, --eval-every must be ≥ 1")
+        }
         BLAS.setThreads(threads)
         if trial { return try runTrial() }
         var rng = LotteryRNG(seed: 1, stream: "bench")
@@ -72,7 +79,8 @@ struct BenchTrainCommand: ParsableCommand {
         }
         let train = synthetic(6_000), test = synthetic(10_000)
         let spec = TrialSpec()
-        let trainer = Trainer(spec: spec, data: DataSplits(train: train, validation: synthetic(1_000), test: test), kernels: kernels)
+        let trainer = Trainer(
+            spec: spec, data: DataSplits(train: train, validation: synthetic(1_000), test: test), kernels: kernels)
         let widths = [784] + spec.model.layers + [10]
         var model = MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed)
         if density < 1 { model = KernelBenchmark.pruned(model, density: density) }
@@ -81,20 +89,25 @@ struct BenchTrainCommand: ParsableCommand {
         let passes = 5
         let eval = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
         let forward = KernelBenchmark.forwardFLOPs(widths: widths) / 1e9
-        let floorStep = floor ? KernelBenchmark.stepGemmFloor(widths: widths, batch: spec.train.batch, repetitions: 2_000) : nil
+        let floorStep =
+            floor ? KernelBenchmark.stepGemmFloor(widths: widths, batch: spec.train.batch, repetitions: 2_000) : nil
         let peak = floor ? KernelBenchmark.largeGemmGFLOPs() : nil
-        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "null"
+        let load =
+            (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(
+                String.init) ?? "null"
 
         if json {
             func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
             var fields: [(String, String)] = [
                 ("steps_per_second", f(step.perWallSecond)), ("steps_per_cpu_second", f(step.perCPUSecond)),
-                ("eval_images_per_second", f(eval.perWallSecond, 0)), ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
+                ("eval_images_per_second", f(eval.perWallSecond, 0)),
+                ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
                 ("eval_dense_equivalent_gflops_cpu", f(eval.perCPUSecond * forward, 2)),
                 ("density", f(model.density, 4)), ("kernels", "\"\(kernels.rawValue)\""),
                 ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
-                ("blas_threads", String(BLAS.threads)), ("widths", "[" + widths.map(String.init).joined(separator: ",") + "]"),
+                ("blas_threads", String(BLAS.threads)),
+                ("widths", "[" + widths.map(String.init).joined(separator: ",") + "]"),
                 ("optimizer", "\"adam\""), ("load_1min", load), ("blas_core", "\"\(BLAS.coreName)\""),
             ]
             if let floorStep, let peak {
@@ -107,17 +120,30 @@ struct BenchTrainCommand: ParsableCommand {
             }
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
-            print(String(format: "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
-                         step.perWallSecond, step.perCPUSecond, model.density, kernels.rawValue, "\(sparse)", spec.train.batch,
-                         BLAS.threads, BLAS.coreName, steps, warmup, load))
-            print(String(format: "evaluation: %.0f images/s wall, %.0f per CPU second = %.2f dense-equivalent GFLOP/s of CPU (%d × %d images)",
-                         eval.perWallSecond, eval.perCPUSecond, eval.perCPUSecond * forward, passes, test.count))
+            print(
+                String(
+                    format:
+                        "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, batch %d, Adam, %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
+                    step.perWallSecond, step.perCPUSecond, model.density, kernels.rawValue, "\(sparse)",
+                    spec.train.batch,
+                    BLAS.threads, BLAS.coreName, steps, warmup, load))
+            print(
+                String(
+                    format:
+                        "evaluation: %.0f images/s wall, %.0f per CPU second = %.2f dense-equivalent GFLOP/s of CPU (%d × %d images)",
+                    eval.perWallSecond, eval.perCPUSecond, eval.perCPUSecond * forward, passes, test.count))
             if let floorStep, let peak {
-                print(String(format: "sgemm floor of one dense step (%.2f MFLOP): %.1f steps/s wall, %.1f per CPU second; training reaches %.0f%% of it (CPU time)",
-                             floorStep.flops / 1e6, floorStep.rate.perWallSecond, floorStep.rate.perCPUSecond,
-                             100 * step.perCPUSecond / floorStep.rate.perCPUSecond))
-                print(String(format: "large sgemm (1024³): %.2f GFLOP/s wall, %.2f per CPU second; evaluation reaches %.0f%% of it (CPU time)",
-                             peak.perWallSecond, peak.perCPUSecond, 100 * eval.perCPUSecond * forward / peak.perCPUSecond))
+                print(
+                    String(
+                        format:
+                            "sgemm floor of one dense step (%.2f MFLOP): %.1f steps/s wall, %.1f per CPU second; training reaches %.0f%% of it (CPU time)",
+                        floorStep.flops / 1e6, floorStep.rate.perWallSecond, floorStep.rate.perCPUSecond,
+                        100 * step.perCPUSecond / floorStep.rate.perCPUSecond))
+                print(
+                    String(
+                        format:
+                            "large sgemm (1024³): %.2f GFLOP/s wall, %.2f per CPU second; evaluation reaches %.0f%% of it (CPU time)",
+                        peak.perWallSecond, peak.perCPUSecond, 100 * eval.perCPUSecond * forward / peak.perCPUSecond))
             }
         }
     }
@@ -155,12 +181,17 @@ struct BenchTrainCommand: ParsableCommand {
             let run = trainer.train(&model)
             total += run.seconds
             if json {
-                print(String(format: "{\"round\": %d, \"density\": %.4f, \"sparse_layers\": [%@], \"seconds\": %.3f, \"test_acc\": %.4f}",
-                             round, model.density, sparse.map { $0 ? "true" : "false" }.joined(separator: ","), run.seconds,
-                             run.finalTestAccuracy))
+                print(
+                    String(
+                        format:
+                            "{\"round\": %d, \"density\": %.4f, \"sparse_layers\": [%@], \"seconds\": %.3f, \"test_acc\": %.4f}",
+                        round, model.density, sparse.map { $0 ? "true" : "false" }.joined(separator: ","), run.seconds,
+                        run.finalTestAccuracy))
             } else {
-                print(String(format: "round %2d  density %6.2f%%  sparse layers %@  %7.3f s  test acc %.4f",
-                             round, model.density * 100, "\(sparse)", run.seconds, run.finalTestAccuracy))
+                print(
+                    String(
+                        format: "round %2d  density %6.2f%%  sparse layers %@  %7.3f s  test acc %.4f",
+                        round, model.density * 100, "\(sparse)", run.seconds, run.finalTestAccuracy))
             }
             masks = model.layers.indices.map { l in
                 let layer = model.layers[l]
@@ -177,11 +208,17 @@ struct BenchTrainCommand: ParsableCommand {
         }
         let cpu = processCPUSeconds() - cpuStart
         if json {
-            print(String(format: "{\"trial_seconds\": %.3f, \"trial_cpu_seconds\": %.3f, \"rounds\": %d, \"iterations\": %d, \"eval_every\": %d, \"kernels\": \"%@\", \"data\": \"%@\"}",
-                         total, cpu, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : "mnist"))
+            print(
+                String(
+                    format:
+                        "{\"trial_seconds\": %.3f, \"trial_cpu_seconds\": %.3f, \"rounds\": %d, \"iterations\": %d, \"eval_every\": %d, \"kernels\": \"%@\", \"data\": \"%@\"}",
+                    total, cpu, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : "mnist"))
         } else {
-            print(String(format: "trial: %.2f s wall in training runs, %.2f s CPU in all, for %d rounds × %d iterations (eval every %d), kernels %@",
-                         total, cpu, rounds, iterations, evalEvery, kernels.rawValue))
+            print(
+                String(
+                    format:
+                        "trial: %.2f s wall in training runs, %.2f s CPU in all, for %d rounds × %d iterations (eval every %d), kernels %@",
+                    total, cpu, rounds, iterations, evalEvery, kernels.rawValue))
         }
     }
 }

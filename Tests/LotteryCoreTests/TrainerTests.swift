@@ -7,9 +7,10 @@ struct TrainerTests {
     static func randomlyPruned(_ model: MLP, fraction: Double, seed: Int) -> MLP {
         var model = model
         var rng = LotteryRNG(seed: seed)
-        model.apply(masks: model.masks().map { mask in
-            LayerMask(rows: mask.rows, cols: mask.cols, kept: mask.kept.map { _ in rng.uniform() >= fraction })
-        })
+        model.apply(
+            masks: model.masks().map { mask in
+                LayerMask(rows: mask.rows, cols: mask.cols, kept: mask.kept.map { _ in rng.uniform() >= fraction })
+            })
         return model
     }
 
@@ -53,7 +54,10 @@ struct TrainerTests {
         func run(seed: Int) throws -> (TrainingRun, MLP) {
             let spec = try smallSpec(iterations: 300, evalEvery: 50, seed: seed)
             var model = MLP(spec: spec, features: 12, classes: 4)
-            let run = Trainer(spec: spec, data: DataSplits(train: data.train, test: data.test, validationCount: 100, seed: spec.splitSeed)).train(&model)
+            let run = Trainer(
+                spec: spec,
+                data: DataSplits(train: data.train, test: data.test, validationCount: 100, seed: spec.splitSeed)
+            ).train(&model)
             return (run, model)
         }
         let (a, modelA) = try run(seed: 7)
@@ -77,8 +81,11 @@ struct TrainerTests {
         #expect(run.curve.map(\.iteration) == Array(stride(from: 40, through: 400, by: 40)))
         let minimum = run.curve.map(\.valLoss).min()!
         #expect(run.earlyStop == run.curve.first { $0.valLoss == minimum })
-        let tied = [EvalPoint(iteration: 1, valLoss: 0.5, valAcc: 0, testAcc: 0), EvalPoint(iteration: 2, valLoss: 0.3, valAcc: 0, testAcc: 0),
-                    EvalPoint(iteration: 3, valLoss: 0.3, valAcc: 1, testAcc: 1)]
+        let tied = [
+            EvalPoint(iteration: 1, valLoss: 0.5, valAcc: 0, testAcc: 0),
+            EvalPoint(iteration: 2, valLoss: 0.3, valAcc: 0, testAcc: 0),
+            EvalPoint(iteration: 3, valLoss: 0.3, valAcc: 1, testAcc: 1),
+        ]
         #expect(TrainingRun.earlyStop(in: tied)?.iteration == 2)
     }
 

@@ -5,12 +5,15 @@ import Testing
 @Suite("Trial spec keys, validation and ids")
 struct TrialSpecTests {
     @Test func sha256KnownAnswers() {
-        #expect(SHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256.hexDigest([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         let long = Array(String(repeating: "a", count: 1_000).utf8)
         #expect(SHA256.hexDigest(long) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
         var incremental = SHA256()
-        for chunk in stride(from: 0, to: long.count, by: 37) { incremental.update(long[chunk..<min(chunk + 37, long.count)]) }
+        for chunk in stride(from: 0, to: long.count, by: 37) {
+            incremental.update(long[chunk..<min(chunk + 37, long.count)])
+        }
         #expect(SHA256.hex(incremental.finalize()) == SHA256.hexDigest(long))
     }
 

@@ -39,8 +39,10 @@ enum TinyData {
         let (trainImages, trainLabels) = images(trainCount, seed: 1)
         let (testImages, testLabels) = images(testCount, seed: 2)
         return [
-            ("train-images-idx3-ubyte", IDX.encode(trainImages)), ("train-labels-idx1-ubyte", IDX.encode(labels: trainLabels)),
-            ("t10k-images-idx3-ubyte", IDX.encode(testImages)), ("t10k-labels-idx1-ubyte", IDX.encode(labels: testLabels)),
+            ("train-images-idx3-ubyte", IDX.encode(trainImages)),
+            ("train-labels-idx1-ubyte", IDX.encode(labels: trainLabels)),
+            ("t10k-images-idx3-ubyte", IDX.encode(testImages)),
+            ("t10k-labels-idx1-ubyte", IDX.encode(labels: testLabels)),
         ]
     }
 

@@ -23,8 +23,10 @@ struct WorkerTests {
             #expect(ready.credit == 1)
 
             let spec = tinySpec()
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 17, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 17, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             var results: [WireMessage.RoundResult] = []
             for _ in 0..<3 {
                 let result = try coordinator.roundResult()
@@ -69,11 +71,16 @@ struct WorkerTests {
             defer { running.shutDown() }
             _ = try coordinator.handshake()
             let resume = MaskFile.encode(codecMask(try #require(direct[0].nextMask)))
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 1, trialID: spec.trialID, spec: spec, startRound: 1, dataset: TinyData.ref, resumeMask: resume)))
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 2, trialID: branchSpec.trialID, spec: branchSpec, dataset: TinyData.ref,
-                parentMask: MaskFile.encode(codecMask(direct[1].mask)))))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 1, trialID: spec.trialID, spec: spec, startRound: 1, dataset: TinyData.ref,
+                        resumeMask: resume)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 2, trialID: branchSpec.trialID, spec: branchSpec, dataset: TinyData.ref,
+                        parentMask: MaskFile.encode(codecMask(direct[1].mask)))))
 
             var byTask: [Int: [WireMessage.RoundResult]] = [:]
             var done: Set<Int> = []
@@ -117,8 +124,10 @@ struct WorkerTests {
             _ = try coordinator.handshake()
             let firstIdentity = coordinator.identity
             let spec = tinySpec(seed: 3)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 5, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 5, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             // Heartbeats keep the worker connected while it trains; only round 0 is ACKed.
             let first = try coordinator.roundResult()
             try coordinator.ack(first)
@@ -129,7 +138,9 @@ struct WorkerTests {
             // Now the coordinator falls silent: no ACKs, no heartbeats.
             coordinator.heartbeats = false
 
-            let hello = try coordinator.expect("HELLO after the reconnect") { if case .hello(let h) = $0 { h } else { nil } }
+            let hello = try coordinator.expect("HELLO after the reconnect") {
+                if case .hello(let h) = $0 { h } else { nil }
+            }
             #expect(coordinator.identity != firstIdentity)  // a new socket
             var resent: [WireMessage.RoundResult] = []
             while resent.count < 2 {
@@ -155,8 +166,10 @@ struct WorkerTests {
             defer { running.shutDown() }
             _ = try coordinator.handshake()
             let spec = tinySpec(seed: 4, iterations: 400)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 8, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 8, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             let first = try coordinator.roundResult()
             Thread.sleep(forTimeInterval: 0.1)  // HELLO is re-sent at most once per heartbeat interval
             try coordinator.send(.reject(WireMessage.Reject(code: .unknownWorker, message: "coordinator restarted")))
@@ -164,6 +177,26 @@ struct WorkerTests {
             #expect(hello.running.map(\.taskID) == [8])
             let resent = try coordinator.roundResult()
             #expect(resent == first)
+        }
+    }
+
+    /// SHUTDOWN finish means the sweep is recorded: a worker still holding a trial and unacknowledged results
+    /// (a stale task) leaves at once instead of reconnecting for ever to a coordinator that has exited.
+    @Test func shutdownFinishLeavesEvenWithUnacknowledgedResults() throws {
+        try withTemporaryDirectory { dir in
+            let coordinator = try FakeCoordinator()
+            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
+            defer { running.shutDown() }
+            _ = try coordinator.handshake()
+            var spec = tinySpec(seed: 21)
+            spec.synthetic = TrialSpec.Synthetic(roundMilliseconds: 300)
+            try coordinator.send(.task(WireMessage.TaskAssignment(
+                taskID: 90, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            let first = try coordinator.roundResult(within: 30)
+            #expect(first.round == 0)  // never acknowledged
+            try coordinator.send(.shutdown(WireMessage.Shutdown(mode: .finish, reason: "the sweep is complete")))
+            let exit = try #require(running.outcome(within: 10))
+            #expect(try exit.get() == .finished)
         }
     }
 
@@ -175,8 +208,10 @@ struct WorkerTests {
             defer { running.shutDown() }
             _ = try coordinator.handshake()
             let spec = tinySpec(seed: 5, iterations: 200)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 9, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 9, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             let first = try coordinator.roundResult()
             try coordinator.send(.cancel(WireMessage.Cancel(taskID: 9, trialID: spec.trialID, reason: "reassigned")))
             let ready = try coordinator.expect("READY after CANCEL") { if case .ready(let r) = $0 { r } else { nil } }
@@ -199,15 +234,23 @@ struct WorkerTests {
             defer { running.shutDown() }
             _ = try coordinator.handshake()
             let spec = tinySpec(seed: 6, iterations: 3000)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 21, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 21, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             let progress = try coordinator.expect("a HEARTBEAT with training progress") { message in
                 if case .heartbeat(let h) = message, let p = h.progress.first, p.iteration > 0 { p } else { nil }
             }
             #expect(progress.taskID == 21 && progress.trialID == spec.trialID && progress.round == 0)
             #expect(progress.iteration % 20 == 0 && progress.iteration < 3000)  // reported every 100 iterations and every evaluation (20)
             let later = try coordinator.expect("a later HEARTBEAT") { message in
-                if case .heartbeat(let h) = message, let p = h.progress.first, p.iteration > progress.iteration || p.round > 0 { p } else { nil }
+                if case .heartbeat(let h) = message, let p = h.progress.first,
+                    p.iteration > progress.iteration || p.round > 0
+                {
+                    p
+                } else {
+                    nil
+                }
             }
             #expect(later.taskID == 21)
         }
@@ -222,21 +265,27 @@ struct WorkerTests {
             let (hello, _) = try coordinator.handshake()
             #expect(hello.datasets.isEmpty)
             let spec = tinySpec(seed: 8)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 30, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 30, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
 
             let bundle = TinyData.bundle
             let chunkSize = 100_000
             var requests: [WireMessage.DataRequest] = []
             var damagedOnce = false
             while true {
-                let request = try coordinator.expect("DATA_REQUEST") { if case .dataRequest(let r) = $0 { r } else { nil } }
+                let request = try coordinator.expect("DATA_REQUEST") {
+                    if case .dataRequest(let r) = $0 { r } else { nil }
+                }
                 requests.append(request)
                 #expect(request.datasetID == "mnist" && request.length <= Wire.maxChunkBytes)
                 let end = min(bundle.count, request.offset + min(request.length, chunkSize))
-                var frames = try WireMessage.dataChunk(WireMessage.DataChunk(
-                    datasetID: "mnist", offset: request.offset, totalSize: bundle.count,
-                    checksum: TinyData.ref.checksum, bytes: Array(bundle[request.offset..<end]))).encode()
+                var frames = try WireMessage.dataChunk(
+                    WireMessage.DataChunk(
+                        datasetID: "mnist", offset: request.offset, totalSize: bundle.count,
+                        checksum: TinyData.ref.checksum, bytes: Array(bundle[request.offset..<end]))
+                ).encode()
                 if request.offset == chunkSize && !damagedOnce {
                     // A chunk damaged in transit: its CRC no longer matches, the worker must ignore it and ask again.
                     frames[2][10] ^= 0xFF
@@ -268,19 +317,27 @@ struct WorkerTests {
             var corrupted = TinyData.bundle
             corrupted[5000] ^= 0x01  // well-formed frames, wrong content: only the SHA-256 can tell
             for taskID in [40, 41] {
-                try coordinator.send(.task(WireMessage.TaskAssignment(
-                    taskID: taskID, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+                try coordinator.send(
+                    .task(
+                        WireMessage.TaskAssignment(
+                            taskID: taskID, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
                 var offset = -1
                 while offset + Wire.maxChunkBytes < corrupted.count || offset < 0 {
-                    let request = try coordinator.expect("DATA_REQUEST") { if case .dataRequest(let r) = $0 { r } else { nil } }
+                    let request = try coordinator.expect("DATA_REQUEST") {
+                        if case .dataRequest(let r) = $0 { r } else { nil }
+                    }
                     offset = request.offset
                     let end = min(corrupted.count, request.offset + request.length)
-                    try coordinator.send(.dataChunk(WireMessage.DataChunk(
-                        datasetID: "mnist", offset: request.offset, totalSize: corrupted.count,
-                        checksum: TinyData.ref.checksum, bytes: Array(corrupted[request.offset..<end]))))
+                    try coordinator.send(
+                        .dataChunk(
+                            WireMessage.DataChunk(
+                                datasetID: "mnist", offset: request.offset, totalSize: corrupted.count,
+                                checksum: TinyData.ref.checksum, bytes: Array(corrupted[request.offset..<end]))))
                     if end == corrupted.count { break }
                 }
-                let failed = try coordinator.expect("TRIAL_FAILED") { if case .trialFailed(let f) = $0 { f } else { nil } }
+                let failed = try coordinator.expect("TRIAL_FAILED") {
+                    if case .trialFailed(let f) = $0 { f } else { nil }
+                }
                 #expect(failed.taskID == taskID && failed.error.contains("SHA-256"))
                 let ready = try coordinator.expect("READY") { if case .ready(let r) = $0 { r } else { nil } }
                 #expect(ready.credit == 1)
@@ -304,7 +361,9 @@ struct WorkerTests {
                 [ackFrames[0], Array("not json".utf8)],
             ]
             for _ in 0..<40 {
-                garbage.append((0..<(1 + Int(rng.below(4)))).map { _ in (0..<Int(rng.below(40))).map { _ in UInt8(rng.below(256)) } })
+                garbage.append(
+                    (0..<(1 + Int(rng.below(4)))).map { _ in (0..<Int(rng.below(40))).map { _ in UInt8(rng.below(256)) }
+                    })
                 var mutated = ackFrames
                 mutated[1][Int(rng.below(mutated[1].count))] ^= UInt8(1 + rng.below(255))
                 garbage.append(mutated)
@@ -314,13 +373,17 @@ struct WorkerTests {
             try coordinator.send(.ready(WireMessage.Ready(credit: 3)))
             try coordinator.send(.ack(WireMessage.Ack(taskID: 999, trialID: "gone", round: 4)))
             try coordinator.send(.cancel(WireMessage.Cancel(taskID: 999, trialID: "gone", reason: "stale")))
-            try coordinator.send(.dataChunk(WireMessage.DataChunk(
-                datasetID: "mnist", offset: 0, totalSize: 3, checksum: "00", bytes: [1, 2, 3])))
+            try coordinator.send(
+                .dataChunk(
+                    WireMessage.DataChunk(
+                        datasetID: "mnist", offset: 0, totalSize: 3, checksum: "00", bytes: [1, 2, 3])))
 
             // Still alive and working: a task runs to the end.
             let spec = tinySpec(seed: 12)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 50, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 50, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             for result in try (0..<3).map({ _ in try coordinator.roundResult() }) { try coordinator.ack(result) }
             _ = try coordinator.expect("TRIAL_DONE") { if case .trialDone(let d) = $0 { d } else { nil } }
             #expect(running.outcome(within: 0) == nil)
@@ -355,8 +418,10 @@ struct WorkerTests {
             // and under any load, so a heartbeat surely lands in round 1 before the stop.
             var spec = tinySpec(seed: 13)
             spec.synthetic = TrialSpec.Synthetic(roundMilliseconds: 1_500)
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 60, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 60, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             try coordinator.ack(try coordinator.roundResult(within: 30))
             _ = try coordinator.expect("ACK processed (a HEARTBEAT in round 1)") { message in
                 if case .heartbeat(let h) = message, h.progress.first?.round == 1 { true } else { nil }
@@ -382,8 +447,10 @@ struct WorkerTests {
             // Rounds of 200,000 iterations: only a mid-round stop lets the worker leave within the test's bound.
             var spec = tinySpec(seed: 14, iterations: 200_000)
             spec.train.evalEvery = 50_000
-            try coordinator.send(.task(WireMessage.TaskAssignment(
-                taskID: 70, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            try coordinator.send(
+                .task(
+                    WireMessage.TaskAssignment(
+                        taskID: 70, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
             _ = try coordinator.expect("HEARTBEAT in round 0 past iteration 100") { message in
                 if case .heartbeat(let h) = message, let p = h.progress.first, p.round == 0, p.iteration >= 100 {
                     true

@@ -23,7 +23,8 @@ struct NPYAndFileTests {
         try Data(layer.npyBytes()).write(to: url)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let script = "import numpy as n,sys;a=n.load(sys.argv[1]);print(a.dtype,a.shape,''.join('1' if v else '0' for v in a.ravel()))"
+        let script =
+            "import numpy as n,sys;a=n.load(sys.argv[1]);print(a.dtype,a.shape,''.join('1' if v else '0' for v in a.ravel()))"
         process.arguments = ["python3", "-c", script, url.path]
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -428,7 +428,8 @@ public final class ResultsStore {
 
     /// Runs `body(i)` for `i` in `0..<count` on up to 8 threads of its own (blocking I/O: never Dispatch's pool,
     /// which has one thread per core); returns when all have ended, rethrowing the first error.
-    static func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) throws(StoreError) -> Void) throws(StoreError)
+    static func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) throws(StoreError) -> Void)
+        throws(StoreError)
     {
         if count <= 1 {
             if count == 1 { try body(0) }

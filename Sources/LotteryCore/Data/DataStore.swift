@@ -9,7 +9,9 @@ public enum DataStore {
     /// The data sets `lth data fetch` knows.
     public static let names = ["mnist", "fashion-mnist"]
     /// The four IDX file names, in the order train images, train labels, test images, test labels.
-    public static let fileNames = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    public static let fileNames = [
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+    ]
     /// Image side length of both supported data sets.
     public static let side = 28
 
@@ -39,7 +41,9 @@ public enum DataStore {
     public static func loadPair(images imagesPath: String, labels labelsPath: String) throws(IDXError) -> Dataset {
         let images = try IDX.readImages(at: imagesPath)
         guard images.rows == side, images.cols == side else {
-            throw IDXError(file: imagesPath, problem: .badDimensions("images are \(images.rows)x\(images.cols), expected \(side)x\(side)"))
+            throw IDXError(
+                file: imagesPath,
+                problem: .badDimensions("images are \(images.rows)x\(images.cols), expected \(side)x\(side)"))
         }
         let labels = try IDX.readLabels(at: labelsPath, classes: 10)
         guard labels.count == images.count else {

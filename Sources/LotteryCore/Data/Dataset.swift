@@ -11,8 +11,9 @@ public struct Dataset: Sendable {
 
     /// - Precondition: `images.count == labels.count * features` and every label `< classes`.
     public init(images: [Float], labels: [UInt8], features: Int, classes: Int = 10) {
-        precondition(features >= 1 && images.count == labels.count * features,
-                     "Dataset: \(images.count) pixels for \(labels.count) images of \(features) features")
+        precondition(
+            features >= 1 && images.count == labels.count * features,
+            "Dataset: \(images.count) pixels for \(labels.count) images of \(features) features")
         precondition(labels.allSatisfy { Int($0) < classes }, "Dataset: a label is ≥ \(classes)")
         self.count = labels.count
         self.features = features
@@ -35,7 +36,8 @@ public struct Dataset: Sendable {
             images.withUnsafeMutableBufferPointer { target in
                 for (row, index) in indices.enumerated() {
                     precondition(index >= 0 && index < count, "Dataset.subset: index \(index) of \(count)")
-                    (target.baseAddress! + row * features).update(from: source.baseAddress! + index * features, count: features)
+                    (target.baseAddress! + row * features).update(
+                        from: source.baseAddress! + index * features, count: features)
                     labels[row] = self.labels[index]
                 }
             }
@@ -71,10 +73,12 @@ public struct DataSplits: Sendable {
     ///   - validationCount: images held out, `1 ..< train.count`.
     ///   - seed: ``TrialSpec/splitSeed``.
     public init(train: Dataset, test: Dataset, validationCount: Int, seed: Int) {
-        precondition(validationCount >= 1 && validationCount < train.count,
-                     "DataSplits: validation \(validationCount) of \(train.count) training images")
-        precondition(train.features == test.features && train.classes == test.classes,
-                     "DataSplits: train and test sets differ in shape")
+        precondition(
+            validationCount >= 1 && validationCount < train.count,
+            "DataSplits: validation \(validationCount) of \(train.count) training images")
+        precondition(
+            train.features == test.features && train.classes == test.classes,
+            "DataSplits: train and test sets differ in shape")
         var order = Array(0..<train.count)
         var rng = LotteryRNG(seed: seed, stream: "split")
         rng.shuffle(&order)

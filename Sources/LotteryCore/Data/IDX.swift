@@ -36,9 +36,12 @@ public struct IDXError: Error, Sendable, Hashable, CustomStringConvertible {
             what = "is not the expected IDX file: magic number 0x\(hex(found)), expected 0x\(hex(expected))"
         case .badDimensions(let text): what = "has bad dimensions: \(text)"
         case .wrongLength(let have, let expected):
-            what = have < expected ? "is truncated: \(have) bytes, the header promises \(expected)"
+            what =
+                have < expected
+                ? "is truncated: \(have) bytes, the header promises \(expected)"
                 : "has \(have - expected) trailing bytes: \(have) bytes, the header promises \(expected)"
-        case .badLabel(let index, let value, let classes): what = "has label \(value) at index \(index), labels must be < \(classes)"
+        case .badLabel(let index, let value, let classes):
+            what = "has label \(value) at index \(index), labels must be < \(classes)"
         case .countMismatch(let images, let labels): what = "holds \(labels) labels for \(images) images"
         }
         return "\(file) \(what); re-run `lth data fetch` to recreate it"
@@ -65,7 +68,8 @@ public enum IDX {
         public var pixels: [UInt8]
 
         public init(count: Int, rows: Int, cols: Int, pixels: [UInt8]) {
-            precondition(pixels.count == count * rows * cols, "IDX.Images: \(pixels.count) pixels for \(count)x\(rows)x\(cols)")
+            precondition(
+                pixels.count == count * rows * cols, "IDX.Images: \(pixels.count) pixels for \(count)x\(rows)x\(cols)")
             self.count = count
             self.rows = rows
             self.cols = cols
@@ -83,7 +87,9 @@ public enum IDX {
             throw IDXError(file: file, problem: .badDimensions("\(count) images of \(rows)x\(cols) pixels"))
         }
         let expected = 16 + count * rows * cols
-        guard bytes.count == expected else { throw IDXError(file: file, problem: .wrongLength(have: bytes.count, expected: expected)) }
+        guard bytes.count == expected else {
+            throw IDXError(file: file, problem: .wrongLength(have: bytes.count, expected: expected))
+        }
         return Images(count: count, rows: rows, cols: cols, pixels: Array(bytes[16...]))
     }
 
@@ -91,7 +97,9 @@ public enum IDX {
     public static func parseLabels(_ bytes: [UInt8], file: String, classes: Int = 10) throws(IDXError) -> [UInt8] {
         let dims = try header(bytes, magic: labelsMagic, dimensions: 1, file: file)
         let expected = 8 + dims[0]
-        guard bytes.count == expected else { throw IDXError(file: file, problem: .wrongLength(have: bytes.count, expected: expected)) }
+        guard bytes.count == expected else {
+            throw IDXError(file: file, problem: .wrongLength(have: bytes.count, expected: expected))
+        }
         let labels = Array(bytes[8...])
         if let index = labels.firstIndex(where: { Int($0) >= classes }) {
             throw IDXError(file: file, problem: .badLabel(index: index, value: labels[index], classes: classes))
@@ -111,7 +119,9 @@ public enum IDX {
 
     /// The bytes of an IDX3 image file.
     public static func encode(_ images: Images) -> [UInt8] {
-        var bytes = bigEndian(imagesMagic) + bigEndian(UInt32(images.count)) + bigEndian(UInt32(images.rows)) + bigEndian(UInt32(images.cols))
+        var bytes =
+            bigEndian(imagesMagic) + bigEndian(UInt32(images.count)) + bigEndian(UInt32(images.rows))
+            + bigEndian(UInt32(images.cols))
         bytes.append(contentsOf: images.pixels)
         return bytes
     }
@@ -134,17 +144,23 @@ public enum IDX {
     static func read(_ path: String) throws(IDXError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
-            throw IDXError(file: path, problem: .unreadable(exists ? "permission denied or not a file" : "no such file"))
+            throw IDXError(
+                file: path, problem: .unreadable(exists ? "permission denied or not a file" : "no such file"))
         }
         return [UInt8](data)
     }
 
-    private static func header(_ bytes: [UInt8], magic: UInt32, dimensions: Int, file: String) throws(IDXError) -> [Int] {
+    private static func header(_ bytes: [UInt8], magic: UInt32, dimensions: Int, file: String) throws(IDXError) -> [Int]
+    {
         let need = 4 * (1 + dimensions)
-        guard bytes.count >= 4 else { throw IDXError(file: file, problem: .truncatedHeader(have: bytes.count, need: need)) }
+        guard bytes.count >= 4 else {
+            throw IDXError(file: file, problem: .truncatedHeader(have: bytes.count, need: need))
+        }
         let found = word(bytes, 0)
         guard found == magic else { throw IDXError(file: file, problem: .wrongMagic(found: found, expected: magic)) }
-        guard bytes.count >= need else { throw IDXError(file: file, problem: .truncatedHeader(have: bytes.count, need: need)) }
+        guard bytes.count >= need else {
+            throw IDXError(file: file, problem: .truncatedHeader(have: bytes.count, need: need))
+        }
         let dims = (0..<dimensions).map { Int(word(bytes, 4 + 4 * $0)) }
         guard dims[0] > 0, dims.allSatisfy({ $0 < 1 << 28 }) else {
             throw IDXError(file: file, problem: .badDimensions(dims.map(String.init).joined(separator: "x")))

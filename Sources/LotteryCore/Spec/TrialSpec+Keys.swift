@@ -22,10 +22,14 @@ extension TrialSpec {
 
     /// Every key a spec file, `--set` or a grid axis may name, in canonical (CSV column) order.
     public static let keys: [Key] = [
-        Key(name: "dataset", help: "mnist | fashion-mnist", get: { .string($0.dataset) }) { spec, value throws(SpecError) in
+        Key(name: "dataset", help: "mnist | fashion-mnist", get: { .string($0.dataset) }) {
+            spec, value throws(SpecError) in
             spec.dataset = try value.oneOf(["mnist", "fashion-mnist"], key: "dataset")
         },
-        Key(name: "model.layers", help: "hidden layer widths, e.g. [300, 100]", get: { .list($0.model.layers.map(SpecValue.int)) }) {
+        Key(
+            name: "model.layers", help: "hidden layer widths, e.g. [300, 100]",
+            get: { .list($0.model.layers.map(SpecValue.int)) }
+        ) {
             spec, value throws(SpecError) in
             spec.model.layers = try value.intList(key: "model.layers", minimum: 1)
         },
@@ -37,14 +41,16 @@ extension TrialSpec {
             spec, value throws(SpecError) in
             spec.train.optimizer = try value.enumCase(OptimizerKind.self, key: "train.optimizer")
         },
-        Key(name: "train.lr", help: "learning rate > 0", get: { .double($0.train.lr) }) { spec, value throws(SpecError) in
+        Key(name: "train.lr", help: "learning rate > 0", get: { .double($0.train.lr) }) {
+            spec, value throws(SpecError) in
             spec.train.lr = try value.double(key: "train.lr", range: .greaterThan(0))
         },
         Key(name: "train.momentum", help: "SGD momentum in [0, 1)", get: { .double($0.train.momentum) }) {
             spec, value throws(SpecError) in
             spec.train.momentum = try value.double(key: "train.momentum", range: .unitHalfOpen)
         },
-        Key(name: "train.batch", help: "mini-batch size ≥ 1", get: { .int($0.train.batch) }) { spec, value throws(SpecError) in
+        Key(name: "train.batch", help: "mini-batch size ≥ 1", get: { .int($0.train.batch) }) {
+            spec, value throws(SpecError) in
             spec.train.batch = try value.int(key: "train.batch", minimum: 1)
         },
         Key(name: "train.iterations", help: "iterations per round ≥ 1", get: { .int($0.train.iterations) }) {
@@ -55,7 +61,10 @@ extension TrialSpec {
             spec, value throws(SpecError) in
             spec.train.evalEvery = try value.int(key: "train.eval_every", minimum: 1)
         },
-        Key(name: "data.validation", help: "validation images held out of training ≥ 1", get: { .int($0.data.validation) }) {
+        Key(
+            name: "data.validation", help: "validation images held out of training ≥ 1",
+            get: { .int($0.data.validation) }
+        ) {
             spec, value throws(SpecError) in
             spec.data.validation = try value.int(key: "data.validation", minimum: 1)
         },
@@ -70,7 +79,10 @@ extension TrialSpec {
             spec, value throws(SpecError) in
             spec.seeds.order = try value.optionalInt(key: "seeds.order")
         },
-        Key(name: "seeds.split", help: "train/validation split seed (default: derived from seed)", get: { .int($0.splitSeed) }) {
+        Key(
+            name: "seeds.split", help: "train/validation split seed (default: derived from seed)",
+            get: { .int($0.splitSeed) }
+        ) {
             spec, value throws(SpecError) in
             spec.seeds.split = try value.optionalInt(key: "seeds.split")
         },
@@ -78,34 +90,47 @@ extension TrialSpec {
             spec, value throws(SpecError) in
             spec.prune.strategy = try value.enumCase(PruneStrategy.self, key: "prune.strategy")
         },
-        Key(name: "prune.rates", help: "fraction of remaining weights pruned per round, per layer", get: {
-            .list($0.resolvedRates.map(SpecValue.double))
-        }) { spec, value throws(SpecError) in
+        Key(
+            name: "prune.rates", help: "fraction of remaining weights pruned per round, per layer",
+            get: {
+                .list($0.resolvedRates.map(SpecValue.double))
+            }
+        ) { spec, value throws(SpecError) in
             if value == .null { spec.prune.rates = nil; return }
             let list = value.asList ?? [value]
             var rates: [Double] = []
             for item in list { rates.append(try item.double(key: "prune.rates", range: .unitHalfOpen)) }
             spec.prune.rates = rates
         },
-        Key(name: "prune.rounds", help: "pruning rounds after the dense round 0 (0 = dense only)", get: { .int($0.prune.rounds) }) {
+        Key(
+            name: "prune.rounds", help: "pruning rounds after the dense round 0 (0 = dense only)",
+            get: { .int($0.prune.rounds) }
+        ) {
             spec, value throws(SpecError) in
             spec.prune.rounds = try value.int(key: "prune.rounds", minimum: 0)
         },
-        Key(name: "prune.target_density", help: "stop when total density ≤ this (0, 1]", get: {
-            $0.prune.targetDensity.map(SpecValue.double) ?? .null
-        }) { spec, value throws(SpecError) in
+        Key(
+            name: "prune.target_density", help: "stop when total density ≤ this (0, 1]",
+            get: {
+                $0.prune.targetDensity.map(SpecValue.double) ?? .null
+            }
+        ) { spec, value throws(SpecError) in
             if value == .null { spec.prune.targetDensity = nil; return }
             spec.prune.targetDensity = try value.double(key: "prune.target_density", range: .unitOpenClosed)
         },
-        Key(name: "reinit", help: ReinitRule.allowed, get: { .string($0.reinit.description) }) { spec, value throws(SpecError) in
+        Key(name: "reinit", help: ReinitRule.allowed, get: { .string($0.reinit.description) }) {
+            spec, value throws(SpecError) in
             guard let text = value.asString, let rule = ReinitRule(text) else {
                 throw SpecError(key: "reinit", message: "'\(value)' is not one of \(ReinitRule.allowed)")
             }
             spec.reinit = rule
         },
-        Key(name: "controls", help: "control branches: [] or [reinit-random]", get: {
-            .list($0.controls.map { .string($0.rawValue) })
-        }) { spec, value throws(SpecError) in
+        Key(
+            name: "controls", help: "control branches: [] or [reinit-random]",
+            get: {
+                .list($0.controls.map { .string($0.rawValue) })
+            }
+        ) { spec, value throws(SpecError) in
             let list = value == .null ? [] : (value.asList ?? [value])
             var controls: [ControlKind] = []
             for item in list { controls.append(try item.enumCase(ControlKind.self, key: "controls")) }
@@ -115,9 +140,12 @@ extension TrialSpec {
             spec, value throws(SpecError) in
             spec.controlsSeeds = try value.int(key: "controls_seeds", minimum: 1)
         },
-        Key(name: "synthetic.round_ms", help: "benchmark only: sleep this long per round instead of training", get: {
-            $0.synthetic.map { .int($0.roundMilliseconds) } ?? .null
-        }) { spec, value throws(SpecError) in
+        Key(
+            name: "synthetic.round_ms", help: "benchmark only: sleep this long per round instead of training",
+            get: {
+                $0.synthetic.map { .int($0.roundMilliseconds) } ?? .null
+            }
+        ) { spec, value throws(SpecError) in
             if value == .null { spec.synthetic = nil; return }
             spec.synthetic = Synthetic(roundMilliseconds: try value.int(key: "synthetic.round_ms", minimum: 0))
         },
@@ -129,8 +157,12 @@ extension TrialSpec {
     /// The key named `name`, or an error listing the close alternatives.
     public static func key(named name: String) throws(SpecError) -> Key {
         if let key = keys.first(where: { $0.name == name }) { return key }
-        let suggestions = keys.map(\.name).filter { $0.hasPrefix(name.split(separator: ".").first.map(String.init) ?? name) }
-        let hint = suggestions.isEmpty ? "known keys: \(keys.map(\.name).joined(separator: ", "))"
+        let suggestions = keys.map(\.name).filter {
+            $0.hasPrefix(name.split(separator: ".").first.map(String.init) ?? name)
+        }
+        let hint =
+            suggestions.isEmpty
+            ? "known keys: \(keys.map(\.name).joined(separator: ", "))"
             : "did you mean \(suggestions.joined(separator: ", "))?"
         throw SpecError(key: name, message: "unknown key; \(hint)")
     }
@@ -190,7 +222,9 @@ extension SpecValue {
     }
 
     func double(key: String, range: Range) throws(SpecError) -> Double {
-        guard let value = asDouble, value.isFinite else { throw SpecError(key: key, message: "'\(self)' is not a number") }
+        guard let value = asDouble, value.isFinite else {
+            throw SpecError(key: key, message: "'\(self)' is not a number")
+        }
         guard range.contains(value) else { throw SpecError(key: key, message: "\(self) is not \(range.text)") }
         return value
     }

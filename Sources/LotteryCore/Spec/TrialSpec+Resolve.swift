@@ -23,10 +23,13 @@ extension TrialSpec {
 
     /// Checks what single keys cannot: consistency between keys.
     public func validate() throws(SpecError) {
-        if prune.strategy != .globalMagnitude, let rates = prune.rates, rates.count != 1, rates.count != weightLayerCount {
+        if prune.strategy != .globalMagnitude, let rates = prune.rates, rates.count != 1,
+            rates.count != weightLayerCount
+        {
             throw SpecError(
                 key: "prune.rates",
-                message: "\(rates.count) rates given for \(weightLayerCount) weight layers (model.layers \(model.layers) plus the output layer); give one per layer or a single rate"
+                message:
+                    "\(rates.count) rates given for \(weightLayerCount) weight layers (model.layers \(model.layers) plus the output layer); give one per layer or a single rate"
             )
         }
         if prune.strategy == .globalMagnitude, let rates = prune.rates, rates.count != 1 {
@@ -35,17 +38,22 @@ extension TrialSpec {
         if prune.rounds > 0 || prune.targetDensity != nil, resolvedRates.allSatisfy({ $0 == 0 }) {
             throw SpecError(
                 key: "prune.rates",
-                message: "\(resolvedRates) prunes nothing, so every round would retrain the dense network; give a rate in (0, 1) or set prune.rounds: 0"
+                message:
+                    "\(resolvedRates) prunes nothing, so every round would retrain the dense network; give a rate in (0, 1) or set prune.rounds: 0"
             )
         }
         if case .rewind(let k) = reinit, k > train.iterations {
             throw SpecError(key: "reinit", message: "rewind:\(k) is past the \(train.iterations) iterations of a round")
         }
         if train.evalEvery > train.iterations {
-            throw SpecError(key: "train.eval_every", message: "\(train.evalEvery) is more than train.iterations (\(train.iterations))")
+            throw SpecError(
+                key: "train.eval_every",
+                message: "\(train.evalEvery) is more than train.iterations (\(train.iterations))")
         }
         if let branch, branch.index >= controlsSeeds || branch.parentRound < 1 {
-            throw SpecError(key: "branch", message: "branch index \(branch.index) / parent round \(branch.parentRound) out of range")
+            throw SpecError(
+                key: "branch", message: "branch index \(branch.index) / parent round \(branch.parentRound) out of range"
+            )
         }
     }
 

@@ -201,7 +201,8 @@ public enum ReinitRule: Sendable, Hashable, Codable, CustomStringConvertible, Lo
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let rule = ReinitRule(text) else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "reinit '\(text)' is not one of \(Self.allowed)")
+                .init(
+                    codingPath: decoder.codingPath, debugDescription: "reinit '\(text)' is not one of \(Self.allowed)")
             )
         }
         self = rule

@@ -34,38 +34,48 @@ public enum Backprop {
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
             let rows = labels.count
-            precondition(rows >= 1 && inputs.count == rows * model.widths[0], "Backprop: \(inputs.count) inputs for \(rows) rows")
+            precondition(
+                rows >= 1 && inputs.count == rows * model.widths[0], "Backprop: \(inputs.count) inputs for \(rows) rows"
+            )
             let net = SparseNetwork(model: model, sparse: sparse, capacity: rows)
             let order = Array(0..<rows)
             return inputs.withUnsafeBufferPointer { x in
                 labels.withUnsafeBufferPointer { y in
                     order.withUnsafeBufferPointer { o in
-                        net.loadBatch(images: x.baseAddress!, features: model.widths[0], order: o.baseAddress!, rows: rows)
+                        net.loadBatch(
+                            images: x.baseAddress!, features: model.widths[0], order: o.baseAddress!, rows: rows)
                     }
                     net.forward(net.input, rows: rows)
                     let loss = net.score(labels: y.baseAddress!).lossSum / Double(rows)
                     net.outputDelta(labels: y.baseAddress!)
                     net.backward(net.input)
                     let gw = (0..<net.layerCount).map { net.maskedWeightGradients($0) }
-                    let gb = (0..<net.layerCount).map { l in Array(UnsafeBufferPointer(start: net.biasGrads[l], count: net.widths[l + 1])) }
+                    let gb = (0..<net.layerCount).map { l in
+                        Array(UnsafeBufferPointer(start: net.biasGrads[l], count: net.widths[l + 1]))
+                    }
                     return (loss, gw, gb)
                 }
             }
         }
-        return run(widths: model.widths, weights: model.layers.map(\.weight.data), biases: model.layers.map(\.bias),
-                   masks: model.layers.map(\.mask.data), inputs: inputs, labels: labels)
+        return run(
+            widths: model.widths, weights: model.layers.map(\.weight.data), biases: model.layers.map(\.bias),
+            masks: model.layers.map(\.mask.data), inputs: inputs, labels: labels)
     }
 
     static func run<T: NetworkScalar>(
         widths: [Int], weights: [[T]], biases: [[T]], masks: [[T]], inputs: [T], labels: [UInt8]
     ) -> (loss: Double, weightGradients: [[T]], biasGradients: [[T]]) {
         let rows = labels.count
-        precondition(rows >= 1 && inputs.count == rows * widths[0], "Backprop: \(inputs.count) inputs for \(rows) rows of \(widths[0])")
+        precondition(
+            rows >= 1 && inputs.count == rows * widths[0],
+            "Backprop: \(inputs.count) inputs for \(rows) rows of \(widths[0])")
         precondition(labels.allSatisfy { Int($0) < widths.last! }, "Backprop: a label is ≥ \(widths.last!)")
         let net = Network<T>(widths: widths, capacity: rows)
         for l in 0..<net.layerCount {
             let n = net.inputs(l) * net.outputs(l)
-            precondition(weights[l].count == n && masks[l].count == n && biases[l].count == net.outputs(l), "Backprop: layer \(l) shapes")
+            precondition(
+                weights[l].count == n && masks[l].count == n && biases[l].count == net.outputs(l),
+                "Backprop: layer \(l) shapes")
             for i in 0..<n { net.weights[l][i] = weights[l][i] * masks[l][i]; net.masks[l][i] = masks[l][i] }
             for j in 0..<net.outputs(l) { net.biases[l][j] = biases[l][j] }
         }
@@ -78,7 +88,9 @@ public enum Backprop {
                 let gw = (0..<net.layerCount).map { l in
                     (0..<(net.inputs(l) * net.outputs(l))).map { net.weightGrads[l][$0] * net.masks[l][$0] }
                 }
-                let gb = (0..<net.layerCount).map { l in Array(UnsafeBufferPointer(start: net.biasGrads[l], count: net.outputs(l))) }
+                let gb = (0..<net.layerCount).map { l in
+                    Array(UnsafeBufferPointer(start: net.biasGrads[l], count: net.outputs(l)))
+                }
                 return (loss, gw, gb)
             }
         }

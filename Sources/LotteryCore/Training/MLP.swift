@@ -13,8 +13,9 @@ public struct DenseLayer: Sendable, Hashable {
 
     public init(weight: Matrix, bias: [Float], mask: Matrix) {
         precondition(bias.count == weight.cols, "DenseLayer: \(bias.count) biases for \(weight.cols) outputs")
-        precondition(mask.rows == weight.rows && mask.cols == weight.cols,
-                     "DenseLayer: mask \(mask.rows)x\(mask.cols) for weight \(weight.rows)x\(weight.cols)")
+        precondition(
+            mask.rows == weight.rows && mask.cols == weight.cols,
+            "DenseLayer: mask \(mask.rows)x\(mask.cols) for weight \(weight.rows)x\(weight.cols)")
         self.weight = weight
         self.bias = bias
         self.mask = mask
@@ -44,7 +45,8 @@ public struct MLP: Sendable, Hashable {
     ///   - initializer: the kernel distribution (``InitScheme``).
     ///   - seed: the init seed (``TrialSpec/initSeed``).
     public init(widths: [Int], initializer: InitScheme, seed: Int) {
-        precondition(widths.count >= 2 && widths.allSatisfy { $0 >= 1 }, "MLP: widths \(widths) need ≥ 2 positive entries")
+        precondition(
+            widths.count >= 2 && widths.allSatisfy { $0 >= 1 }, "MLP: widths \(widths) need ≥ 2 positive entries")
         var layers: [DenseLayer] = []
         for l in 0..<(widths.count - 1) {
             let fanIn = widths[l], fanOut = widths[l + 1]
@@ -58,10 +60,11 @@ public struct MLP: Sendable, Hashable {
                 let limit = (6.0 / Double(fanIn + fanOut)).squareRoot()
                 for i in values.indices { values[i] = Float((2 * rng.uniform() - 1) * limit) }
             }
-            layers.append(DenseLayer(
-                weight: Matrix(rows: fanIn, cols: fanOut, data: values),
-                bias: [Float](repeating: 0, count: fanOut),
-                mask: Matrix(rows: fanIn, cols: fanOut, repeating: 1)))
+            layers.append(
+                DenseLayer(
+                    weight: Matrix(rows: fanIn, cols: fanOut, data: values),
+                    bias: [Float](repeating: 0, count: fanOut),
+                    mask: Matrix(rows: fanIn, cols: fanOut, repeating: 1)))
         }
         self.layers = layers
     }
@@ -73,14 +76,17 @@ public struct MLP: Sendable, Hashable {
     ///   - features: input width (784 for MNIST).
     ///   - classes: output width (10).
     public init(spec: TrialSpec, features: Int = 784, classes: Int = 10) {
-        self.init(widths: [features] + spec.model.layers + [classes], initializer: spec.model.initializer,
-                  seed: spec.initSeed)
+        self.init(
+            widths: [features] + spec.model.layers + [classes], initializer: spec.model.initializer,
+            seed: spec.initSeed)
     }
 
     /// A network from explicit layers (e.g. decoded from a checkpoint).
     public init(layers: [DenseLayer]) {
         for l in 1..<max(layers.count, 1) {
-            precondition(layers[l].inputs == layers[l - 1].outputs, "MLP: layer \(l) takes \(layers[l].inputs) inputs, previous gives \(layers[l - 1].outputs)")
+            precondition(
+                layers[l].inputs == layers[l - 1].outputs,
+                "MLP: layer \(l) takes \(layers[l].inputs) inputs, previous gives \(layers[l - 1].outputs)")
         }
         self.layers = layers
     }
@@ -113,8 +119,10 @@ public struct MLP: Sendable, Hashable {
         precondition(masks.count == layers.count, "MLP.apply: \(masks.count) masks for \(layers.count) layers")
         for l in layers.indices {
             let mask = masks[l]
-            precondition(mask.rows == layers[l].weight.rows && mask.cols == layers[l].weight.cols,
-                         "MLP.apply: mask \(l) is \(mask.rows)x\(mask.cols), layer is \(layers[l].weight.rows)x\(layers[l].weight.cols)")
+            precondition(
+                mask.rows == layers[l].weight.rows && mask.cols == layers[l].weight.cols,
+                "MLP.apply: mask \(l) is \(mask.rows)x\(mask.cols), layer is \(layers[l].weight.rows)x\(layers[l].weight.cols)"
+            )
             layers[l].mask.data = mask.kept.map { $0 ? 1 : 0 }
         }
         enforceMasks()

@@ -12,8 +12,9 @@ public struct Matrix: Sendable, Hashable {
     ///
     /// - Precondition: `data.count == rows * cols`.
     public init(rows: Int, cols: Int, data: [Float]) {
-        precondition(rows >= 0 && cols >= 0 && data.count == rows * cols,
-                     "Matrix: \(data.count) values for a \(rows)x\(cols) matrix")
+        precondition(
+            rows >= 0 && cols >= 0 && data.count == rows * cols,
+            "Matrix: \(data.count) values for a \(rows)x\(cols) matrix")
         self.rows = rows
         self.cols = cols
         self.data = data

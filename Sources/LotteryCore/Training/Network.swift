@@ -61,8 +61,9 @@ final class Network<T: NetworkScalar> {
         for l in 0..<layerCount {
             let n = outputs(l), k = inputs(l)
             let out = activations[l]
-            T.gemm(transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: previous, lda: k,
-                   b: weights[l], ldb: n, beta: 0, c: out, ldc: n)
+            T.gemm(
+                transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: previous, lda: k,
+                b: weights[l], ldb: n, beta: 0, c: out, ldc: n)
             let bias = biases[l]
             if l < layerCount - 1 {
                 for r in 0..<rows {
@@ -126,8 +127,9 @@ final class Network<T: NetworkScalar> {
             let n = outputs(l), k = inputs(l)
             let previous = l == 0 ? input : UnsafePointer(activations[l - 1])
             let delta = deltas[l]
-            T.gemm(transA: true, transB: false, m: k, n: n, k: rows, alpha: 1, a: previous, lda: k,
-                   b: delta, ldb: n, beta: 0, c: weightGrads[l], ldc: n)
+            T.gemm(
+                transA: true, transB: false, m: k, n: n, k: rows, alpha: 1, a: previous, lda: k,
+                b: delta, ldb: n, beta: 0, c: weightGrads[l], ldc: n)
             let gb = biasGrads[l]
             for j in 0..<n { gb[j] = delta[j] }
             for r in 1..<max(rows, 1) {
@@ -136,8 +138,9 @@ final class Network<T: NetworkScalar> {
             }
             if l > 0 {
                 let below = deltas[l - 1]
-                T.gemm(transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n,
-                       b: weights[l], ldb: n, beta: 0, c: below, ldc: k)
+                T.gemm(
+                    transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n,
+                    b: weights[l], ldb: n, beta: 0, c: below, ldc: k)
                 let act = activations[l - 1]
                 // Branch-free select, so it vectorises (a conditional store does not).
                 for i in 0..<(rows * k) { below[i] = act[i] > 0 ? below[i] : 0 }

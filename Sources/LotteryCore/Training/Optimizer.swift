@@ -1,6 +1,6 @@
 import Foundation
 #if arch(x86_64)
-import _Builtin_intrinsics.intel
+    import _Builtin_intrinsics.intel
 #endif
 
 /// One contiguous block of parameters the ``Optimizer`` updates: values, their gradient and an optional mask.
@@ -64,8 +64,9 @@ final class Optimizer {
             let vScale = Float(1 / (1 - pow(Double(beta2), t)))
             for b in blocks.indices {
                 let block = blocks[b]
-                adam(w: block.values, g: block.gradients, m: m[b], v: v[b], mask: block.mask, count: block.count,
-                     stepSize: stepSize, vScale: vScale)
+                adam(
+                    w: block.values, g: block.gradients, m: m[b], v: v[b], mask: block.mask, count: block.count,
+                    stepSize: stepSize, vScale: vScale)
             }
         case .sgd:
             for b in blocks.indices {
@@ -185,8 +186,8 @@ private func store8(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i
 @inline(__always)
 private func squareRoot(_ x: SIMD8<Float>) -> SIMD8<Float> {
     #if arch(x86_64)
-    return SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
+        return SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
     #else
-    return x.squareRoot()
+        return x.squareRoot()
     #endif
 }

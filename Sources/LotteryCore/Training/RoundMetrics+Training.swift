@@ -15,8 +15,10 @@ extension RoundMetrics {
         self.init(
             trialID: trialID, round: round, density: trained.density,
             layerDensities: zip(kept, sizes).map { Double($0) / Double(max($1, 1)) }, keptCounts: kept,
-            earlyStopIteration: run.earlyStop.iteration, valLossAtES: run.earlyStop.valLoss, valAccAtES: run.earlyStop.valAcc,
-            testAccAtES: run.earlyStop.testAcc, testAccFinal: run.finalTestAccuracy, trainAccFinal: run.finalTrainAccuracy,
+            earlyStopIteration: run.earlyStop.iteration, valLossAtES: run.earlyStop.valLoss,
+            valAccAtES: run.earlyStop.valAcc,
+            testAccAtES: run.earlyStop.testAcc, testAccFinal: run.finalTestAccuracy,
+            trainAccFinal: run.finalTrainAccuracy,
             seconds: run.seconds, curve: run.curve, layers: layers)
     }
 }
@@ -35,7 +37,8 @@ extension LayerSummary {
             absAfter += Double(abs(after))
         }
         let n = Double(max(kept, 1))
-        self.init(positiveAtInit: Double(positiveBefore) / n, positiveAfter: Double(positiveAfter) / n,
-                  meanAbsAtInit: absBefore / n, meanAbsAfter: absAfter / n)
+        self.init(
+            positiveAtInit: Double(positiveBefore) / n, positiveAfter: Double(positiveAfter) / n,
+            meanAbsAtInit: absBefore / n, meanAbsAfter: absAfter / n)
     }
 }

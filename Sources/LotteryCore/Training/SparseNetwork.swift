@@ -74,8 +74,9 @@ final class SparseNetwork {
     ///   - capacity: the most images one pass handles.
     init(model: MLP, sparse: [Bool], capacity: Int) {
         let widths = model.widths
-        precondition(widths.count >= 2 && sparse.count == widths.count - 1 && capacity >= 1,
-                     "SparseNetwork: widths \(widths), \(sparse.count) kernel choices, capacity \(capacity)")
+        precondition(
+            widths.count >= 2 && sparse.count == widths.count - 1 && capacity >= 1,
+            "SparseNetwork: widths \(widths), \(sparse.count) kernel choices, capacity \(capacity)")
         self.widths = widths
         self.sparse = sparse
         self.capacity = (capacity + 7) & ~7
@@ -215,12 +216,15 @@ final class SparseNetwork {
         var blocks: [ParameterBlock] = []
         for l in 0..<layerCount {
             if sparse[l] {
-                blocks.append(ParameterBlock(values: values[l], gradients: valueGrads[l], mask: nil, count: positions[l].count))
+                blocks.append(
+                    ParameterBlock(values: values[l], gradients: valueGrads[l], mask: nil, count: positions[l].count))
             } else {
                 let count = widths[l] * widths[l + 1]
                 let allKept = UnsafeBufferPointer(start: masks[l], count: count).allSatisfy { $0 != 0 }
-                blocks.append(ParameterBlock(values: weights[l], gradients: weightGrads[l], mask: allKept ? nil : masks[l],
-                                             count: count))
+                blocks.append(
+                    ParameterBlock(
+                        values: weights[l], gradients: weightGrads[l], mask: allKept ? nil : masks[l],
+                        count: count))
             }
             blocks.append(ParameterBlock(values: biases[l], gradients: biasGrads[l], mask: nil, count: widths[l + 1]))
         }
@@ -242,7 +246,9 @@ final class SparseNetwork {
         liveInputs.withUnsafeBufferPointer { live in
             var b = 0
             while b < columns {
-                func source(_ k: Int) -> UnsafePointer<Float> { b + k < count ? images + index(b + k) * features : zero }
+                func source(_ k: Int) -> UnsafePointer<Float> {
+                    b + k < count ? images + index(b + k) * features : zero
+                }
                 let s0 = source(0), s1 = source(1), s2 = source(2), s3 = source(3)
                 let s4 = source(4), s5 = source(5), s6 = source(6), s7 = source(7)
                 var out = destination + b
@@ -286,13 +292,15 @@ final class SparseNetwork {
                 let cols = liveColumns[l], starts = columnStart[l], index = rowIndex[l], w = values[l]
                 for c in 0..<liveColumnCounts[l] {
                     let j = Int(cols[c])
-                    sparseColumn(out: out + j * P, bias: bias[j], values: w, rows: index, start: Int(starts[c]),
-                                 end: Int(starts[c + 1]), x: previous, columns: P, relu: relu)
+                    sparseColumn(
+                        out: out + j * P, bias: bias[j], values: w, rows: index, start: Int(starts[c]),
+                        end: Int(starts[c + 1]), x: previous, columns: P, relu: relu)
                 }
             } else {
                 let k = layerInputs(l)
-                Float.gemm(transA: true, transB: false, m: n, n: P, k: k, alpha: 1, a: weights[l], lda: n,
-                           b: previous, ldb: P, beta: 0, c: out, ldc: P)
+                Float.gemm(
+                    transA: true, transB: false, m: n, n: P, k: k, alpha: 1, a: weights[l], lda: n,
+                    b: previous, ldb: P, beta: 0, c: out, ldc: P)
                 for j in 0..<n { biasActivate(out + j * P, bias: bias[j], columns: P, relu: relu) }
             }
             previous = UnsafePointer(out)
@@ -349,7 +357,8 @@ final class SparseNetwork {
             let gb = biasGrads[l]
             for j in 0..<n { gb[j] = rowSum(delta + j * P, columns: P) }
             if sparse[l] {
-                let cols = liveColumns[l], starts = columnStart[l], index = rowIndex[l], w = values[l], g = valueGrads[l]
+                let cols = liveColumns[l], starts = columnStart[l], index = rowIndex[l], w = values[l],
+                    g = valueGrads[l]
                 for c in 0..<liveColumnCounts[l] {
                     let d = UnsafePointer(delta + Int(cols[c]) * P)
                     for p in Int(starts[c])..<Int(starts[c + 1]) {
@@ -360,18 +369,21 @@ final class SparseNetwork {
                     let below = deltas[l - 1]
                     below.update(repeating: 0, count: k * P)
                     for c in 0..<liveColumnCounts[l] {
-                        scatterColumn(below: below, values: w, rows: index, start: Int(starts[c]), end: Int(starts[c + 1]),
-                                      delta: delta + Int(cols[c]) * P, columns: P)
+                        scatterColumn(
+                            below: below, values: w, rows: index, start: Int(starts[c]), end: Int(starts[c + 1]),
+                            delta: delta + Int(cols[c]) * P, columns: P)
                     }
                     reluMask(below, activations[l - 1], count: k * P)
                 }
             } else {
-                Float.gemm(transA: false, transB: true, m: k, n: n, k: P, alpha: 1, a: previous, lda: P,
-                           b: delta, ldb: P, beta: 0, c: weightGrads[l], ldc: n)
+                Float.gemm(
+                    transA: false, transB: true, m: k, n: n, k: P, alpha: 1, a: previous, lda: P,
+                    b: delta, ldb: P, beta: 0, c: weightGrads[l], ldc: n)
                 if l > 0 {
                     let below = deltas[l - 1]
-                    Float.gemm(transA: false, transB: false, m: k, n: P, k: n, alpha: 1, a: weights[l], lda: n,
-                               b: delta, ldb: P, beta: 0, c: below, ldc: P)
+                    Float.gemm(
+                        transA: false, transB: false, m: k, n: P, k: n, alpha: 1, a: weights[l], lda: n,
+                        b: delta, ldb: P, beta: 0, c: below, ldc: P)
                     reluMask(below, activations[l - 1], count: k * P)
                 }
             }
@@ -411,7 +423,9 @@ final class SparseNetwork {
             while start < dataset.count {
                 let rows = min(capacity, dataset.count - start)
                 let storage = UnsafeMutablePointer<Float>.allocate(capacity: inputRows * ((rows + 7) & ~7))
-                transpose(images: images.baseAddress!, features: dataset.features, count: rows, into: storage) { start + $0 }
+                transpose(images: images.baseAddress!, features: dataset.features, count: rows, into: storage) {
+                    start + $0
+                }
                 chunks.append((storage, start, rows))
                 start += rows
             }
@@ -445,7 +459,9 @@ final class SparseNetwork {
                 var start = 0
                 while start < dataset.count {
                     let rows = min(capacity, dataset.count - start)
-                    transpose(images: images.baseAddress!, features: dataset.features, count: rows, into: input) { start + $0 }
+                    transpose(images: images.baseAddress!, features: dataset.features, count: rows, into: input) {
+                        start + $0
+                    }
                     forward(input, rows: rows)
                     let s = score(labels: labels.baseAddress! + start)
                     lossSum += s.lossSum
@@ -485,7 +501,8 @@ private func relu8(_ v: SIMD8<Float>) -> SIMD8<Float> {
 /// `p`, then ReLU. Columns in register blocks of 32 (then 8), so the accumulators never leave registers.
 @inline(__always)
 private func sparseColumn(
-    out: UnsafeMutablePointer<Float>, bias: Float, values: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Int32>,
+    out: UnsafeMutablePointer<Float>, bias: Float, values: UnsafeMutablePointer<Float>,
+    rows: UnsafeMutablePointer<Int32>,
     start: Int, end: Int, x: UnsafePointer<Float>, columns: Int, relu: Bool
 ) {
     var c = 0

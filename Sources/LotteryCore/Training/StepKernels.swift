@@ -5,7 +5,8 @@
 /// (``SparseNetwork``). The trainer's loop is generic over this protocol, so it is specialised for each.
 protocol StepKernels: AnyObject {
     /// Gathers images `order[0..<rows]` of `images` (`[*, features]`) and their labels as the next batch.
-    func loadBatch(images: UnsafePointer<Float>, labels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>, rows: Int)
+    func loadBatch(
+        images: UnsafePointer<Float>, labels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>, rows: Int)
     /// Forward, output delta and backward on the loaded batch: fills every gradient.
     func computeGradients()
     /// The parameters and gradients the optimizer updates.
@@ -39,7 +40,10 @@ final class RowMajorKernels: StepKernels {
         labels.deallocate()
     }
 
-    func loadBatch(images: UnsafePointer<Float>, labels allLabels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>, rows: Int) {
+    func loadBatch(
+        images: UnsafePointer<Float>, labels allLabels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>,
+        rows: Int
+    ) {
         precondition(rows <= batch, "RowMajorKernels: \(rows) rows, batch \(batch)")
         for row in 0..<rows {
             let index = order[row]
@@ -62,9 +66,12 @@ final class RowMajorKernels: StepKernels {
             // and the update reads one array less.
             let count = net.inputs(l) * net.outputs(l)
             let allKept = UnsafeBufferPointer(start: net.masks[l], count: count).allSatisfy { $0 != 0 }
-            blocks.append(ParameterBlock(values: net.weights[l], gradients: net.weightGrads[l], mask: allKept ? nil : net.masks[l],
-                                         count: count))
-            blocks.append(ParameterBlock(values: net.biases[l], gradients: net.biasGrads[l], mask: nil, count: net.outputs(l)))
+            blocks.append(
+                ParameterBlock(
+                    values: net.weights[l], gradients: net.weightGrads[l], mask: allKept ? nil : net.masks[l],
+                    count: count))
+            blocks.append(
+                ParameterBlock(values: net.biases[l], gradients: net.biasGrads[l], mask: nil, count: net.outputs(l)))
         }
         return blocks
     }
@@ -94,7 +101,10 @@ final class SparseKernels: StepKernels {
 
     deinit { labels.deallocate() }
 
-    func loadBatch(images: UnsafePointer<Float>, labels allLabels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>, rows: Int) {
+    func loadBatch(
+        images: UnsafePointer<Float>, labels allLabels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>,
+        rows: Int
+    ) {
         net.loadBatch(images: images, features: features, order: order, rows: rows)
         for row in 0..<rows { labels[row] = allLabels[order[row]] }
     }

@@ -20,8 +20,9 @@ struct Stopwatch {
     }
 
     func rate(_ count: Int) -> MeasuredRate {
-        MeasuredRate(perWallSecond: Double(count) / seconds(since: wall),
-                     perCPUSecond: Double(count) / (Stopwatch.processCPUSeconds() - cpu))
+        MeasuredRate(
+            perWallSecond: Double(count) / seconds(since: wall),
+            perCPUSecond: Double(count) / (Stopwatch.processCPUSeconds() - cpu))
     }
 }
 
@@ -38,21 +39,25 @@ extension Trainer {
         model.enforceMasks()
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
-            return stepRate(SparseKernels(model: model, sparse: sparse, batch: spec.train.batch, evaluationChunk: 1),
-                            steps: steps, warmup: warmup)
+            return stepRate(
+                SparseKernels(model: model, sparse: sparse, batch: spec.train.batch, evaluationChunk: 1),
+                steps: steps, warmup: warmup)
         }
-        return stepRate(RowMajorKernels(model: model, batch: spec.train.batch, evaluationChunk: 1), steps: steps, warmup: warmup)
+        return stepRate(
+            RowMajorKernels(model: model, batch: spec.train.batch, evaluationChunk: 1), steps: steps, warmup: warmup)
     }
 
     /// The same for a fresh dense `widths` network initialised from the spec.
     public func measureStepRate(widths: [Int], steps: Int, warmup: Int = 200) -> MeasuredRate {
-        measureStepRate(model: MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed),
-                        steps: steps, warmup: warmup)
+        measureStepRate(
+            model: MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed),
+            steps: steps, warmup: warmup)
     }
 
     private func stepRate<K: StepKernels>(_ net: K, steps: Int, warmup: Int) -> MeasuredRate {
         let batch = spec.train.batch, features = data.train.features
-        let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
+        let optimizer = Optimizer(
+            kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
         var order = Array(0..<data.train.count)
         var rng = LotteryRNG(seed: spec.orderSeed, stream: "order")
         var cursor = order.count
@@ -66,8 +71,9 @@ extension Trainer {
                         cursor = 0
                     }
                     order.withUnsafeBufferPointer { o in
-                        net.loadBatch(images: images.baseAddress!, labels: allLabels.baseAddress!, features: features,
-                                      order: o.baseAddress! + cursor, rows: batch)
+                        net.loadBatch(
+                            images: images.baseAddress!, labels: allLabels.baseAddress!, features: features,
+                            order: o.baseAddress! + cursor, rows: batch)
                     }
                     cursor += batch
                     net.computeGradients()
@@ -82,14 +88,16 @@ extension Trainer {
     /// (kernels built and the data set prepared once, as in a run; then `passes` timed passes after one untimed).
     public func measureEvaluationRate(model: MLP, on dataset: Dataset, passes: Int = 5) -> MeasuredRate {
         _ = BLAS.configured
-        precondition(passes >= 1 && dataset.count > 0, "measureEvaluationRate: passes \(passes), \(dataset.count) images")
+        precondition(
+            passes >= 1 && dataset.count > 0, "measureEvaluationRate: passes \(passes), \(dataset.count) images")
         var model = model
         model.enforceMasks()
         let sparse = kernels.sparseLayers(of: model)
         let evaluate: () -> (loss: Double, accuracy: Double)
         let kernels: any StepKernels
         if sparse.contains(true) {
-            kernels = SparseKernels(model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
+            kernels = SparseKernels(
+                model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
         } else {
             kernels = RowMajorKernels(model: model, batch: 1, evaluationChunk: Self.evaluationChunk)
         }
@@ -107,7 +115,8 @@ extension Trainer {
         model.enforceMasks()
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
-            let k = SparseKernels(model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
+            let k = SparseKernels(
+                model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
             return k.evaluator(for: dataset)()
         }
         return Self.evaluate(model, on: dataset)
@@ -120,7 +129,8 @@ public enum KernelBenchmark {
     /// gradients, 2 input deltas for LeNet-300-100), nothing else: the floor of a dense step.
     ///
     /// - Returns: steps per second (wall and CPU) and the FLOPs of those calls.
-    public static func stepGemmFloor(widths: [Int], batch: Int, repetitions: Int) -> (rate: MeasuredRate, flops: Double) {
+    public static func stepGemmFloor(widths: [Int], batch: Int, repetitions: Int) -> (rate: MeasuredRate, flops: Double)
+    {
         _ = BLAS.configured
         let net = Network<Float>(widths: widths, capacity: batch)
         var rng = LotteryRNG(seed: 1, stream: "bench")
@@ -138,18 +148,21 @@ public enum KernelBenchmark {
                 var previous = x.baseAddress!
                 for l in 0..<net.layerCount {
                     let n = net.outputs(l), k = net.inputs(l)
-                    Float.gemm(transA: false, transB: false, m: batch, n: n, k: k, alpha: 1, a: previous, lda: k,
-                               b: net.weights[l], ldb: n, beta: 0, c: net.activations[l], ldc: n)
+                    Float.gemm(
+                        transA: false, transB: false, m: batch, n: n, k: k, alpha: 1, a: previous, lda: k,
+                        b: net.weights[l], ldb: n, beta: 0, c: net.activations[l], ldc: n)
                     previous = UnsafePointer(net.activations[l])
                 }
                 for l in stride(from: net.layerCount - 1, through: 0, by: -1) {
                     let n = net.outputs(l), k = net.inputs(l)
                     let below = l == 0 ? x.baseAddress! : UnsafePointer(net.activations[l - 1])
-                    Float.gemm(transA: true, transB: false, m: k, n: n, k: batch, alpha: 1, a: below, lda: k,
-                               b: net.deltas[l], ldb: n, beta: 0, c: net.weightGrads[l], ldc: n)
+                    Float.gemm(
+                        transA: true, transB: false, m: k, n: n, k: batch, alpha: 1, a: below, lda: k,
+                        b: net.deltas[l], ldb: n, beta: 0, c: net.weightGrads[l], ldc: n)
                     if l > 0 {
-                        Float.gemm(transA: false, transB: true, m: batch, n: k, k: n, alpha: 1, a: net.deltas[l], lda: n,
-                                   b: net.weights[l], ldb: n, beta: 0, c: net.deltas[l - 1], ldc: k)
+                        Float.gemm(
+                            transA: false, transB: true, m: batch, n: k, k: n, alpha: 1, a: net.deltas[l], lda: n,
+                            b: net.weights[l], ldb: n, beta: 0, c: net.deltas[l - 1], ldc: k)
                     }
                 }
             }
@@ -171,8 +184,9 @@ public enum KernelBenchmark {
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
                     c.withUnsafeMutableBufferPointer { c in
-                        Float.gemm(transA: false, transB: false, m: size, n: size, k: size, alpha: 1, a: a.baseAddress!,
-                                   lda: size, b: b.baseAddress!, ldb: size, beta: 0, c: c.baseAddress!, ldc: size)
+                        Float.gemm(
+                            transA: false, transB: false, m: size, n: size, k: size, alpha: 1, a: a.baseAddress!,
+                            lda: size, b: b.baseAddress!, ldb: size, beta: 0, c: c.baseAddress!, ldc: size)
                     }
                 }
             }

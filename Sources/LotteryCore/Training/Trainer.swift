@@ -32,8 +32,10 @@ public struct TrainingRun: Sendable {
     /// Wall-clock seconds of the call, evaluation included.
     public var seconds: Double
 
-    public init(curve: [EvalPoint], earlyStop: EvalPoint, finalTestAccuracy: Double, finalTrainAccuracy: Double,
-                snapshot: MLP?, seconds: Double) {
+    public init(
+        curve: [EvalPoint], earlyStop: EvalPoint, finalTestAccuracy: Double, finalTrainAccuracy: Double,
+        snapshot: MLP?, seconds: Double
+    ) {
         self.curve = curve
         self.earlyStop = earlyStop
         self.finalTestAccuracy = finalTestAccuracy
@@ -74,8 +76,9 @@ public struct Trainer: Sendable {
     ///   density and shape alone, so every worker computes the same bits; `.dense`/`.sparse` force one kind for
     ///   measurement and tests.
     public init(spec: TrialSpec, data: DataSplits, kernels: KernelPolicy = .auto) {
-        precondition(spec.train.batch <= data.train.count,
-                     "Trainer: batch \(spec.train.batch) larger than the \(data.train.count) training images")
+        precondition(
+            spec.train.batch <= data.train.count,
+            "Trainer: batch \(spec.train.batch) larger than the \(data.train.count) training images")
         self.spec = spec
         self.data = data
         self.kernels = kernels
@@ -110,15 +113,21 @@ public struct Trainer: Sendable {
         let started = ContinuousClock.now
         let widths = model.widths
         let train = data.train
-        precondition(widths.first == train.features && widths.last == train.classes,
-                     "Trainer: model widths \(widths) do not fit \(train.features) features / \(train.classes) classes")
+        precondition(
+            widths.first == train.features && widths.last == train.classes,
+            "Trainer: model widths \(widths) do not fit \(train.features) features / \(train.classes) classes")
         let iterations = spec.train.iterations, batch = spec.train.batch
-        if let snapshotAt { precondition(snapshotAt >= 0 && snapshotAt <= iterations, "Trainer: snapshotAt \(snapshotAt) outside 0...\(iterations)") }
+        if let snapshotAt {
+            precondition(
+                snapshotAt >= 0 && snapshotAt <= iterations,
+                "Trainer: snapshotAt \(snapshotAt) outside 0...\(iterations)")
+        }
 
         model.enforceMasks()
         let sparse = kernels.sparseLayers(of: model)
         if sparse.contains(true) {
-            let k = SparseKernels(model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
+            let k = SparseKernels(
+                model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
             return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
         }
         let k = RowMajorKernels(model: model, batch: batch, evaluationChunk: Self.evaluationChunk)
@@ -132,7 +141,8 @@ public struct Trainer: Sendable {
     ) rethrows -> TrainingRun {
         let train = data.train
         let iterations = spec.train.iterations, batch = spec.train.batch, evalEvery = spec.train.evalEvery
-        let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
+        let optimizer = Optimizer(
+            kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: net)
         var snapshot: MLP? = snapshotAt == 0 ? model : nil
         let validation = net.evaluator(for: data.validation)
         let test = net.evaluator(for: data.test)
@@ -152,8 +162,9 @@ public struct Trainer: Sendable {
                         cursor = 0
                     }
                     order.withUnsafeBufferPointer { o in
-                        net.loadBatch(images: images.baseAddress!, labels: allLabels.baseAddress!, features: features,
-                                      order: o.baseAddress! + cursor, rows: batch)
+                        net.loadBatch(
+                            images: images.baseAddress!, labels: allLabels.baseAddress!, features: features,
+                            order: o.baseAddress! + cursor, rows: batch)
                     }
                     cursor += batch
                     net.computeGradients()
@@ -167,10 +178,13 @@ public struct Trainer: Sendable {
                     if iteration % evalEvery == 0 || iteration == iterations {
                         let v = validation()
                         let t = test()
-                        curve.append(EvalPoint(iteration: iteration, valLoss: v.loss, valAcc: v.accuracy, testAcc: t.accuracy))
-                        try progress(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                        curve.append(
+                            EvalPoint(iteration: iteration, valLoss: v.loss, valAcc: v.accuracy, testAcc: t.accuracy))
+                        try progress(
+                            TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     } else if iteration % 100 == 0 {
-                        try progress(TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
+                        try progress(
+                            TrainingProgress(iteration: iteration, iterations: iterations, lastEval: curve.last))
                     }
                 }
             }
@@ -194,7 +208,9 @@ public struct Trainer: Sendable {
     }
 
     static func evaluate(_ net: Network<Float>, on dataset: Dataset) -> (loss: Double, accuracy: Double) {
-        precondition(dataset.features == net.widths[0], "Trainer.evaluate: \(dataset.features) features for a \(net.widths[0])-input model")
+        precondition(
+            dataset.features == net.widths[0],
+            "Trainer.evaluate: \(dataset.features) features for a \(net.widths[0])-input model")
         guard dataset.count > 0 else { return (0, 0) }
         var lossSum = 0.0
         var correct = 0

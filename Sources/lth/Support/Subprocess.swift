@@ -40,7 +40,8 @@ func runProcess(_ command: [String], environment: [String: String]? = nil) throw
     group.wait()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw SubprocessError(command: command, status: process.terminationStatus, stderr: String(decoding: errData, as: UTF8.self))
+        throw SubprocessError(
+            command: command, status: process.terminationStatus, stderr: String(decoding: errData, as: UTF8.self))
     }
     return String(decoding: outData, as: UTF8.self)
 }
