@@ -6,7 +6,7 @@ import MaskCodec
 struct MaskCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mask",
-        abstract: "Inspect compressed pruning masks (.ltmask files).",
+        abstract: "Inspect compressed pruning masks (.ltmask files) and export them for NumPy.",
         subcommands: [MaskInfoCommand.self, MaskExportCommand.self]
     )
 }
