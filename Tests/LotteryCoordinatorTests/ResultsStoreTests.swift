@@ -195,18 +195,7 @@ struct ResultsStoreTests {
     @Test func failedTransactionRollsBackAndRemovesTheNewMaskFile() throws {
         try withTemporaryDirectory { dir in
             let spec = StoreFixture.spec(seed: 1)
-            do {
-                let store = try StoreFixture.open(dir)
-                try store.record(StoreFixture.result(spec, round: 0))
-            }
-            let script = """
-                import sqlite3, sys
-                db = sqlite3.connect(sys.argv[1] + "/results.db")
-                db.execute("CREATE TRIGGER fail BEFORE INSERT ON curve_points WHEN NEW.round = 1 "
-                           "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
-                db.commit()
-                """
-            _ = try StoreCSVTests.runPython(script, argument: dir.path)
+            try StoreFixture.folderFailingAt(round: 1, dir, spec: spec)
             let store = try StoreFixture.open(dir)
             let before = try StoreFixture.csvSnapshot(store)
             #expect {

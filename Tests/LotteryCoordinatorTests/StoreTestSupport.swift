@@ -73,3 +73,23 @@ enum StoreFixture {
         try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
     }
 }
+
+extension StoreFixture {
+    /// A results folder holding round 0 of `spec`, with a trigger (added through Python's sqlite3 while the store is
+    /// closed) that aborts any transaction inserting curve points of `failingRound`: a database failure in the
+    /// middle of a record, after the round row and before its curve points.
+    static func folderFailingAt(round failingRound: Int, _ dir: URL, spec: TrialSpec) throws {
+        do {
+            let store = try open(dir)
+            try store.record(result(spec, round: 0))
+        }
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1] + "/results.db")
+            db.execute("CREATE TRIGGER fail BEFORE INSERT ON curve_points WHEN NEW.round = \(failingRound) "
+                       "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
+            db.commit()
+            """
+        _ = try StoreCSVTests.runPython(script, argument: dir.path)
+    }
+}
