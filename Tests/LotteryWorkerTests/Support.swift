@@ -253,3 +253,16 @@ func decodeChain(_ results: [WireMessage.RoundResult]) throws -> [(mask: Mask, n
     }
     return out
 }
+
+/// The setup most worker tests share: a temporary data folder with the tiny data set, a fake coordinator, a worker
+/// connected to it past HELLO/READY; the worker is shut down afterwards.
+func withConnectedWorker(_ body: (FakeCoordinator, RunningWorker, String) throws -> Void) throws {
+    try withTemporaryDirectory { dir in
+        try TinyData.install(in: dir)
+        let coordinator = try FakeCoordinator()
+        let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
+        defer { running.shutDown() }
+        _ = try coordinator.handshake()
+        try body(coordinator, running, dir)
+    }
+}

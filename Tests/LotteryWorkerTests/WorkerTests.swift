@@ -159,12 +159,7 @@ struct WorkerTests {
     }
 
     @Test func rejectUnknownWorkerMakesTheWorkerSayHelloAgainWithItsRunningTrial() throws {
-        try withTemporaryDirectory { dir in
-            try TinyData.install(in: dir)
-            let coordinator = try FakeCoordinator()
-            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
-            defer { running.shutDown() }
-            _ = try coordinator.handshake()
+        try withConnectedWorker { coordinator, running, dir in
             let spec = tinySpec(seed: 4, iterations: 400)
             try coordinator.send(
                 .task(
@@ -201,12 +196,7 @@ struct WorkerTests {
     }
 
     @Test func cancelStopsTheTrialAndFreesItsSlot() throws {
-        try withTemporaryDirectory { dir in
-            try TinyData.install(in: dir)
-            let coordinator = try FakeCoordinator()
-            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
-            defer { running.shutDown() }
-            _ = try coordinator.handshake()
+        try withConnectedWorker { coordinator, running, dir in
             let spec = tinySpec(seed: 5, iterations: 200)
             try coordinator.send(
                 .task(
@@ -227,12 +217,7 @@ struct WorkerTests {
     }
 
     @Test func heartbeatsCarryTheTrainingThreadsPosition() throws {
-        try withTemporaryDirectory { dir in
-            try TinyData.install(in: dir)
-            let coordinator = try FakeCoordinator()
-            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
-            defer { running.shutDown() }
-            _ = try coordinator.handshake()
+        try withConnectedWorker { coordinator, running, dir in
             let spec = tinySpec(seed: 6, iterations: 3000)
             try coordinator.send(
                 .task(
@@ -347,12 +332,7 @@ struct WorkerTests {
     }
 
     @Test func garbageFromTheCoordinatorIsIgnored() throws {
-        try withTemporaryDirectory { dir in
-            try TinyData.install(in: dir)
-            let coordinator = try FakeCoordinator()
-            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
-            defer { running.shutDown() }
-            _ = try coordinator.handshake()
+        try withConnectedWorker { coordinator, running, dir in
             var rng = LotteryRNG(seed: 99)
             let ackFrames = try WireMessage.ack(WireMessage.Ack(taskID: 1, trialID: "t", round: 0)).encode()
             var garbage: [[[UInt8]]] = [
@@ -408,12 +388,7 @@ struct WorkerTests {
     }
 
     @Test func stopGivesBackRunningTrialsWithTheirLastAcknowledgedRound() throws {
-        try withTemporaryDirectory { dir in
-            try TinyData.install(in: dir)
-            let coordinator = try FakeCoordinator()
-            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
-            defer { running.shutDown() }
-            _ = try coordinator.handshake()
+        try withConnectedWorker { coordinator, running, dir in
             // Synthetic rounds of 1.5 s: the same worker code path, but a round lasts the same in debug and release
             // and under any load, so a heartbeat surely lands in round 1 before the stop.
             var spec = tinySpec(seed: 13)
@@ -438,12 +413,7 @@ struct WorkerTests {
     /// SHUTDOWN drain stops training at once, mid-round (the progress callback throws): the round in progress is
     /// never reported, and GIVE_BACK returns the trial with its last acknowledged round.
     @Test func drainStopsMidRoundAndGivesTheTrialBackWithItsLastAcknowledgedRound() throws {
-        try withTemporaryDirectory { dir in
-            try TinyData.install(in: dir)
-            let coordinator = try FakeCoordinator()
-            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
-            defer { running.shutDown() }
-            _ = try coordinator.handshake()
+        try withConnectedWorker { coordinator, running, dir in
             // Rounds of 200,000 iterations: only a mid-round stop lets the worker leave within the test's bound.
             var spec = tinySpec(seed: 14, iterations: 200_000)
             spec.train.evalEvery = 50_000
