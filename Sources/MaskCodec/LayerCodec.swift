@@ -54,9 +54,9 @@ enum CountModel {
         var left = UInt64(flags.count)
         var index = 0
         while onesLeft != 0 && onesLeft != left {
-            let bit = decoder.decode(zeros: left - onesLeft, total: left)
+            let bit = decoder.decodeUnpredictable(zeros: left - onesLeft, total: left)
             flags[index] = bit
-            if bit { onesLeft -= 1 }
+            onesLeft &-= bit ? 1 : 0
             left -= 1
             index += 1
         }

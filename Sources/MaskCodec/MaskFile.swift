@@ -127,9 +127,12 @@ public enum MaskFile {
     /// - Parameters:
     ///   - bytes: the whole file.
     ///   - parent: the mask the file names as parent (needed only for a delta file; ignored otherwise).
+    ///   - knownChecksum: `parent.checksum` if the caller has it (it is O(weights) to compute); must be right.
     /// - Returns: the mask.
     /// - Throws: `MaskFileError` saying what was wrong; never traps on any input.
-    public static func decode(_ bytes: [UInt8], parent: Mask? = nil) throws(MaskFileError) -> Mask {
+    public static func decode(
+        _ bytes: [UInt8], parent: Mask? = nil, parentChecksum knownChecksum: UInt64? = nil
+    ) throws(MaskFileError) -> Mask {
         let header = try parse(bytes)
         let info = header.info
         if let expected = info.parentChecksum {
@@ -144,7 +147,7 @@ public enum MaskFile {
             else {
                 throw MaskFileError(.parentMismatch, "parent mask has other shapes than the delta file's layers")
             }
-            let actual = parent.checksum
+            let actual = knownChecksum ?? parent.checksum
             guard actual == expected else {
                 throw MaskFileError(
                     .parentMismatch,
@@ -210,17 +213,26 @@ public enum MaskFile {
                     "layer \(number) keeps \(entry.keptCount) weights, more than the parent's \(parent.keptCount)"
                 )
             }
-            var survivors = [Bool](repeating: false, count: parent.keptCount)
+            // One spare flag: the branch-free scatter below reads survivors[next] for the parent's dropped positions too.
+            var survivors = [Bool](repeating: false, count: parent.keptCount + 1)
             payload.withUnsafeBufferPointer { bytes in
-                survivors.withUnsafeMutableBufferPointer { CountModel.decode(bytes, into: $0, ones: entry.keptCount) }
+                survivors.withUnsafeMutableBufferPointer {
+                    CountModel.decode(
+                        bytes, into: UnsafeMutableBufferPointer(rebasing: $0.dropLast()), ones: entry.keptCount)
+                }
             }
             survivors.withUnsafeBufferPointer { survivors in
                 parent.kept.withUnsafeBufferPointer { parentFlags in
                     flags.withUnsafeMutableBufferPointer { flags in
+                        // Bools are bytes 0/1: AND them and advance by the parent's flag, without a branch.
+                        let from = UnsafeRawBufferPointer(parentFlags)
+                        let picked = UnsafeRawBufferPointer(survivors)
+                        let to = UnsafeMutableRawBufferPointer(flags)
                         var next = 0
-                        for index in parentFlags.indices where parentFlags[index] {
-                            flags[index] = survivors[next]
-                            next += 1
+                        for index in 0..<from.count {
+                            let kept = from[index]
+                            to[index] = kept & picked[next]
+                            next &+= Int(kept)
                         }
                     }
                 }

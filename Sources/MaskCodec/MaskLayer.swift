@@ -67,11 +67,7 @@ public struct MaskLayer: Sendable, Hashable {
     public func packedBits() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: (count + 7) / 8)
         kept.withUnsafeBufferPointer { flags in
-            out.withUnsafeMutableBufferPointer { bytes in
-                for index in flags.indices where flags[index] {
-                    bytes[index >> 3] |= UInt8(1) << UInt8(index & 7)
-                }
-            }
+            out.withUnsafeMutableBufferPointer { BoolBits.pack(flags, into: $0) }
         }
         return out
     }
@@ -100,18 +96,11 @@ public struct MaskLayer: Sendable, Hashable {
     public func isSubset(of other: MaskLayer) -> Bool {
         guard rows == other.rows, cols == other.cols else { return false }
         return kept.withUnsafeBufferPointer { mine in
-            other.kept.withUnsafeBufferPointer { theirs in
-                for index in mine.indices where mine[index] && !theirs[index] { return false }
-                return true
-            }
+            other.kept.withUnsafeBufferPointer { BoolBits.isSubset(mine, of: $0) }
         }
     }
 
     static func count(_ flags: [Bool]) -> Int {
-        flags.withUnsafeBufferPointer { buffer in
-            var total = 0
-            for flag in buffer where flag { total += 1 }
-            return total
-        }
+        flags.withUnsafeBufferPointer { BoolBits.count($0) }
     }
 }

@@ -118,6 +118,23 @@ struct RangeDecoder {
         }
         return bit
     }
+
+    /// ``decode(zeros:total:)`` without a branch on the bit: faster where the bits are unpredictable (the count
+    /// model on random-looking masks), where a mispredicted branch costs more than both arms; slower where a
+    /// context model predicts them well.
+    @inline(__always)
+    mutating func decodeUnpredictable(zeros: UInt64, total: UInt64) -> Bool {
+        let bound = zeroWidth(range: range, zeros: zeros, total: total)
+        let bit = code >= bound
+        let one = 0 &- UInt32(bit ? 1 : 0)
+        code &-= bound & one
+        range = (bound & ~one) | ((range &- bound) & one)
+        while range < (1 << 24) {
+            range <<= 8
+            code = (code << 8) | nextByte()
+        }
+        return bit
+    }
 }
 
 /// Width of the zero branch: `range * zeros / total`, clamped to [1, range − 1] so both symbols stay codable.
