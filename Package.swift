@@ -20,13 +20,15 @@ var targets: [Target] = [
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
     .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+    // syncfs(2) for the results store's group commit.
+    .systemLibrary(name: "CLinux"),
 
     // Libraries, lowest first. Imports go one way: executables → coordinator/worker/analysis → wire/zeromq/core.
     .target(name: "LotteryCore", dependencies: ["CBLAS"]),
     .target(name: "MaskCodec"),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "LotteryWire", dependencies: ["LotteryCore", "MaskCodec"]),
-    .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "CSQLite", yams, logging]),
+    .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "CSQLite", "CLinux", yams, logging]),
     .target(name: "LotteryWorker", dependencies: ["LotteryWire", "ZeroMQ", "LotteryCore", logging]),
     .target(name: "LotteryAnalysis", dependencies: ["MaskCodec", "LotteryCore"]),
     // What the three executables share: signal handling. No library depends on it.

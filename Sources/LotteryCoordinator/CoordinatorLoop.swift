@@ -22,15 +22,14 @@ final class CoordinatorLoop {
         var worker: WorkerID
     }
 
-    /// A round result whose masks were decoded and checked, ready for the store.
+    /// A round result whose masks were checked, ready for the store, and what the audit must do with it.
     struct PreparedResult {
         var taskID: Int
         var spec: TrialSpec
         var metrics: RoundMetrics
-        var mask: Mask
         var maskFile: [UInt8]
-        var nextMask: Mask?
         var nextMaskFile: [UInt8]?
+        var audit: MaskAudit.Job?
     }
 
     let config: CoordinatorConfig
@@ -59,10 +58,13 @@ final class CoordinatorLoop {
     var assignments: [Int: Assignment] = [:]
     var currentTask: [String: Int] = [:]
     var nextTaskID: Int
-    /// The mask of each running trial's last recorded round (the parent of its next round's delta).
-    /// and the decoded next mask recorded with it (what the next round must train with), so checking the next round
-    /// decodes nothing from the store.
-    var lastMasks: [String: (round: Int, mask: Mask, next: Mask?)] = [:]
+    /// Each running trial's last accepted round and the next mask bytes recorded with it: the mask its next round
+    /// must train with. A next result whose `mask` is these bytes takes the fast path of ``prepare(_:spec:)``.
+    var lastMasks: [String: (round: Int, nextBytes: [UInt8]?)] = [:]
+    /// Decodes the next masks the fast path stores without decoding (``MaskAudit``).
+    let audit: MaskAudit
+    /// Set when the scheduler said the sweep is complete: close once the audit has checked everything.
+    var completeAwaitingAudit = false
     /// Events produced while carrying out actions (a send to a vanished peer), fed after the current batch.
     var pendingEvents: [(SchedulerEvent, String?)] = []
     /// The result being fed to the scheduler, consumed by its `acceptResult` action.
@@ -92,6 +94,7 @@ final class CoordinatorLoop {
         self.logger = logger
         self.handle = handle
         started = Self.now
+        audit = MaskAudit()
         do {
             plan = try loadSweep(path: config.specPath)
         } catch {
@@ -220,6 +223,7 @@ final class CoordinatorLoop {
     // MARK: - Loop
 
     func run() -> CoordinatorSummary {
+        let cpuAtStart = threadCPUSeconds()
         let pollMilliseconds = max(5, min(50, Int(config.heartbeatInterval * 250)))
         feed(.tick, from: nil)
         while true {
@@ -249,6 +253,8 @@ final class CoordinatorLoop {
                 say(.error, "receive failed: \(error)")
             }
             drainConnectionEvents()
+            applyAuditFailures()
+            closeWhenAudited()
             let after = Self.now
             if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
                 lastTick = after
@@ -262,8 +268,16 @@ final class CoordinatorLoop {
         }
         progress.clear()
         commitAccepted()
+        audit.waitIdle()
+        applyAuditFailures()
+        audit.stop()
+        let counters = audit.counters
+        stats.auditedMasks = counters.verified
+        stats.auditSeconds = counters.busySeconds
+        stats.auditWaitSeconds = counters.waitSeconds
         if storeFailure == nil { exportCSVs(final: true) }
         context.shutdown()
+        stats.loopCPUSeconds = threadCPUSeconds() - cpuAtStart
         return summary()
     }
 
@@ -657,16 +671,18 @@ final class CoordinatorLoop {
         case .markTrialFailed(let trialID, let reason):
             if let taskID = currentTask[trialID] { forget(taskID: taskID) }
             lastMasks[trialID] = nil
+            audit.submit(.forget(trialID: trialID))
             event("trial \(trialID) FAILED: \(reason)", level: .error)
             guarded { () throws(StoreError) in try store.markFailed(trialID: trialID, reason: reason) }
         case .trialFinished(let trialID):
             if let taskID = currentTask[trialID] { forget(taskID: taskID) }
             lastMasks[trialID] = nil
+            audit.submit(.forget(trialID: trialID))
             event("trial \(trialID) finished (\(scheduler.trials[trialID]?.nextRound ?? 0) rounds)")
             guarded { () throws(StoreError) in try store.markDone(trialID: trialID) }
-        case .sweepComplete(let anyFailed):
-            say(.info, "every trial has ended\(anyFailed ? " (some failed)" : ""): telling workers to shut down")
-            beginClosing(mode: .finish, reason: nil, grace: min(1, max(0.2, config.heartbeatInterval)))
+        case .sweepComplete:
+            // Closed by `closeWhenAudited()` once the audit has checked every recorded mask (it may fail a trial).
+            completeAwaitingAudit = true
         case .sendHeartbeat(let worker):
             send(.heartbeat(WireMessage.Heartbeat()), to: worker)
         case .log(let text):
@@ -688,7 +704,13 @@ final class CoordinatorLoop {
         var parentMask: [UInt8]?
         do {
             if startRound > 0 {
+                // The worker gets it self-contained (stored, it may be a delta against the round's mask).
                 resumeMask = try store.nextMaskBytes(trialID: task.trialID, round: startRound - 1)
+                if let bytes = resumeMask, (try? MaskFile.info(bytes))?.isDelta != false,
+                    let mask = try store.nextMask(trialID: task.trialID, round: startRound - 1)
+                {
+                    resumeMask = MaskFile.encode(mask)
+                }
                 if resumeMask == nil {
                     logger.warning(
                         "no next mask recorded with round \(startRound - 1) of \(task.trialID): it reruns from round 0 (recorded rounds are not recorded twice)"
@@ -744,6 +766,33 @@ final class CoordinatorLoop {
             to: worker)
     }
 
+    // MARK: - Audit
+
+    /// Fails the trials whose recorded next masks the audit could not verify.
+    func applyAuditFailures() {
+        for failure in audit.takeFailures() {
+            let reason = "round \(failure.round) result failed the mask audit: \(failure.reason)"
+            event("trial \(failure.trialID): \(reason)", level: .error)
+            if storeFailure == nil {
+                try? store.logEvent(kind: "audit-failed", trialID: failure.trialID, message: reason)
+            }
+            feed(.trialCorrupt(trialID: failure.trialID, reason: reason), from: nil)
+        }
+    }
+
+    /// Once the scheduler said every trial has ended and the audit has caught up: SHUTDOWN, close.
+    func closeWhenAudited() {
+        guard completeAwaitingAudit, closing == nil, audit.isIdle else { return }
+        applyAuditFailures()
+        completeAwaitingAudit = false
+        stats.auditDoneAt = Self.now - started
+        let anyFailed = scheduler.trials.values.contains {
+            if case .failed = $0.state { return true } else { return false }
+        }
+        say(.info, "every trial has ended\(anyFailed ? " (some failed)" : ""): telling workers to shut down")
+        beginClosing(mode: .finish, reason: nil, grace: min(1, max(0.2, config.heartbeatInterval)))
+    }
+
     // MARK: - Results
 
     func handleResult(_ result: WireMessage.RoundResult, from worker: WorkerID, host: String) {
@@ -773,8 +822,8 @@ final class CoordinatorLoop {
         pendingResult =
             prepared
             ?? PreparedResult(
-                taskID: result.taskID, spec: TrialSpec(), metrics: result.metrics, mask: Mask(layers: []),
-                maskFile: [], nextMask: nil, nextMaskFile: nil)
+                taskID: result.taskID, spec: TrialSpec(), metrics: result.metrics, maskFile: [], nextMaskFile: nil,
+                audit: nil)
         feed(.roundResult(worker, trialID: trialID, round: round, isFinalRound: result.nextMask == nil), from: worker)
         pendingResult = nil
     }
@@ -790,7 +839,8 @@ final class CoordinatorLoop {
         let record = RecordedRound(
             trialID: trialID, round: round, spec: prepared.spec, metrics: prepared.metrics,
             maskBytes: prepared.maskFile, nextMaskBytes: prepared.nextMaskFile, worker: worker, host: host)
-        lastMasks[trialID] = (round, prepared.mask, prepared.nextMask)
+        lastMasks[trialID] = (round, prepared.nextMaskFile)
+        if let job = prepared.audit { audit.submit(job) }
         accepted.append((record, prepared.taskID, worker))
         if accepted.count >= Self.maxBatch { commitAccepted() }
     }

@@ -16,28 +16,57 @@ extension CoordinatorLoop {
         return (0..<(widths.count - 1)).map { (widths[$0], widths[$0 + 1]) }
     }
 
-    /// Decodes and checks the masks of a result the scheduler is about to accept, and chooses the bytes to store.
+    /// Checks the masks of a result the scheduler is about to accept, and chooses the bytes to store.
+    ///
+    /// Every blob is checked for structure first (header, CRC-32, the network's layer shapes, the declared parent).
+    /// Then, on the **fast path** (a top-level round r > 0 whose `mask` is byte for byte the next mask recorded
+    /// with round r−1, the mask this round had to train with; or a self-contained round-0 mask), nothing is
+    /// decoded here: both blobs are stored as sent and go to the ``MaskAudit`` thread, which decodes the
+    /// `next_mask` against round r's mask (round 0's too) and fails the trial if it does not decode to a mask of
+    /// that parent. Otherwise (a branch, the first result after a coordinator restart or a requeue, a worker that
+    /// encodes differently) the **slow path** decodes both blobs here and checks that `mask` is the recorded
+    /// next mask of round r−1.
     ///
     /// Storage (docs/results.md, "Mask files"): a top-level trial's `round-NN.ltmask` is kept as sent when it is
-    /// self-contained or a delta against round NN−1 (so `MaskFile.decodeChain` resolves it inside the folder),
-    /// otherwise re-encoded as a delta against round NN−1; a branch trial's mask is always self-contained (its
-    /// parent lives in another trial's folder). The next mask goes into `rounds.next_mask` self-contained, ready to
-    /// be sent as a TASK's `resume_mask`.
+    /// self-contained or a delta against round NN−1, otherwise re-encoded as a delta against round NN−1; a branch
+    /// trial's mask is always self-contained. `rounds.next_mask` is kept as sent when it is self-contained or a
+    /// delta against this round's mask (``ResultsStore/nextMask(trialID:round:)`` resolves it), else re-encoded.
     ///
-    /// - Throws: ``MaskRejection`` for an undecodable blob, a bad CRC, a wrong shape, an unknown delta parent, a
+    /// - Throws: ``MaskRejection`` for a malformed blob, a bad CRC, a wrong shape, an unknown delta parent, a
     ///   `mask_parent` that disagrees with the file, or a mask that is not the next mask recorded with round r−1.
     func prepare(_ result: WireMessage.RoundResult, spec: TrialSpec) throws -> PreparedResult {
         let trialID = result.trialID
         let round = result.round
         let shapes = Self.expectedShapes(spec)
+        let maskInfo = try structure(result.mask, role: "mask", declaredParent: result.maskParent, shapes: shapes)
+        let nextInfo = try result.nextMask.map {
+            try structure($0, role: "next_mask", declaredParent: result.nextMaskParent, shapes: shapes)
+        }
+        if spec.branch == nil, round > 0, let last = lastMasks[trialID], last.round == round - 1,
+            let expected = last.nextBytes, expected == result.mask
+        {
+            stats.fastPathResults += 1
+            return PreparedResult(
+                taskID: result.taskID, spec: spec, metrics: result.metrics, maskFile: result.mask,
+                nextMaskFile: result.nextMask,
+                audit: result.nextMask.map { .verify(trialID: trialID, round: round, mask: nil, next: $0) })
+        }
+        if spec.branch == nil, round == 0, !maskInfo.isDelta {
+            // Round 0 has no recorded mask to match: the audit decodes both files.
+            stats.fastPathResults += 1
+            return PreparedResult(
+                taskID: result.taskID, spec: spec, metrics: result.metrics, maskFile: result.mask,
+                nextMaskFile: result.nextMask,
+                audit: .verify(trialID: trialID, round: 0, mask: result.mask, next: result.nextMask))
+        }
         var previous: Mask?
         var expected: Mask?
         if spec.branch == nil, round > 0 {
-            previous = try storedOrCachedMask(trialID: trialID, round: round - 1)
-            if let cached = lastMasks[trialID], cached.round == round - 1, let next = cached.next {
-                expected = next
-            } else if let bytes = try committedStore().nextMaskBytes(trialID: trialID, round: round - 1) {
-                expected = try? MaskFile.decodeChain(bytes) { _, _ in nil }
+            previous = try storedMask(trialID: trialID, round: round - 1)
+            do {
+                expected = try committedStore().nextMask(trialID: trialID, round: round - 1)
+            } catch {
+                throw MaskRejection("\(error)")
             }
         }
         var branchParent: Mask?
@@ -45,8 +74,8 @@ extension CoordinatorLoop {
             branchParent = try storedMask(trialID: branch.parentTrial, round: branch.parentRound)
         }
         let mask = try decode(
-            result.mask, role: "mask", declaredParent: result.maskParent,
-            candidates: [previous, expected, branchParent].compactMap { $0 }, shapes: shapes)
+            result.mask, info: maskInfo, role: "mask",
+            candidates: [previous, expected, branchParent].compactMap { $0 })
         if let expected, mask != expected {
             throw MaskRejection(
                 "its mask differs from the next mask recorded with round \(round - 1) (the mask this round trains with)"
@@ -54,30 +83,33 @@ extension CoordinatorLoop {
         }
         var nextMaskFile: [UInt8]?
         var nextMask: Mask?
-        if let blob = result.nextMask {
+        if let blob = result.nextMask, let nextInfo {
             let next = try decode(
-                blob, role: "next_mask", declaredParent: result.nextMaskParent,
-                candidates: [mask, previous, branchParent].compactMap { $0 }, shapes: shapes)
-            nextMaskFile = (try? MaskFile.info(blob))?.isDelta == false ? blob : MaskFile.encode(next)
+                blob, info: nextInfo, role: "next_mask",
+                candidates: [mask, previous, branchParent].compactMap { $0 })
+            let keep = nextInfo.parentChecksum == nil || nextInfo.parentChecksum == mask.checksum
+            nextMaskFile = keep ? blob : MaskFile.encode(next, parent: mask)
             nextMask = next
         }
-        let info = try? MaskFile.info(result.mask)
         let maskFile: [UInt8]
         if spec.branch != nil || round == 0 || previous == nil {
-            maskFile = info?.isDelta == false ? result.mask : MaskFile.encode(mask)
-        } else if info?.parentChecksum == nil || info?.parentChecksum == previous?.checksum {
+            maskFile = maskInfo.isDelta == false ? result.mask : MaskFile.encode(mask)
+        } else if maskInfo.parentChecksum == nil || maskInfo.parentChecksum == previous?.checksum {
             maskFile = result.mask
         } else {
             maskFile = MaskFile.encode(mask, parent: previous)
         }
         return PreparedResult(
-            taskID: result.taskID, spec: spec, metrics: result.metrics, mask: mask, maskFile: maskFile,
-            nextMask: nextMask, nextMaskFile: nextMaskFile)
+            taskID: result.taskID, spec: spec, metrics: result.metrics, maskFile: maskFile,
+            nextMaskFile: nextMaskFile,
+            audit: nextMask.map { .seed(trialID: trialID, round: round + 1, mask: $0) })
     }
 
-    func decode(
-        _ blob: [UInt8], role: String, declaredParent: UInt64?, candidates: [Mask], shapes: [(rows: Int, cols: Int)]
-    ) throws -> Mask {
+    /// Checks a blob without decoding its payloads: header, CRC-32, that its header names the parent the message
+    /// declares, and the network's layer shapes.
+    func structure(
+        _ blob: [UInt8], role: String, declaredParent: UInt64?, shapes: [(rows: Int, cols: Int)]
+    ) throws -> MaskFileInfo {
         let info: MaskFileInfo
         do {
             info = try MaskFile.info(blob)
@@ -89,6 +121,20 @@ extension CoordinatorLoop {
                 "'\(role)' names parent \(Self.hex(info.parentChecksum)) in its header but \(role)_parent says \(Self.hex(declaredParent))"
             )
         }
+        let got = info.layers.map { (rows: $0.rows, cols: $0.cols) }
+        guard got.count == shapes.count, zip(got, shapes).allSatisfy({ $0.rows == $1.rows && $0.cols == $1.cols })
+        else {
+            let show = { (list: [(rows: Int, cols: Int)]) in
+                list.map { "[\($0.rows),\($0.cols)]" }.joined(separator: ",")
+            }
+            throw MaskRejection("'\(role)' has layer shapes \(show(got)), the spec's network has \(show(shapes))")
+        }
+        return info
+    }
+
+    /// Decodes a blob whose structure ``structure(_:role:declaredParent:shapes:)`` checked, its delta parent
+    /// picked among `candidates` by checksum.
+    func decode(_ blob: [UInt8], info: MaskFileInfo, role: String, candidates: [Mask]) throws -> Mask {
         var parent: Mask?
         if let wanted = info.parentChecksum {
             parent = candidates.first { $0.checksum == wanted }
@@ -98,21 +144,11 @@ extension CoordinatorLoop {
                 )
             }
         }
-        let mask: Mask
         do {
-            mask = try MaskFile.decode(blob, parent: parent)
+            return try MaskFile.decode(blob, parent: parent)
         } catch {
             throw MaskRejection("'\(role)' does not decode: \(error)")
         }
-        let got = mask.shapes
-        guard got.count == shapes.count, zip(got, shapes).allSatisfy({ $0.rows == $1.rows && $0.cols == $1.cols })
-        else {
-            let show = { (list: [(rows: Int, cols: Int)]) in
-                list.map { "[\($0.rows),\($0.cols)]" }.joined(separator: ",")
-            }
-            throw MaskRejection("'\(role)' has layer shapes \(show(got)), the spec's network has \(show(shapes))")
-        }
-        return mask
     }
 
     static func hex(_ checksum: UInt64?) -> String {
@@ -127,22 +163,12 @@ extension CoordinatorLoop {
         return store
     }
 
-    func storedOrCachedMask(trialID: String, round: Int) throws -> Mask? {
-        if let cached = lastMasks[trialID], cached.round == round { return cached.mask }
-        return try storedMask(trialID: trialID, round: round)
-    }
-
     /// A recorded round's mask, its delta chain resolved through the trial's earlier rounds.
     func storedMask(trialID: String, round: Int) throws -> Mask? {
-        commitAccepted()
-        guard let bytes = try store.maskBytes(trialID: trialID, round: round) else { return nil }
-        let store = self.store
         do {
-            return try MaskFile.decodeChain(bytes) { depth, _ in
-                round - depth >= 0 ? (try? store.maskBytes(trialID: trialID, round: round - depth)) ?? nil : nil
-            }
+            return try committedStore().mask(trialID: trialID, round: round)
         } catch {
-            throw MaskRejection("the recorded mask of \(trialID) round \(round) does not decode: \(error)")
+            throw MaskRejection("\(error)")
         }
     }
 }

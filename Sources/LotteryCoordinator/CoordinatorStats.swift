@@ -17,6 +17,18 @@ public struct CoordinatorStats: Sendable, Hashable {
     public var checkSeconds: Double = 0
     /// Store commits (with group commit, fewer than ``roundsRecorded``).
     public var commits = 0
+    /// Results whose `mask` was byte for byte the recorded next mask (checked without decoding; their next mask
+    /// went to the audit thread).
+    public var fastPathResults = 0
+    /// CPU seconds of the coordinator thread over the run (receive, checks, scheduling, store, sends; not the audit).
+    public var loopCPUSeconds: Double = 0
+    /// Next masks the audit thread decoded, the CPU seconds it spent on them, and the seconds the coordinator thread
+    /// waited for room in its queue (ingestion faster than the audit).
+    public var auditedMasks = 0
+    public var auditSeconds: Double = 0
+    public var auditWaitSeconds: Double = 0
+    /// When the audit had checked everything (at the end of the run), like ``lastRecordAt``.
+    public var auditDoneAt: Double?
 
     public init() {}
 

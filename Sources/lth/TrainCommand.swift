@@ -75,11 +75,11 @@ struct TrainCommand: ParsableCommand {
         var previousMask: Mask? = nil
         var startMask: [LayerMask]? = nil
         if startRound > 0 {
-            guard let bytes = try store.nextMaskBytes(trialID: trialID, round: startRound - 1) else {
+            guard let next = try store.nextMask(trialID: trialID, round: startRound - 1) else {
                 throw ValidationError(
                     "\(folder): round \(startRound - 1) is recorded without its masks; use another --out")
             }
-            startMask = try MaskFile.decode(bytes).layerMasks
+            startMask = next.layerMasks
             previousMask = try MaskFile.load(
                 path: store.directory.appendingPathComponent(
                     ResultsStore.maskRelativePath(trialID: trialID, round: startRound - 1)

@@ -167,6 +167,43 @@ import ZeroMQ
         }
     }
 
+    /// The fast path records a round whose `mask` is the recorded next mask without decoding anything; its
+    /// `next_mask` is decoded by the audit thread, which fails the trial when that file is a delta against any mask
+    /// but the round's own (here: against the round before, which a sloppy worker might do).
+    @Test func aNextMaskAgainstTheWrongParentFailsTheTrialInTheAudit() throws {
+        try withTemporaryDirectory { dir in
+            let config = Self.config(dir, spec: try writeSweep(dir, rounds: 3, seeds: 1))
+            let (coordinator, endpoint) = try Self.start(config)
+            let context = try ZMQContext()
+            let worker = try FakeWorker(context: context, endpoint: endpoint, name: "sloppy")
+            try worker.hello()
+            try worker.send(.ready(WireMessage.Ready(credit: 1)))
+            let task = try worker.nextTask()
+            let masks = (0...3).map { FakeMasks.mask(task.spec, trialID: task.trialID, round: $0) }
+            for round in 0...1 {
+                #expect(
+                    try worker.sendRound(task, round: round, mask: masks[round], previous: round > 0 ? masks[round - 1] : nil)?
+                        .status == .recorded)
+            }
+            let wrong = MaskFile.encode(masks[3], parent: masks[1])
+            #expect((try? MaskFile.info(wrong))?.parentChecksum == masks[1].checksum)
+            // Recorded (structure and chain of `mask` are fine), then the audit fails the trial and cancels it.
+            #expect(
+                try worker.sendRound(task, round: 2, mask: masks[2], previous: masks[1], nextOverride: wrong)?.status
+                    == .recorded)
+            let cancel = try worker.wait { message -> WireMessage.Cancel? in
+                if case .cancel(let cancel) = message { return cancel } else { return nil }
+            }
+            #expect(cancel.trialID == task.trialID)
+            _ = try worker.wait { if case .shutdown = $0 { return true } else { return nil } }
+            let summary = try coordinator.wait().get()
+            #expect(summary.trialsDone == 0 && summary.exitStatus != 0)
+            let trials = try readCSV(config.outputDirectory.appendingPathComponent("trials.csv"))
+            #expect(trials.first?["status"] == "failed")
+            #expect(trials.first?["reason"]?.contains("mask audit") == true)
+        }
+    }
+
     @Test func deadWorkersTrialResumesFromTheRecordedNextMask() throws {
         try withTemporaryDirectory { dir in
             let config = Self.config(dir, spec: try writeSweep(dir, rounds: 3, seeds: 1))

@@ -107,12 +107,13 @@ final class FakeWorker {
 
     /// Sends one round's result (mask as a delta against the previous round) and returns the ACK.
     func sendRound(
-        _ task: WireMessage.TaskAssignment, round: Int, mask: Mask, previous: Mask?, maskOverride: [UInt8]? = nil
+        _ task: WireMessage.TaskAssignment, round: Int, mask: Mask, previous: Mask?, maskOverride: [UInt8]? = nil,
+        nextOverride: [UInt8]? = nil
     ) throws -> WireMessage.Ack? {
         let last = task.spec.prune.rounds
         let next = round < last ? FakeMasks.prune(mask, trialID: task.trialID, round: round + 1) : nil
         let maskBytes = maskOverride ?? MaskFile.encode(mask, parent: previous)
-        let nextBytes = next.map { MaskFile.encode($0, parent: mask) }
+        let nextBytes = nextOverride ?? next.map { MaskFile.encode($0, parent: mask) }
         try send(
             .roundResult(
                 WireMessage.RoundResult(

@@ -350,3 +350,41 @@ struct SchedulerStateMachineTests {
         #expect(eta.secondsRemaining(roundsRemaining: 0) == 0)
     }
 }
+
+/// `trialCorrupt`: the coordinator's mask audit found a recorded mask it cannot verify.
+@Suite("Scheduler: corrupt trials")
+struct SchedulerCorruptTrialTests {
+    @Test func aRunningTrialIsCancelledAndFailsForGoodWhileTheOthersGoOn() {
+        let plan = plannedTrials(2)
+        var scheduler = SchedulerStateMachine(plan: plan, config: config)
+        let first = scheduler.join("w1", now: 0).assigned
+        #expect(first.map(\.task.trialID) == [plan[0].id])
+        _ = scheduler.event(.roundResult("w1", trialID: plan[0].id, round: 0, isFinalRound: false), now: 1)
+        let actions = scheduler.event(.trialCorrupt(trialID: plan[0].id, reason: "bad next mask"), now: 2)
+        #expect(actions.contains(.cancel("w1", trialID: plan[0].id)))
+        #expect(actions.failedTrials == [plan[0].id])
+        #expect(scheduler.trials[plan[0].id]?.state == .failed(reason: "bad next mask"))
+        // The freed slot takes the other trial; nothing requeues the corrupt one.
+        let next = scheduler.event(.workerReady("w1", credit: 1), now: 3)
+        #expect(next.assigned.map(\.task.trialID) == [plan[1].id])
+        let rest = scheduler.finish(plan[1].id, on: "w1", rounds: 3, now: 4)
+        #expect(rest.completion == true)
+        #expect(scheduler.event(.workerReady("w1", credit: 1), now: 5).assigned.isEmpty)
+    }
+
+    @Test func aFinishedTrialTurnsFailedAndAFailedOneStaysAsItIs() {
+        let plan = plannedTrials(1)
+        var scheduler = SchedulerStateMachine(plan: plan, config: config)
+        _ = scheduler.join("w1", now: 0)
+        let done = scheduler.finish(plan[0].id, on: "w1", rounds: 3, now: 1)
+        #expect(done.completion == false)
+        let late = scheduler.event(.trialCorrupt(trialID: plan[0].id, reason: "late verdict"), now: 2)
+        #expect(late.failedTrials == [plan[0].id])
+        #expect(!late.contains { if case .cancel = $0 { return true } else { return false } })
+        #expect(scheduler.trials[plan[0].id]?.state == .failed(reason: "late verdict"))
+        // A second verdict for the same trial changes nothing; an unknown trial is ignored.
+        #expect(scheduler.event(.trialCorrupt(trialID: plan[0].id, reason: "again"), now: 3).failedTrials.isEmpty)
+        #expect(scheduler.event(.trialCorrupt(trialID: "t-unknown", reason: "?"), now: 3).failedTrials.isEmpty)
+        #expect(scheduler.trials[plan[0].id]?.state == .failed(reason: "late verdict"))
+    }
+}

@@ -83,6 +83,9 @@ public enum SchedulerEvent: Sendable, Hashable {
     case givenBack(WorkerID, trialIDs: [String])
     /// The connection to the worker was seen to close.
     case workerGone(WorkerID)
+    /// The trial's recorded results are unusable (the coordinator's mask audit failed): it fails for good, even if
+    /// it had finished, and its worker (if any) is told to stop.
+    case trialCorrupt(trialID: String, reason: String)
     /// Time passed: check heartbeats and hung trials, send heartbeats.
     case tick
 }

@@ -190,6 +190,14 @@ public struct SchedulerStateMachine: Sendable {
             }
         case .workerGone(let id):
             if workers[id]?.alive == true { kill(id, reason: "connection closed", into: &actions) }
+        case .trialCorrupt(let trialID, let reason):
+            guard let trial = trials[trialID] else { break }
+            if case .failed = trial.state { break }
+            if case .running(let worker, _) = trial.state, release(trialID, from: worker) {
+                actions.append(.cancel(worker, trialID: trialID))
+            }
+            trials[trialID]!.state = .failed(reason: reason)
+            actions.append(.markTrialFailed(trialID: trialID, reason: reason))
         case .tick:
             tick(now: now, into: &actions)
         }

@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
     internal import Glibc
 #elseif canImport(Darwin)
@@ -36,6 +38,27 @@ enum DurableFile {
         let writer = try BufferedFileWriter(temporaryFor: path)
         try writer.write(bytes)
         try writer.commit(syncFolder: syncFolder)
+    }
+
+    /// Writes `bytes` to `path` through a temporary name and renames it into place, **without any sync**: the
+    /// caller must ``syncFileSystem(containing:)`` before relying on it (group commit: one sync for a batch).
+    /// Until then a crash may leave the file missing, empty or torn — which is fine for a file no committed row
+    /// names yet (an orphan, removed on the next open).
+    static func writeUnsynced(_ bytes: [UInt8], to path: String) throws(StoreError) {
+        let writer = try BufferedFileWriter(temporaryFor: path)
+        try writer.write(bytes)
+        try writer.commit(syncFile: false, syncFolder: false)
+    }
+
+    /// `syncfs(2)` of the file system holding `path`: every dirty page and inode on it (other programs' too) is
+    /// on disk when it returns, renames and new folder entries included. One call replaces the fsync of each file
+    /// and folder of a batch: 2.3 ms for 32 new 16 KiB files in 32 folders on this machine's ext4, against 9.9 ms
+    /// for fsyncing each file and folder in turn (a C loop, 20 batches each).
+    static func syncFileSystem(containing path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError("cannot open the folder to sync its file system", path) }
+        defer { close(fd) }
+        if lth_syncfs(fd) != 0 { throw ioError("cannot sync the file system", path) }
     }
 
     /// Creates `path` and any missing parents (mode 0755), fsyncing each parent whose entry it adds.
@@ -175,9 +198,9 @@ final class BufferedFileWriter {
 
     /// Flushes, fsyncs, closes, renames over the final name and fsyncs the folder (unless `syncFolder` is false: then
     /// the caller must fsync it before relying on the rename, e.g. once for a batch of files).
-    func commit(syncFolder: Bool = true) throws(StoreError) {
+    func commit(syncFile: Bool = true, syncFolder: Bool = true) throws(StoreError) {
         try flush()
-        if fsync(fd) != 0 { throw fail("cannot sync the file") }
+        if syncFile, fsync(fd) != 0 { throw fail("cannot sync the file") }
         let closed = close(fd)
         fd = -1
         if closed != 0 {

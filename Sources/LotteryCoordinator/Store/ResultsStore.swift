@@ -1,6 +1,7 @@
 public import Foundation
 public import LotteryCore
 public import Logging
+public import MaskCodec
 
 /// The coordinator's durable record of a sweep: `results.db` (SQLite, the source of truth), the mask files
 /// `masks/<trial>/round-NN.ltmask`, and the CSVs derived from them.
@@ -367,8 +368,8 @@ public final class ResultsStore {
         return .recorded(maskPath: relativePath)
     }
 
-    /// Records several accepted results with one commit (group commit): every new mask file is written and
-    /// fsynced, each folder that got one is fsynced once, then all rows go in one transaction.
+    /// Records several accepted results with one commit (group commit): every new mask file is written and renamed
+    /// into place, one `syncfs` makes them and their folders durable, then all rows go in one transaction.
     ///
     /// Same durability as ``record(_:at:)`` per result, as long as the caller acknowledges none of `results` before
     /// this returns: a crash before the COMMIT loses the whole batch (the new mask files are orphans, removed at the
@@ -383,7 +384,6 @@ public final class ResultsStore {
         var outcomes: [RecordOutcome] = []
         var written: [(result: RecordedRound, path: String, absolute: String)] = []
         var seen = Set<String>()
-        var folders: [String] = []
         do throws(StoreError) {
             for result in results {
                 let key = "\(result.trialID)#\(result.round)"
@@ -400,19 +400,14 @@ public final class ResultsStore {
                 let folder = DurableFile.parentOf(absolutePath)
                 try DurableFile.makeDirectories(folder)
                 written.append((result, relativePath, absolutePath))
-                if !folders.contains(folder) { folders.append(folder) }
                 outcomes.append(.recorded(maskPath: relativePath))
             }
-            // The files' fsyncs, then the folders', run concurrently: they wait on the disk, not the CPU, and the
-            // file system can serve several waiting syncs with one journal commit.
-            let files = written.map { (bytes: $0.result.maskBytes, path: $0.absolute) }
-            let syncFolders = folders
-            try Self.concurrently(files.count) { i throws(StoreError) in
-                try DurableFile.writeAtomically(files[i].bytes, to: files[i].path, syncFolder: false)
+            // Every file written and renamed into place, then one syncfs for all of them and their folders,
+            // before the transaction that names them.
+            for item in written {
+                try DurableFile.writeUnsynced(item.result.maskBytes, to: item.absolute)
             }
-            try Self.concurrently(syncFolders.count) { i throws(StoreError) in
-                try DurableFile.syncDirectory(syncFolders[i])
-            }
+            if !written.isEmpty { try DurableFile.syncFileSystem(containing: root) }
             try db.transaction { () throws(StoreError) in
                 for item in written {
                     try insertTrialIfNew(id: item.result.trialID, spec: item.result.spec, expectedRounds: nil)
@@ -424,32 +419,6 @@ public final class ResultsStore {
             throw error
         }
         return outcomes
-    }
-
-    /// Runs `body(i)` for `i` in `0..<count` on up to 8 threads of its own (blocking I/O: never Dispatch's pool,
-    /// which has one thread per core); returns when all have ended, rethrowing the first error.
-    static func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) throws(StoreError) -> Void)
-        throws(StoreError)
-    {
-        if count <= 1 {
-            if count == 1 { try body(0) }
-            return
-        }
-        let failures = FirstError()
-        let threads = min(count, 8)
-        let done = DispatchSemaphore(value: 0)
-        for k in 0..<threads {
-            let thread = Thread {
-                for i in stride(from: k, to: count, by: threads) {
-                    do throws(StoreError) { try body(i) } catch { failures.record(error) }
-                }
-                done.signal()
-            }
-            thread.stackSize = 256 << 10
-            thread.start()
-        }
-        for _ in 0..<threads { done.wait() }
-        if let error = failures.first { throw error }
     }
 
     private func validate(_ result: RecordedRound) throws(StoreError) {
@@ -588,7 +557,8 @@ public final class ResultsStore {
     /// The mask round `round + 1` trains with (`next_mask` of ROUND_RESULT, stored with round `round`), to resume the
     /// trial at `round + 1`; `nil` if the round is not recorded or was recorded without one (a trial's last round).
     ///
-    /// The bytes are whatever ``RecordedRound/nextMaskBytes`` held (the coordinator stores it self-contained).
+    /// The bytes are whatever ``RecordedRound/nextMaskBytes`` held: the coordinator stores the worker's file as
+    /// sent, self-contained or a delta against round `round`'s mask (``nextMask(trialID:round:)`` resolves it).
     public func nextMaskBytes(trialID: String, round: Int) throws(StoreError) -> [UInt8]? {
         var found: [UInt8]?
         try db.forEachRow(
@@ -597,6 +567,40 @@ public final class ResultsStore {
             if case .blob(let bytes) = row.value(0) { found = bytes }
         }
         return found
+    }
+
+    /// Round `round`'s mask, decoded: its file's delta chain is resolved through the trial's earlier rounds
+    /// (`MaskFile.decodeChain`, every link checked by checksum). `nil` if the round is not recorded.
+    ///
+    /// - Throws: `.corruptMask` when a file of the chain is missing, altered, or does not decode.
+    public func mask(trialID: String, round: Int) throws(StoreError) -> Mask? {
+        guard let bytes = try maskBytes(trialID: trialID, round: round) else { return nil }
+        do {
+            return try MaskFile.decodeChain(bytes) { depth, _ in
+                round - depth >= 0 ? (try? self.maskBytes(trialID: trialID, round: round - depth)) ?? nil : nil
+            }
+        } catch {
+            throw StoreError(
+                .corruptMask, "the recorded mask of trial \(trialID) round \(round) does not decode: \(error)",
+                hint: "the round must be re-run")
+        }
+    }
+
+    /// The mask round `round + 1` trains with, decoded (``nextMaskBytes(trialID:round:)``, a delta resolved against
+    /// round `round`'s mask). `nil` if none is recorded.
+    ///
+    /// - Throws: `.corruptMask` when it or its parent does not decode, or its parent is not round `round`'s mask.
+    public func nextMask(trialID: String, round: Int) throws(StoreError) -> Mask? {
+        guard let bytes = try nextMaskBytes(trialID: trialID, round: round) else { return nil }
+        let isDelta = (try? MaskFile.info(bytes))?.isDelta ?? false
+        let parent = isDelta ? try mask(trialID: trialID, round: round) : nil
+        do {
+            return try MaskFile.decode(bytes, parent: parent)
+        } catch {
+            throw StoreError(
+                .corruptMask, "the next mask recorded with trial \(trialID) round \(round) does not decode: \(error)",
+                hint: "the round must be re-run")
+        }
     }
 
     /// `masks/<trial>/round-NN.ltmask` (at least two digits).
@@ -612,10 +616,3 @@ public final class ResultsStore {
     }
 }
 
-/// The first error of concurrent iterations (``ResultsStore/concurrently(_:_:)``).
-private final class FirstError: @unchecked Sendable {
-    private let lock = NSLock()
-    private var error: StoreError?
-    func record(_ new: StoreError) { lock.withLock { if error == nil { error = new } } }
-    var first: StoreError? { lock.withLock { error } }
-}
