@@ -125,16 +125,20 @@ struct TrialJob: Sendable {
                 let parent = try MaskConversion.decode(bytes, role: "parent_mask")
                 let outcome = try runner.runBranch(spec: task.spec, mask: parent, progress: progress)
                 if control.snapshot.cancelled { throw TrialStop() }
-                try post(outcome, previousMask: nil)
+                _ = try post(outcome, previousMask: nil, known: nil)
                 lastRound = outcome.metrics.round
             } else {
                 let startMask = try task.resumeMask.map { try MaskConversion.decode($0, role: "resume_mask") }
                 // The first reported mask is self-contained (see docs/worker.md, "Masks"); later ones are deltas
-                // against the previous round's mask, the chain the coordinator stores.
+                // against the previous round's mask, the chain the coordinator stores. Round r's mask is round
+                // r−1's next mask, already encoded against the same parent: its bytes are reused, so the
+                // coordinator recognises them as the next mask it recorded without decoding anything.
                 var previous: [LayerMask]? = nil
+                var known: (mask: [LayerMask], encoded: MaskConversion.Encoded)? = nil
                 try runner.run(startRound: task.startRound, startMask: startMask, progress: progress) { outcome in
                     if control.snapshot.cancelled { throw TrialStop() }
-                    try post(outcome, previousMask: previous)
+                    let next = try post(outcome, previousMask: previous, known: known)
+                    if let mask = outcome.nextMask, let next { known = (mask, next) } else { known = nil }
                     previous = outcome.mask
                     lastRound = outcome.metrics.round
                     if outcome.nextMask != nil, control.snapshot.stopAfterRound { throw TrialStop() }
@@ -151,17 +155,28 @@ struct TrialJob: Sendable {
     }
 
     /// Encodes one outcome as ROUND_RESULT (`mask` delta against `previousMask`, `next_mask` delta against
-    /// `mask`) and posts it.
+    /// `mask`) and posts it. `known` is the previous round's next mask and its encoding: when it is this round's
+    /// mask, its bytes are sent again rather than encoded again (same mask, same parent, same bytes).
     ///
+    /// - Returns: the encoded next mask.
     /// - Throws: the `WireError` of an oversize result (e.g. a learning curve beyond 1 MiB of JSON), which
     ///   the trial then reports as TRIAL_FAILED instead of being disconnected.
-    private func post(_ outcome: RoundOutcome, previousMask: [LayerMask]?) throws {
-        let mask = MaskConversion.encode(outcome.mask, parent: previousMask)
-        let next = outcome.nextMask.map { MaskConversion.encode($0, parent: outcome.mask) }
+    private func post(
+        _ outcome: RoundOutcome, previousMask: [LayerMask]?,
+        known: (mask: [LayerMask], encoded: MaskConversion.Encoded)?
+    ) throws -> MaskConversion.Encoded? {
+        // Synthetic trials (scheduler benchmarks) share mask ladders between trials of the same seed: the cache
+        // keeps the workers from spending the machine's cores on encoding the same masks again.
+        let cache = task.spec.synthetic != nil ? MaskConversion.syntheticCache : nil
+        let mask =
+            known.flatMap { $0.mask == outcome.mask ? $0.encoded : nil }
+            ?? MaskConversion.encode(outcome.mask, parent: previousMask, cache: cache)
+        let next = outcome.nextMask.map { MaskConversion.encode($0, parent: outcome.mask, cache: cache) }
         let result = WireMessage.RoundResult(
             taskID: task.taskID, metrics: outcome.metrics, mask: mask.bytes, nextMask: next?.bytes,
             maskParent: mask.parent, nextMaskParent: next?.parent)
         let frames = try WireMessage.roundResult(result).encode()
         mailbox.post(.result(taskID: task.taskID, round: outcome.metrics.round, frames: frames))
+        return next
     }
 }

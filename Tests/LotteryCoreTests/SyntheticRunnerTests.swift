@@ -27,6 +27,22 @@ import Testing
         return copy
     }
 
+    /// The process-wide ladder cache returns a step only for the same input mask: pruning another mask with the
+    /// same seed and round gives masks nested in *that* mask, and the first input still gets its own step back.
+    @Test func cachedStepsAreKeyedByTheirInputMaskToo() throws {
+        let runner = try SyntheticRunner(spec: spec(seed: 11))
+        let dense = runner.denseMasks
+        let first = runner.nextMask(after: dense, round: 0)
+        var other = dense
+        other[0].kept[0] = false
+        other[2].kept = other[2].kept.indices.map { $0 % 2 == 0 }
+        let fromOther = runner.nextMask(after: other, round: 0)
+        #expect(Pruning.isNested(fromOther, in: other))
+        #expect(fromOther != first)
+        #expect(runner.nextMask(after: dense, round: 0) == first)
+        #expect(try SyntheticRunner(spec: spec(seed: 11)).nextMask(after: dense, round: 0) == first)
+    }
+
     @Test(arguments: ["layerwise-magnitude", "global-magnitude", "random"])
     func masksAreLeNetShapedNestedAndFollowThePlan(strategy: String) throws {
         let runner = try SyntheticRunner(spec: spec(strategy: strategy))

@@ -48,6 +48,9 @@ struct WorkerTests {
             #expect(masks.map(\.next) == direct.map { $0.nextMask.map(codecMask) })
             #expect(results[0].maskParent == nil)  // round 0 is self-contained
             #expect(results[2].maskParent != nil && results[1].nextMaskParent != nil)  // pruned rounds are deltas
+            // Round r's mask is sent as the very bytes of round r−1's next mask (what the coordinator's fast path
+            // recognises without decoding).
+            #expect(results[1].mask == results[0].nextMask && results[2].mask == results[1].nextMask)
 
             try coordinator.send(.shutdown(WireMessage.Shutdown(mode: .finish, reason: "sweep over")))
             let exit = try #require(running.outcome(within: 10))

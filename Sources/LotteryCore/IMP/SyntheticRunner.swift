@@ -26,6 +26,8 @@ public struct SyntheticRunner: Sendable {
     /// Input and output widths of a synthetic network (MNIST's).
     public static let inputs = 784, classes = 10
 
+    static let ladders = LadderCache()
+
     /// - Throws: ``SpecError`` when the spec is inconsistent, has no `synthetic`, or its
     ///   `prune.target_density` cannot be reached.
     public init(spec: TrialSpec) throws(SpecError) {
@@ -51,6 +53,16 @@ public struct SyntheticRunner: Sendable {
     ///   - round: the round that just ended, `0 ..< plan.lastRound`.
     /// - Returns: masks nested in `mask`, keeping `plan.keptTotals[round + 1]` weights.
     public func nextMask(after mask: [LayerMask], round: Int) -> [LayerMask] {
+        // Benchmarks run hundreds of trials of a few seeds in one worker process: draw each ladder step once.
+        let key = LadderKey(
+            seed: spec.initSeed, round: round, strategy: spec.prune.strategy.rawValue, rates: spec.resolvedRates)
+        if let hit = Self.ladders.lookup(key, input: mask) { return hit }
+        let next = drawNextMask(after: mask, round: round)
+        Self.ladders.store(key, input: mask, output: next)
+        return next
+    }
+
+    private func drawNextMask(after mask: [LayerMask], round: Int) -> [LayerMask] {
         let seed = Seed.derive(spec.initSeed, "synthetic/prune/round\(round + 1)")
         let rates = spec.resolvedRates
         if spec.prune.strategy != .globalMagnitude {
@@ -201,6 +213,36 @@ public struct SyntheticRunner: Sendable {
                     "trial \(spec.trialID): the mask for round \(round) keeps \(kept) weights, the trial's round \(round) keeps \(plan.keptTotals[round])"
                 )
             }
+        }
+    }
+}
+
+/// What a synthetic ladder step depends on besides its input mask.
+struct LadderKey: Hashable {
+    var seed: Int
+    var round: Int
+    var strategy: String
+    var rates: [Double]
+}
+
+/// The process's last synthetic ladder steps (≤ 64; cleared when full): the same seed gives the same masks, so
+/// trials that share one need not draw them again. A hit needs the same input mask too (compared in full, or at
+/// once when it is the very array an earlier step returned).
+final class LadderCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var steps: [LadderKey: (input: [LayerMask], output: [LayerMask])] = [:]
+
+    func lookup(_ key: LadderKey, input: [LayerMask]) -> [LayerMask]? {
+        lock.withLock {
+            guard let step = steps[key], step.input == input else { return nil }
+            return step.output
+        }
+    }
+
+    func store(_ key: LadderKey, input: [LayerMask], output: [LayerMask]) {
+        lock.withLock {
+            if steps.count >= 64 { steps.removeAll() }
+            steps[key] = (input, output)
         }
     }
 }
