@@ -92,6 +92,14 @@ struct RoundTripTests {
         #expect(CRC32.checksum([UInt8]()) == 0)
         let data = Array("hello, lottery".utf8)
         #expect(CRC32.update(CRC32.checksum(data.prefix(5)), with: data.dropFirst(5)) == CRC32.checksum(data))
+        // Longer inputs (8-byte blocks plus a tail), against Python's zlib.crc32 of the same bytes.
+        let long = (0..<100_003).map { UInt8(truncatingIfNeeded: $0 * 31 + 7) }
+        #expect(CRC32.checksum(long) == 0x1734_0963)
+        #expect(CRC32.checksum(long.prefix(13)) == 0xB64E_57AC)
+        #expect(CRC32.checksum(long.prefix(64)) == 0x84C8_6088)
+        for split in [1, 7, 8, 9, 4096, 99_999] {
+            #expect(CRC32.update(CRC32.checksum(long.prefix(split)), with: long.dropFirst(split)) == 0x1734_0963)
+        }
     }
 
     @Test("checksum depends on shapes and flags")
