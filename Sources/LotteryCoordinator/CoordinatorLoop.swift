@@ -71,6 +71,8 @@ final class CoordinatorLoop {
     var pendingResult: PreparedResult?
     var progress: CoordinatorProgress
     var lastTick: Double = 0
+    /// When a receive last found the socket empty: every message that arrived before then has been handled.
+    var caughtUpAt: Double = 0
     var lastExport: Double = 0
     /// Set when the sweep ended or a stop began: SHUTDOWN was sent; serve until `closeAt`, then return.
     var closing: (reason: String?, closeAt: Double)?
@@ -239,9 +241,12 @@ final class CoordinatorLoop {
                 // result costs milliseconds of mask checks and fsyncs) a longer burst would starve the ticks, and
                 // workers that hear no heartbeat for `liveness` intervals reconnect and requeue their trials.
                 let burstEnd = Self.now + min(0.1, config.heartbeatInterval / 4)
-                while handled < 256, handled == 0 || Self.now < burstEnd,
-                    let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout)
-                {
+                while handled < 256, handled == 0 || Self.now < burstEnd {
+                    let asked = Self.now
+                    guard let message = try router.receiveWithMetadata(timeoutMilliseconds: timeout) else {
+                        caughtUpAt = asked  // everything that arrived before `asked` has been handled
+                        break
+                    }
                     handle(message)
                     handled += 1
                     timeout = 0
@@ -258,7 +263,9 @@ final class CoordinatorLoop {
             let after = Self.now
             if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
                 lastTick = after
-                feed(.tick, from: nil)
+                // Behind (the socket was not empty since `caughtUpAt`): judge silence only up to then.
+                let lagging = after - caughtUpAt > min(0.1, config.heartbeatInterval / 4)
+                feed(lagging ? .tickLagging(heardUntil: caughtUpAt) : .tick, from: nil)
             }
             if after - lastExport >= config.exportInterval, storeFailure == nil {
                 lastExport = after

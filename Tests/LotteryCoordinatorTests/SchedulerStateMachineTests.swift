@@ -388,3 +388,27 @@ struct SchedulerCorruptTrialTests {
         #expect(scheduler.trials[plan[0].id]?.state == .failed(reason: "late verdict"))
     }
 }
+
+/// `tickLagging`: a coordinator behind on its socket judges silence only up to the last time it had read everything.
+@Suite("Scheduler: lagging coordinator")
+struct SchedulerLaggingTickTests {
+    @Test func silenceCountsOnlyUntilTheCoordinatorHadReadEverything() {
+        let plan = plannedTrials(1)
+        var scheduler = SchedulerStateMachine(plan: plan, config: config)
+        #expect(scheduler.join("w1", now: 0).assigned.count == 1)
+        // 10 s later, but the socket was last empty at 2 s: the worker's heartbeats may be queued behind results.
+        let lagging = scheduler.event(.tickLagging(heardUntil: 2), now: 10)
+        #expect(lagging.deadWorkers.isEmpty)
+        #expect(lagging.contains(.sendHeartbeat("w1")))  // our heartbeats still go out on time
+        #expect(scheduler.event(.tickLagging(heardUntil: 4), now: 11).deadWorkers == ["w1"])
+    }
+
+    @Test func aCaughtUpTickStillFindsTheDead() {
+        let plan = plannedTrials(1)
+        var scheduler = SchedulerStateMachine(plan: plan, config: config)
+        _ = scheduler.join("w1", now: 0)
+        let tick = scheduler.event(.tick, now: 3.5)
+        #expect(tick.deadWorkers == ["w1"])
+        #expect(tick.requeued.map(\.trialID) == [plan[0].id])
+    }
+}

@@ -88,6 +88,10 @@ public enum SchedulerEvent: Sendable, Hashable {
     case trialCorrupt(trialID: String, reason: String)
     /// Time passed: check heartbeats and hung trials, send heartbeats.
     case tick
+    /// Like ``tick``, from a coordinator that is behind: messages that arrived after `heardUntil` may still be
+    /// waiting in its socket, so silence and stalled progress count only up to then (a worker is not dead
+    /// because the coordinator has not read its heartbeat yet). Heartbeats are still sent on time.
+    case tickLagging(heardUntil: Double)
 }
 
 /// What the coordinator loop must do, in order.

@@ -199,7 +199,9 @@ public struct SchedulerStateMachine: Sendable {
             trials[trialID]!.state = .failed(reason: reason)
             actions.append(.markTrialFailed(trialID: trialID, reason: reason))
         case .tick:
-            tick(now: now, into: &actions)
+            tick(now: now, heardUntil: now, into: &actions)
+        case .tickLagging(let heardUntil):
+            tick(now: now, heardUntil: min(heardUntil, now), into: &actions)
         }
         dispatch(now: now, into: &actions)
         if !completeAnnounced, allIDs.allSatisfy({ trials[$0]!.state.isTerminal }) {
@@ -376,9 +378,9 @@ public struct SchedulerStateMachine: Sendable {
         }
     }
 
-    mutating func tick(now: Double, into actions: inout [SchedulerAction]) {
+    mutating func tick(now: Double, heardUntil: Double, into actions: inout [SchedulerAction]) {
         for id in workerIDsInJoinOrder where workers[id]!.alive {
-            let silence = now - workers[id]!.lastSeen
+            let silence = heardUntil - workers[id]!.lastSeen
             if silence > config.heartbeatTimeout {
                 kill(
                     id,
@@ -389,7 +391,7 @@ public struct SchedulerStateMachine: Sendable {
         }
         for trialID in allIDs {
             guard case .running(let worker, _) = trials[trialID]!.state else { continue }
-            let still = now - trials[trialID]!.progressMovedAt
+            let still = heardUntil - trials[trialID]!.progressMovedAt
             guard still > config.trialTimeLimit else { continue }
             _ = release(trialID, from: worker)
             actions.append(.cancel(worker, trialID: trialID))
