@@ -280,6 +280,7 @@ final class CoordinatorLoop {
         audit.stop()
         let counters = audit.counters
         stats.auditedMasks = counters.verified
+        stats.auditLanes = audit.lanes
         stats.auditSeconds = counters.busySeconds
         stats.auditWaitSeconds = counters.waitSeconds
         if storeFailure == nil { exportCSVs(final: true) }

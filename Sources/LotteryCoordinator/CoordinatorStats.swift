@@ -25,6 +25,8 @@ public struct CoordinatorStats: Sendable, Hashable {
     /// Next masks the audit thread decoded, the CPU seconds it spent on them, and the seconds the coordinator thread
     /// waited for room in its queue (ingestion faster than the audit).
     public var auditedMasks = 0
+    /// Audit threads (``MaskAudit/lanes``).
+    public var auditLanes = 0
     public var auditSeconds: Double = 0
     public var auditWaitSeconds: Double = 0
     /// When the audit had checked everything (at the end of the run), like ``lastRecordAt``.

@@ -16,10 +16,14 @@ public import MaskCodec
 /// delta against anything but its round's mask, is a ``Failure``: the coordinator fails the trial (a worker
 /// that sends such a mask is broken or hostile; an honest one never does).
 ///
+/// Trials are spread over ``lanes`` threads (a trial's jobs always go to the same lane, so they run in order):
+/// by default one less than the machine's cores, at least one — decoding is what bounds the coordinator's
+/// throughput, and it parallelises across trials.
+///
 /// Memory is bounded: at most ``byteLimit`` bytes of blobs wait (``submit(_:)`` blocks the caller until the
-/// thread catches up, so ingestion slows to the audit's pace rather than growing the queue), plus one decoded mask
+/// lane catches up, so ingestion slows to the audit's pace rather than growing the queue), plus one decoded mask
 /// per trial in flight (``Job/forget(trialID:)`` drops it when the trial ends).
-public final class MaskAudit: @unchecked Sendable {
+public final class MaskAudit: Sendable {
     public enum Job: Sendable {
         /// Round `round` of the trial trains with `mask` (decoded and checked by the coordinator itself).
         case seed(trialID: String, round: Int, mask: Mask)
@@ -42,8 +46,69 @@ public final class MaskAudit: @unchecked Sendable {
         public var reason: String
     }
 
-    /// Bytes of queued blobs above which ``submit(_:)`` waits.
+    /// Bytes of queued blobs above which ``submit(_:)`` waits (split evenly over the lanes).
     public let byteLimit: Int
+    /// Threads decoding, each with its own share of the trials.
+    public var lanes: Int { laneList.count }
+    private let laneList: [MaskAuditLane]
+
+    /// Threads start with their first job and hold this object until ``stop()``.
+    ///
+    /// - Parameters:
+    ///   - byteLimit: queued blob bytes above which ``submit(_:)`` waits.
+    ///   - lanes: decoding threads; default one less than the active cores, at least 1.
+    public init(byteLimit: Int = 64 << 20, lanes: Int? = nil) {
+        let count = max(1, lanes ?? (ProcessInfo.processInfo.activeProcessorCount - 1))
+        self.byteLimit = byteLimit
+        laneList = (0..<count).map { MaskAuditLane(byteLimit: max(1, byteLimit / count), number: $0) }
+    }
+
+    /// Queues `job` on its trial's lane; waits first while that lane holds more than its share of ``byteLimit``.
+    public func submit(_ job: Job) {
+        let trialID: String
+        switch job {
+        case .seed(let id, _, _), .verify(let id, _, _, _), .forget(let id): trialID = id
+        }
+        // FNV-1a of the id: stable, and the same lane for every job of a trial.
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in trialID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        laneList[Int(hash % UInt64(laneList.count))].submit(job)
+    }
+
+    /// The failures found since the last call.
+    public func takeFailures() -> [Failure] { laneList.flatMap { $0.takeFailures() } }
+
+    /// Whether every submitted job has been done.
+    public var isIdle: Bool { laneList.allSatisfy(\.isIdle) }
+
+    /// Blocks until every submitted job has been done.
+    public func waitIdle() { for lane in laneList { lane.waitIdle() } }
+
+    /// Next masks decoded so far, CPU seconds the lanes spent on jobs, and seconds ``submit(_:)`` waited for room.
+    public var counters: (verified: Int, busySeconds: Double, waitSeconds: Double, queuedBytes: Int) {
+        var total: (verified: Int, busySeconds: Double, waitSeconds: Double, queuedBytes: Int) = (0, 0, 0, 0)
+        for lane in laneList {
+            let c = lane.counters
+            total.verified += c.verified
+            total.busySeconds += c.busySeconds
+            total.waitSeconds += c.waitSeconds
+            total.queuedBytes += c.queuedBytes
+        }
+        return total
+    }
+
+    /// Stops every lane after the job in hand (queued jobs are dropped); call ``waitIdle()`` first to finish them.
+    public func stop() { for lane in laneList { lane.stop() } }
+}
+
+/// One audit thread and its queue; see ``MaskAudit``.
+final class MaskAuditLane: @unchecked Sendable {
+    typealias Job = MaskAudit.Job
+    typealias Failure = MaskAudit.Failure
+
+    /// Bytes of queued blobs above which ``submit(_:)`` waits.
+    let byteLimit: Int
+    let number: Int
 
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -62,17 +127,18 @@ public final class MaskAudit: @unchecked Sendable {
     private var started = false
 
     /// The thread starts with the first job and holds this object until ``stop()``.
-    public init(byteLimit: Int = 64 << 20) {
+    init(byteLimit: Int, number: Int) {
         self.byteLimit = byteLimit
+        self.number = number
     }
 
     /// Queues `job`; waits first while more than ``byteLimit`` bytes are queued.
-    public func submit(_ job: Job) {
+    func submit(_ job: Job) {
         condition.lock()
         if !started, !stopping {
             started = true
             let thread = Thread { self.serve() }
-            thread.name = "mask-audit"
+            thread.name = "mask-audit-\(number)"
             thread.stackSize = 1 << 20
             thread.start()
         }
@@ -88,7 +154,7 @@ public final class MaskAudit: @unchecked Sendable {
     }
 
     /// The failures found since the last call.
-    public func takeFailures() -> [Failure] {
+    func takeFailures() -> [Failure] {
         condition.lock()
         defer { condition.unlock() }
         let taken = failures
@@ -97,28 +163,28 @@ public final class MaskAudit: @unchecked Sendable {
     }
 
     /// Whether every submitted job has been done.
-    public var isIdle: Bool {
+    var isIdle: Bool {
         condition.lock()
         defer { condition.unlock() }
         return queueHead == queue.count && !working
     }
 
     /// Blocks until every submitted job has been done.
-    public func waitIdle() {
+    func waitIdle() {
         condition.lock()
         while (queueHead < queue.count || working) && !stopping { condition.wait() }
         condition.unlock()
     }
 
     /// Next masks decoded so far, CPU seconds the thread spent on jobs, and seconds ``submit(_:)`` waited for room.
-    public var counters: (verified: Int, busySeconds: Double, waitSeconds: Double, queuedBytes: Int) {
+    var counters: (verified: Int, busySeconds: Double, waitSeconds: Double, queuedBytes: Int) {
         condition.lock()
         defer { condition.unlock() }
         return (verifiedCount, busySeconds, waitSeconds, queuedBytes)
     }
 
     /// Stops the thread after the job in hand (queued jobs are dropped); call ``waitIdle()`` first to finish them.
-    public func stop() {
+    func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()

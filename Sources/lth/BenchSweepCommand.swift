@@ -86,6 +86,7 @@ struct BenchSweepCommand: ParsableCommand {
         var fastPathResults: Int
         var loopCPUSecondsPerRound: Double
         var auditedMasks: Int
+        var auditLanes: Int
         var auditSecondsPerMask: Double
         var auditWaitSeconds: Double
         var auditLagSeconds: Double?
@@ -218,7 +219,7 @@ struct BenchSweepCommand: ParsableCommand {
             checkSecondsPerRound: stats.checkSeconds / Double(recorded),
             bytesPerRound: Double(maskBytes + databaseBytes) / Double(recorded),
             fastPathResults: stats.fastPathResults, loopCPUSecondsPerRound: stats.loopCPUSeconds / Double(recorded),
-            auditedMasks: stats.auditedMasks,
+            auditedMasks: stats.auditedMasks, auditLanes: stats.auditLanes,
             auditSecondsPerMask: stats.auditSeconds / Double(max(1, stats.auditedMasks)),
             auditWaitSeconds: stats.auditWaitSeconds,
             auditLagSeconds: stats.auditDoneAt.flatMap { done in stats.lastRecordAt.map { max(0, done - $0) } },
@@ -259,9 +260,9 @@ struct BenchSweepCommand: ParsableCommand {
                 r.storeSecondsPerRound * 1000, r.checkSecondsPerRound * 1000),
             String(
                 format:
-                    "  mask audit          %d of %d results on the fast path; %d next masks decoded, %.2f ms CPU each; "
-                    + "coordinator waited %.2f s for it; done %@ after the last record",
-                r.fastPathResults, r.roundsRecorded, r.auditedMasks, r.auditSecondsPerMask * 1000,
+                    "  mask audit          %d of %d results on the fast path; %d next masks decoded on %d thread(s), "
+                    + "%.2f ms CPU each; coordinator waited %.2f s for it; done %@ after the last record",
+                r.fastPathResults, r.roundsRecorded, r.auditedMasks, r.auditLanes, r.auditSecondsPerMask * 1000,
                 r.auditWaitSeconds, r.auditLagSeconds.map { String(format: "%.2f s", $0) } ?? "–"),
             String(
                 format: "  bytes written       %.0f per round (masks %d B, results.db %d B)", r.bytesPerRound,

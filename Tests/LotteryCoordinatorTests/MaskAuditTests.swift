@@ -2,7 +2,8 @@ import LotteryCoordinator
 import MaskCodec
 import Testing
 
-/// The coordinator's mask audit thread, fed the jobs the coordinator's fast path gives it.
+/// The coordinator's mask audit threads, fed the jobs the coordinator's fast path gives it (one lane, and three
+/// lanes, where a trial's jobs must still run in order on its own lane).
 @Suite struct MaskAuditTests {
     static let shapes: [(rows: Int, cols: Int)] = [(400, 100), (100, 10)]
 
@@ -32,9 +33,9 @@ import Testing
         return audit.takeFailures()
     }
 
-    @Test func aHonestChainPassesFromRoundZero() {
+    @Test(arguments: [1, 3]) func aHonestChainPassesFromRoundZero(lanes: Int) {
         let masks = Self.ladder(4)
-        let audit = MaskAudit()
+        let audit = MaskAudit(lanes: lanes)
         audit.submit(
             .verify(
                 trialID: "t1", round: 0, mask: MaskFile.encode(masks[0]),
@@ -50,9 +51,34 @@ import Testing
         #expect(audit.counters.verified == 4)
     }
 
-    @Test func aDeltaAgainstAnyOtherMaskFailsTheTrialOnce() {
+    /// Ten trials' jobs interleaved round by round, as the coordinator accepts them: each lane keeps its trials'
+    /// order, so every chain checks out.
+    @Test(arguments: [1, 3]) func interleavedTrialsKeepTheirOrderOnEveryLane(lanes: Int) {
+        let masks = Self.ladder(5)
+        let audit = MaskAudit(lanes: lanes)
+        let trials = (0..<10).map { "t\($0)" }
+        for trial in trials {
+            audit.submit(
+                .verify(
+                    trialID: trial, round: 0, mask: MaskFile.encode(masks[0]),
+                    next: MaskFile.encode(masks[1], parent: masks[0])))
+        }
+        for round in 1..<4 {
+            for trial in trials {
+                audit.submit(
+                    .verify(
+                        trialID: trial, round: round, mask: nil, next: MaskFile.encode(masks[round + 1], parent: masks[round])))
+            }
+        }
+        for trial in trials { audit.submit(.forget(trialID: trial)) }
+        #expect(Self.finish(audit).isEmpty)
+        #expect(audit.counters.verified == 40)
+        #expect(audit.lanes == lanes)
+    }
+
+    @Test(arguments: [1, 3]) func aDeltaAgainstAnyOtherMaskFailsTheTrialOnce(lanes: Int) {
         let masks = Self.ladder(4)
-        let audit = MaskAudit()
+        let audit = MaskAudit(lanes: lanes)
         audit.submit(.seed(trialID: "t1", round: 2, mask: masks[2]))
         // Round 3's mask against round 1's: decodable through the folder, but not against round 2's mask.
         let wrongParent = MaskFile.encode(masks[3], parent: masks[1])
@@ -67,9 +93,9 @@ import Testing
         #expect(failures.first?.reason.contains("delta against mask") == true)
     }
 
-    @Test func aNextMaskWithoutItsRoundsMaskIsAFailureNotASilentPass() {
+    @Test(arguments: [1, 3]) func aNextMaskWithoutItsRoundsMaskIsAFailureNotASilentPass(lanes: Int) {
         let masks = Self.ladder(3)
-        let audit = MaskAudit()
+        let audit = MaskAudit(lanes: lanes)
         audit.submit(.verify(trialID: "t1", round: 1, mask: nil, next: MaskFile.encode(masks[2], parent: masks[1])))
         // Forgetting a trial drops its mask: the next verify for it has nothing to check against.
         audit.submit(.seed(trialID: "t2", round: 1, mask: masks[1]))
@@ -80,9 +106,9 @@ import Testing
         #expect(failures.allSatisfy { $0.reason.contains("no checked mask of round 1") })
     }
 
-    @Test func aRoundZeroMaskThatIsADeltaOrCorruptFails() {
+    @Test(arguments: [1, 3]) func aRoundZeroMaskThatIsADeltaOrCorruptFails(lanes: Int) {
         let masks = Self.ladder(4)
-        let audit = MaskAudit()
+        let audit = MaskAudit(lanes: lanes)
         var corrupt = MaskFile.encode(masks[0])
         corrupt[corrupt.count - 1] ^= 0x55
         audit.submit(.verify(trialID: "t1", round: 0, mask: corrupt, next: MaskFile.encode(masks[1], parent: masks[0])))
