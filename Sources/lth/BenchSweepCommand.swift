@@ -75,6 +75,8 @@ struct BenchSweepCommand: ParsableCommand {
         var idealMakespanSeconds: Double
         var efficiency: Double
         var roundsPerSecond: Double
+        /// Rounds per second until the audit had decoded every mask (≤ roundsPerSecond).
+        var auditedRoundsPerSecond: Double?
         var readyToTaskP50Milliseconds: Double?
         var readyToTaskP99Milliseconds: Double?
         var readyToTaskCount: Int
@@ -211,6 +213,10 @@ struct BenchSweepCommand: ParsableCommand {
             roundsRecorded: stats.roundsRecorded, makespanSeconds: makespan, idealMakespanSeconds: ideal,
             efficiency: makespan > 0 ? ideal / makespan : 0,
             roundsPerSecond: makespan > 0 ? Double(stats.roundsRecorded) / makespan : 0,
+            auditedRoundsPerSecond: stats.auditDoneAt.flatMap { done in
+                let span = max(done, stats.lastRecordAt ?? done) - (stats.firstTaskAt ?? 0)
+                return span > 0 ? Double(stats.roundsRecorded) / span : nil
+            },
             readyToTaskP50Milliseconds: stats.readyToTaskQuantile(0.5).map { $0 * 1000 },
             readyToTaskP99Milliseconds: stats.readyToTaskQuantile(0.99).map { $0 * 1000 },
             readyToTaskCount: stats.readyToTask.count,
@@ -245,8 +251,9 @@ struct BenchSweepCommand: ParsableCommand {
             "bench sweep: W=\(r.workers) (\(r.processes) process(es) × ≤\(r.workersPerProcess)), T=\(r.trials), "
                 + "M=\(r.roundMilliseconds) ms, R=\(r.rounds), \(r.curve ? "CURVE" : "plain TCP")",
             String(
-                format: "  rounds recorded     %d in %.2f s → %.1f rounds/s", r.roundsRecorded, r.makespanSeconds,
-                r.roundsPerSecond),
+                format: "  rounds recorded     %d in %.2f s → %.1f rounds/s (%@ until every mask was audited)",
+                r.roundsRecorded, r.makespanSeconds, r.roundsPerSecond,
+                r.auditedRoundsPerSecond.map { String(format: "%.1f/s", $0) } ?? "–"),
             String(
                 format: "  efficiency          %.1f%% (ideal %.2f s = ceil(T/W)·R·M)", r.efficiency * 100,
                 r.idealMakespanSeconds),
