@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// CKernels' AVX2 Adam against the portable Swift loop (`LTH_PORTABLE_KERNELS=1`): the same IMP trial, dense rounds
+/// and sparse-kernel rounds, must write byte-identical curves and masks and the same rounds.csv cells.
+@Suite struct KernelBitsTests {
+    @Test func avx2AdamGivesTheSameBitsAsThePortableLoop() throws {
+        guard let bin = Binaries.require("avx2AdamGivesTheSameBitsAsThePortableLoop") else { return }
+        try withTemporaryDirectory { dir in
+            try writeTinyMNIST(dir.appendingPathComponent("data"), train: 600, test: 200)
+            // 8 rounds at 20%/20%/10%: layer 1 drops below the sparse-kernel density (30%) from round 6 on.
+            let settings = [
+                "train.iterations=60", "train.eval_every=20", "data.validation=100", "prune.rounds=7", "controls=[]",
+            ].flatMap { ["--set", $0] }
+            func run(_ name: String, portable: Bool) throws -> URL {
+                let out = dir.appendingPathComponent(name)
+                let child = try Child(
+                    bin.appendingPathComponent("lth"),
+                    ["train"] + settings + ["--data-dir", dir.appendingPathComponent("data").path, "--out", out.path],
+                    log: dir.appendingPathComponent("\(name).log"),
+                    environment: portable ? ["LTH_PORTABLE_KERNELS": "1"] : [:])
+                #expect(child.wait(seconds: 240) == 0, "lth train: \(child.output)")
+                return out
+            }
+            let portable = try run("portable", portable: true)
+            let fast = try run("fast", portable: false)
+            let curves = try Data(contentsOf: portable.appendingPathComponent("curves.csv"))
+            #expect(curves == (try Data(contentsOf: fast.appendingPathComponent("curves.csv"))))
+            let a = try readCSV(portable.appendingPathComponent("rounds.csv"))
+            let b = try readCSV(fast.appendingPathComponent("rounds.csv"))
+            #expect(a.count == 8 && b.count == 8)
+            for (x, y) in zip(a, b) {
+                for (key, value) in x where !["seconds", "recorded_at"].contains(key) {
+                    #expect(y[key] == value, "round \(x["round"] ?? "?"): \(key) differs")
+                }
+            }
+            // The last rounds ran on the sparse kernels (density of layer 1 below 30%), so both paths were covered.
+            #expect(Double(a.last?["density"] ?? "") ?? 1 < 0.3)
+            let masks = portable.appendingPathComponent("masks")
+            for trial in try FileManager.default.contentsOfDirectory(atPath: masks.path) {
+                for file in try FileManager.default.contentsOfDirectory(
+                    atPath: masks.appendingPathComponent(trial).path)
+                {
+                    let path = "masks/\(trial)/\(file)"
+                    #expect(
+                        try Data(contentsOf: portable.appendingPathComponent(path))
+                            == Data(contentsOf: fast.appendingPathComponent(path)), "\(path) differs")
+                }
+            }
+        }
+    }
+}
