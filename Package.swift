@@ -22,9 +22,11 @@ var targets: [Target] = [
     .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
     // syncfs(2) for the results store's group commit.
     .systemLibrary(name: "CLinux"),
+    // AVX2 element-wise kernels (Adam), chosen at run time, bit-identical to the portable Swift loops.
+    .target(name: "CKernels"),
 
     // Libraries, lowest first. Imports go one way: executables → coordinator/worker/analysis → wire/zeromq/core.
-    .target(name: "LotteryCore", dependencies: ["CBLAS"]),
+    .target(name: "LotteryCore", dependencies: ["CBLAS", "CKernels"]),
     .target(name: "MaskCodec"),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "LotteryWire", dependencies: ["LotteryCore", "MaskCodec"]),

@@ -1,0 +1,22 @@
+#ifndef LTH_KERNELS_H
+#define LTH_KERNELS_H
+
+#include <stddef.h>
+
+/// Whether this CPU runs the AVX2 kernels below (checked once per call; a load of a libgcc/compiler-rt global).
+int lth_has_avx2(void);
+
+/// One Adam step over `count` parameters, 8 lanes per instruction (AVX2; call only when lth_has_avx2()).
+///
+/// Per parameter, exactly these IEEE single-precision operations in this order, no fused multiply-add (the same
+/// as LotteryCore's portable Swift loop, so results are bit-identical):
+///   gi = g * keep                      (keep = mask[i]; the masked form only)
+///   mi = b1 * m + c1 * gi
+///   vi = b2 * v + c2 * (gi * gi)
+///   m = mi; v = vi
+///   w = w - keep * (step_size * mi / (sqrt(vi * v_scale) + eps))     (masked)
+///   w = w - step_size * mi / (sqrt(vi * v_scale) + eps)              (mask == NULL)
+void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask, size_t count, float b1,
+                   float b2, float c1, float c2, float eps, float step_size, float v_scale);
+
+#endif

@@ -1,0 +1,77 @@
+// Element-wise kernels with wider vectors than Swift's baseline x86-64 code generation (SSE2), selected at run time
+// (so the binary still runs on CPUs without AVX2), and bit-identical to the portable Swift loops: the same IEEE
+// operations per lane, in the same order, never contracted into FMAs.
+#include "lth_kernels.h"
+
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int lth_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
+
+__attribute__((target("avx2"))) void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask,
+                                                    size_t count, float b1, float b2, float c1, float c2, float eps,
+                                                    float step_size, float v_scale) {
+    const __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1),
+                 vc2 = _mm256_set1_ps(c2), veps = _mm256_set1_ps(eps), vstep = _mm256_set1_ps(step_size),
+                 vscale = _mm256_set1_ps(v_scale);
+    size_t end = count & ~(size_t)7, i = 0;
+    if (mask) {
+        for (; i < end; i += 8) {
+            __m256 keep = _mm256_loadu_ps(mask + i);
+            __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), keep);
+            __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));
+            __m256 vi =
+                _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
+            _mm256_storeu_ps(m + i, mi);
+            _mm256_storeu_ps(v + i, vi);
+            __m256 denom = _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(vi, vscale)), veps);
+            __m256 delta = _mm256_mul_ps(keep, _mm256_div_ps(_mm256_mul_ps(vstep, mi), denom));
+            _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_loadu_ps(w + i), delta));
+        }
+        for (; i < count; i++) {
+            float keep = mask[i];
+            float gi = g[i] * keep;
+            float mi = b1 * m[i] + c1 * gi;
+            float vi = b2 * v[i] + c2 * (gi * gi);
+            m[i] = mi;
+            v[i] = vi;
+            float root = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(vi * v_scale)));
+            w[i] -= keep * (step_size * mi / (root + eps));
+        }
+    } else {
+        for (; i < end; i += 8) {
+            __m256 gi = _mm256_loadu_ps(g + i);
+            __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));
+            __m256 vi =
+                _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
+            _mm256_storeu_ps(m + i, mi);
+            _mm256_storeu_ps(v + i, vi);
+            __m256 denom = _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(vi, vscale)), veps);
+            __m256 delta = _mm256_div_ps(_mm256_mul_ps(vstep, mi), denom);
+            _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_loadu_ps(w + i), delta));
+        }
+        for (; i < count; i++) {
+            float gi = g[i];
+            float mi = b1 * m[i] + c1 * gi;
+            float vi = b2 * v[i] + c2 * (gi * gi);
+            m[i] = mi;
+            v[i] = vi;
+            float root = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(vi * v_scale)));
+            w[i] -= step_size * mi / (root + eps);
+        }
+    }
+}
+
+#else
+
+int lth_has_avx2(void) { return 0; }
+
+void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask, size_t count, float b1, float b2,
+                   float c1, float c2, float eps, float step_size, float v_scale) {
+    (void)w; (void)g; (void)m; (void)v; (void)mask; (void)count; (void)b1; (void)b2; (void)c1; (void)c2;
+    (void)eps; (void)step_size; (void)v_scale;
+}
+
+#endif
