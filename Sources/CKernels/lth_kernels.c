@@ -64,9 +64,53 @@ __attribute__((target("avx2"))) void lth_adam_avx2(float *w, const float *g, flo
     }
 }
 
+__attribute__((target("avx2"))) void lth_bias_activate_avx2(float *out, const float *bias, size_t rows, size_t n,
+                                                             int relu) {
+    const __m256 zero = _mm256_setzero_ps();
+    size_t end = n & ~(size_t)7;
+    for (size_t r = 0; r < rows; r++) {
+        float *row = out + r * n;
+        size_t j = 0;
+        if (relu) {
+            // _mm256_max_ps(v, 0) is `v > 0 ? v : 0` exactly: it returns the second operand unless v > 0.
+            for (; j < end; j += 8) {
+                __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(bias + j));
+                _mm256_storeu_ps(row + j, _mm256_max_ps(v, zero));
+            }
+            for (; j < n; j++) {
+                float v = row[j] + bias[j];
+                row[j] = v > 0 ? v : 0;
+            }
+        } else {
+            for (; j < end; j += 8) {
+                _mm256_storeu_ps(row + j, _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(bias + j)));
+            }
+            for (; j < n; j++) row[j] += bias[j];
+        }
+    }
+}
+
+__attribute__((target("avx2"))) void lth_relu_mask_avx2(float *delta, const float *act, size_t count) {
+    const __m256 zero = _mm256_setzero_ps();
+    size_t end = count & ~(size_t)7, i = 0;
+    for (; i < end; i += 8) {
+        __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(act + i), zero, _CMP_GT_OQ);
+        _mm256_storeu_ps(delta + i, _mm256_and_ps(_mm256_loadu_ps(delta + i), keep));
+    }
+    for (; i < count; i++) delta[i] = act[i] > 0 ? delta[i] : 0;
+}
+
 #else
 
 int lth_has_avx2(void) { return 0; }
+
+void lth_bias_activate_avx2(float *out, const float *bias, size_t rows, size_t n, int relu) {
+    (void)out; (void)bias; (void)rows; (void)n; (void)relu;
+}
+
+void lth_relu_mask_avx2(float *delta, const float *act, size_t count) {
+    (void)delta; (void)act; (void)count;
+}
 
 void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask, size_t count, float b1, float b2,
                    float c1, float c2, float eps, float step_size, float v_scale) {

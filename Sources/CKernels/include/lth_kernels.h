@@ -19,4 +19,12 @@ int lth_has_avx2(void);
 void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask, size_t count, float b1,
                    float b2, float c1, float c2, float eps, float step_size, float v_scale);
 
+/// Adds `bias[j]` to every row of the row-major `rows × n` matrix `out`, then (when `relu` is non-zero) applies
+/// `v > 0 ? v : 0` (−0 and NaN become +0): max(v, 0) with the operands in that order. AVX2; bit-identical to the
+/// scalar loop.
+void lth_bias_activate_avx2(float *out, const float *bias, size_t rows, size_t n, int relu);
+
+/// `delta[i] = act[i] > 0 ? delta[i] : 0` (the ReLU derivative; +0 where cleared). AVX2; bit-identical.
+void lth_relu_mask_avx2(float *delta, const float *act, size_t count);
+
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 /// The forward and backward pass of a masked MLP over preallocated buffers (internal).
 ///
 /// One instance owns every buffer a step needs — parameters, gradients, per-layer activations and deltas
@@ -65,7 +66,11 @@ final class Network<T: NetworkScalar> {
                 transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: previous, lda: k,
                 b: weights[l], ldb: n, beta: 0, c: out, ldc: n)
             let bias = biases[l]
-            if l < layerCount - 1 {
+            if T.self == Float.self, CPUKernels.avx2 {
+                lth_bias_activate_avx2(
+                    UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self),
+                    UnsafeRawPointer(bias).assumingMemoryBound(to: Float.self), rows, n, l < layerCount - 1 ? 1 : 0)
+            } else if l < layerCount - 1 {
                 for r in 0..<rows {
                     let row = out + r * n
                     for j in 0..<n { let v = row[j] + bias[j]; row[j] = v > 0 ? v : 0 }
@@ -142,8 +147,14 @@ final class Network<T: NetworkScalar> {
                     transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n,
                     b: weights[l], ldb: n, beta: 0, c: below, ldc: k)
                 let act = activations[l - 1]
-                // Branch-free select, so it vectorises (a conditional store does not).
-                for i in 0..<(rows * k) { below[i] = act[i] > 0 ? below[i] : 0 }
+                if T.self == Float.self, CPUKernels.avx2 {
+                    lth_relu_mask_avx2(
+                        UnsafeMutableRawPointer(below).assumingMemoryBound(to: Float.self),
+                        UnsafeRawPointer(act).assumingMemoryBound(to: Float.self), rows * k)
+                } else {
+                    // Branch-free select, so it vectorises (a conditional store does not).
+                    for i in 0..<(rows * k) { below[i] = act[i] > 0 ? below[i] : 0 }
+                }
             }
         }
     }

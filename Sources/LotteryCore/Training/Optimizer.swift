@@ -30,9 +30,6 @@ final class Optimizer {
     /// Adam (Kingma & Ba 2015) constants, the paper's and TensorFlow's defaults.
     let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
     private(set) var step = 0
-    /// Whether Adam runs CKernels' AVX2 loop (this CPU has AVX2, and `LTH_PORTABLE_KERNELS` is not set: the
-    /// portable loop is kept for CPUs without AVX2 and for the test that checks both give the same bits).
-    static let avx2 = lth_has_avx2() != 0 && ProcessInfo.processInfo.environment["LTH_PORTABLE_KERNELS"] == nil
     private let blocks: [ParameterBlock]
     /// Per block: first moment (Adam) or velocity (SGD).
     private let m: [UnsafeMutablePointer<Float>]
@@ -86,7 +83,7 @@ final class Optimizer {
         v: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?, count: Int, stepSize: Float, vScale: Float
     ) {
         let b1 = beta1, b2 = beta2, c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon
-        if Self.avx2 {
+        if CPUKernels.avx2 {
             // The same operations 8 lanes wide (CKernels; bit-identical: no FMA, same order).
             lth_adam_avx2(w, g, m, v, mask, count, b1, b2, c1, c2, eps, stepSize, vScale)
             return
