@@ -100,9 +100,122 @@ __attribute__((target("avx2"))) void lth_relu_mask_avx2(float *delta, const floa
     for (; i < count; i++) delta[i] = act[i] > 0 ? delta[i] : 0;
 }
 
+__attribute__((target("avx2"))) void lth_sparse_forward_avx2(float *out, const float *bias, const float *values,
+                                                              const int32_t *rows, const int32_t *cols,
+                                                              const int32_t *starts, size_t live, const float *x,
+                                                              size_t columns, int relu) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t c = 0; c < live; c++) {
+        const int32_t j = cols[c];
+        float *o = out + (size_t)j * columns;
+        const int32_t start = starts[c], end = starts[c + 1];
+        size_t col = 0;
+        for (; col + 32 <= columns; col += 32) {
+            __m256 a0 = _mm256_set1_ps(bias[j]), a1 = a0, a2 = a0, a3 = a0;
+            for (int32_t p = start; p < end; p++) {
+                const __m256 w = _mm256_set1_ps(values[p]);
+                const float *src = x + (size_t)rows[p] * columns + col;
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, _mm256_loadu_ps(src)));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(w, _mm256_loadu_ps(src + 8)));
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, _mm256_loadu_ps(src + 16)));
+                a3 = _mm256_add_ps(a3, _mm256_mul_ps(w, _mm256_loadu_ps(src + 24)));
+            }
+            if (relu) {
+                a0 = _mm256_max_ps(a0, zero);
+                a1 = _mm256_max_ps(a1, zero);
+                a2 = _mm256_max_ps(a2, zero);
+                a3 = _mm256_max_ps(a3, zero);
+            }
+            _mm256_storeu_ps(o + col, a0);
+            _mm256_storeu_ps(o + col + 8, a1);
+            _mm256_storeu_ps(o + col + 16, a2);
+            _mm256_storeu_ps(o + col + 24, a3);
+        }
+        for (; col < columns; col += 8) {
+            __m256 a0 = _mm256_set1_ps(bias[j]);
+            for (int32_t p = start; p < end; p++) {
+                a0 = _mm256_add_ps(
+                    a0, _mm256_mul_ps(_mm256_set1_ps(values[p]), _mm256_loadu_ps(x + (size_t)rows[p] * columns + col)));
+            }
+            _mm256_storeu_ps(o + col, relu ? _mm256_max_ps(a0, zero) : a0);
+        }
+    }
+}
+
+__attribute__((target("avx2"))) void lth_sparse_weight_grads_avx2(float *g, const float *x, const float *delta,
+                                                                   const int32_t *rows, const int32_t *cols,
+                                                                   const int32_t *starts, size_t live,
+                                                                   size_t columns) {
+    for (size_t c = 0; c < live; c++) {
+        const float *d = delta + (size_t)cols[c] * columns;
+        for (int32_t p = starts[c]; p < starts[c + 1]; p++) {
+            const float *a = x + (size_t)rows[p] * columns;
+            __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+            size_t col = 0;
+            for (; col + 16 <= columns; col += 16) {
+                s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(a + col), _mm256_loadu_ps(d + col)));
+                s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(a + col + 8), _mm256_loadu_ps(d + col + 8)));
+            }
+            if (col < columns) s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(a + col), _mm256_loadu_ps(d + col)));
+            float lanes[8];
+            _mm256_storeu_ps(lanes, _mm256_add_ps(s0, s1));
+            // Swift's SIMD8.sum(): -0 + lane 0 + lane 1 + … + lane 7, left to right.
+            float sum = -0.0f;
+            for (int k = 0; k < 8; k++) sum += lanes[k];
+            g[p] = sum;
+        }
+    }
+}
+
+__attribute__((target("avx2"))) void lth_sparse_scatter_avx2(float *below, const float *values, const int32_t *rows,
+                                                              const int32_t *cols, const int32_t *starts, size_t live,
+                                                              const float *delta, size_t columns) {
+    for (size_t c = 0; c < live; c++) {
+        const float *d = delta + (size_t)cols[c] * columns;
+        const int32_t start = starts[c], end = starts[c + 1];
+        size_t col = 0;
+        for (; col + 32 <= columns; col += 32) {
+            const __m256 d0 = _mm256_loadu_ps(d + col), d1 = _mm256_loadu_ps(d + col + 8),
+                         d2 = _mm256_loadu_ps(d + col + 16), d3 = _mm256_loadu_ps(d + col + 24);
+            for (int32_t p = start; p < end; p++) {
+                const __m256 w = _mm256_set1_ps(values[p]);
+                float *dst = below + (size_t)rows[p] * columns + col;
+                _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), _mm256_mul_ps(w, d0)));
+                _mm256_storeu_ps(dst + 8, _mm256_add_ps(_mm256_loadu_ps(dst + 8), _mm256_mul_ps(w, d1)));
+                _mm256_storeu_ps(dst + 16, _mm256_add_ps(_mm256_loadu_ps(dst + 16), _mm256_mul_ps(w, d2)));
+                _mm256_storeu_ps(dst + 24, _mm256_add_ps(_mm256_loadu_ps(dst + 24), _mm256_mul_ps(w, d3)));
+            }
+        }
+        for (; col < columns; col += 8) {
+            const __m256 d0 = _mm256_loadu_ps(d + col);
+            for (int32_t p = start; p < end; p++) {
+                float *dst = below + (size_t)rows[p] * columns + col;
+                _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), _mm256_mul_ps(_mm256_set1_ps(values[p]), d0)));
+            }
+        }
+    }
+}
+
 #else
 
 int lth_has_avx2(void) { return 0; }
+
+void lth_sparse_forward_avx2(float *out, const float *bias, const float *values, const int32_t *rows,
+                             const int32_t *cols, const int32_t *starts, size_t live, const float *x, size_t columns,
+                             int relu) {
+    (void)out; (void)bias; (void)values; (void)rows; (void)cols; (void)starts; (void)live; (void)x; (void)columns;
+    (void)relu;
+}
+
+void lth_sparse_weight_grads_avx2(float *g, const float *x, const float *delta, const int32_t *rows,
+                                  const int32_t *cols, const int32_t *starts, size_t live, size_t columns) {
+    (void)g; (void)x; (void)delta; (void)rows; (void)cols; (void)starts; (void)live; (void)columns;
+}
+
+void lth_sparse_scatter_avx2(float *below, const float *values, const int32_t *rows, const int32_t *cols,
+                             const int32_t *starts, size_t live, const float *delta, size_t columns) {
+    (void)below; (void)values; (void)rows; (void)cols; (void)starts; (void)live; (void)delta; (void)columns;
+}
 
 void lth_bias_activate_avx2(float *out, const float *bias, size_t rows, size_t n, int relu) {
     (void)out; (void)bias; (void)rows; (void)n; (void)relu;

@@ -27,4 +27,26 @@ void lth_bias_activate_avx2(float *out, const float *bias, size_t rows, size_t n
 /// `delta[i] = act[i] > 0 ? delta[i] : 0` (the ReLU derivative; +0 where cleared). AVX2; bit-identical.
 void lth_relu_mask_avx2(float *delta, const float *act, size_t count);
 
+
+#include <stdint.h>
+
+/// A sparse layer's forward pass over feature-major activations (AVX2; bit-identical to SparseNetwork's Swift
+/// loops): for each live output unit `j = cols[c]`, lane by lane over the `columns` images (a multiple of 8),
+/// `out[j, :] = bias[j] + Σ_{p = starts[c] ..< starts[c+1]} values[p] · x[rows[p], :]` accumulated in increasing p
+/// (multiply, then add), then `v > 0 ? v : 0` when `relu`.
+void lth_sparse_forward_avx2(float *out, const float *bias, const float *values, const int32_t *rows,
+                             const int32_t *cols, const int32_t *starts, size_t live, const float *x, size_t columns,
+                             int relu);
+
+/// A sparse layer's weight gradients: `g[p] = Σ_images x[rows[p], :] · delta[cols[c], :]` for every packed weight,
+/// as SparseNetwork's `dot`: two 8-lane partial sums over alternate blocks of 8 (a last odd block into the first),
+/// added lane-wise, then the 8 lanes summed in order from lane 0.
+void lth_sparse_weight_grads_avx2(float *g, const float *x, const float *delta, const int32_t *rows,
+                                  const int32_t *cols, const int32_t *starts, size_t live, size_t columns);
+
+/// A sparse layer's input deltas (before the ReLU mask): `below[rows[p], :] += values[p] · delta[cols[c], :]` for
+/// every packed weight in increasing p (`below` zeroed by the caller).
+void lth_sparse_scatter_avx2(float *below, const float *values, const int32_t *rows, const int32_t *cols,
+                             const int32_t *starts, size_t live, const float *delta, size_t columns);
+
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 /// The forward and backward pass of a masked MLP whose cost follows the number of kept weights (internal).
 ///
 /// Activations and deltas are feature-major: `[units, columns]`, one row per unit, one column per image of the
@@ -290,6 +291,12 @@ final class SparseNetwork {
             let relu = l < layerCount - 1
             if sparse[l] {
                 let cols = liveColumns[l], starts = columnStart[l], index = rowIndex[l], w = values[l]
+                if CPUKernels.avx2 {
+                    lth_sparse_forward_avx2(
+                        out, bias, w, index, cols, starts, liveColumnCounts[l], previous, P, relu ? 1 : 0)
+                    previous = UnsafePointer(out)
+                    continue
+                }
                 for c in 0..<liveColumnCounts[l] {
                     let j = Int(cols[c])
                     sparseColumn(
@@ -359,19 +366,28 @@ final class SparseNetwork {
             if sparse[l] {
                 let cols = liveColumns[l], starts = columnStart[l], index = rowIndex[l], w = values[l],
                     g = valueGrads[l]
-                for c in 0..<liveColumnCounts[l] {
-                    let d = UnsafePointer(delta + Int(cols[c]) * P)
-                    for p in Int(starts[c])..<Int(starts[c + 1]) {
-                        g[p] = dot(previous + Int(index[p]) * P, d, columns: P)
+                let avx2 = CPUKernels.avx2
+                if avx2 {
+                    lth_sparse_weight_grads_avx2(g, previous, delta, index, cols, starts, liveColumnCounts[l], P)
+                } else {
+                    for c in 0..<liveColumnCounts[l] {
+                        let d = UnsafePointer(delta + Int(cols[c]) * P)
+                        for p in Int(starts[c])..<Int(starts[c + 1]) {
+                            g[p] = dot(previous + Int(index[p]) * P, d, columns: P)
+                        }
                     }
                 }
                 if l > 0 {
                     let below = deltas[l - 1]
                     below.update(repeating: 0, count: k * P)
-                    for c in 0..<liveColumnCounts[l] {
-                        scatterColumn(
-                            below: below, values: w, rows: index, start: Int(starts[c]), end: Int(starts[c + 1]),
-                            delta: delta + Int(cols[c]) * P, columns: P)
+                    if avx2 {
+                        lth_sparse_scatter_avx2(below, w, index, cols, starts, liveColumnCounts[l], delta, P)
+                    } else {
+                        for c in 0..<liveColumnCounts[l] {
+                            scatterColumn(
+                                below: below, values: w, rows: index, start: Int(starts[c]),
+                                end: Int(starts[c + 1]), delta: delta + Int(cols[c]) * P, columns: P)
+                        }
                     }
                     reluMask(below, activations[l - 1], count: k * P)
                 }
