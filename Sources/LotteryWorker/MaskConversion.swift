@@ -13,13 +13,13 @@ enum MaskConversion {
     /// Encodes `layers` as a MaskFile, delta against `parent` when that is smaller (MaskFile decides); through
     /// `cache` when given.
     static func encode(_ layers: [LayerMask], parent: [LayerMask]?, cache: EncodingCache? = nil) -> Encoded {
-        let key = cache.map { _ in EncodingCache.Key(layers, parent) }
-        if let cache, let key, let hit = cache[key] { return hit }
-        let bytes = MaskFile.encode(Mask(layers), parent: parent.map { Mask($0) })
-        let info = try? MaskFile.info(bytes)
-        let encoded = (bytes, info?.parentChecksum)
-        if let cache, let key { cache[key] = encoded }
-        return encoded
+        func encode() -> Encoded {
+            let bytes = MaskFile.encode(Mask(layers), parent: parent.map { Mask($0) })
+            let info = try? MaskFile.info(bytes)
+            return (bytes, info?.parentChecksum)
+        }
+        guard let cache else { return encode() }
+        return cache.value(for: EncodingCache.Key(layers, parent), compute: encode)
     }
 
     /// The process's cache for synthetic trials (at most 256 files; cleared when full).
@@ -67,13 +67,16 @@ enum MaskConversion {
 
         init(capacity: Int) { self.capacity = capacity }
 
-        subscript(key: Key) -> Encoded? {
-            get { entries.withLock { $0[key] } }
-            set {
-                entries.withLock { entries in
-                    if entries.count >= capacity { entries.removeAll() }
-                    entries[key] = newValue
-                }
+        /// The cached file for `key`, or `compute()`'s, stored. The lock is held while computing: when a wave of
+        /// trials of the same seed asks at once, one encodes and the others wait for its bytes (without it, every
+        /// trial of the first wave encoded the same masks at the same time).
+        func value(for key: Key, compute: () -> Encoded) -> Encoded {
+            entries.withLock { entries in
+                if let hit = entries[key] { return hit }
+                let encoded = compute()
+                if entries.count >= capacity { entries.removeAll() }
+                entries[key] = encoded
+                return encoded
             }
         }
     }

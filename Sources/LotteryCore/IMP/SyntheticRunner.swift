@@ -56,10 +56,7 @@ public struct SyntheticRunner: Sendable {
         // Benchmarks run hundreds of trials of a few seeds in one worker process: draw each ladder step once.
         let key = LadderKey(
             seed: spec.initSeed, round: round, strategy: spec.prune.strategy.rawValue, rates: spec.resolvedRates)
-        if let hit = Self.ladders.lookup(key, input: mask) { return hit }
-        let next = drawNextMask(after: mask, round: round)
-        Self.ladders.store(key, input: mask, output: next)
-        return next
+        return Self.ladders.step(key, input: mask) { drawNextMask(after: mask, round: round) }
     }
 
     private func drawNextMask(after mask: [LayerMask], round: Int) -> [LayerMask] {
@@ -232,17 +229,15 @@ final class LadderCache: @unchecked Sendable {
     private let lock = NSLock()
     private var steps: [LadderKey: (input: [LayerMask], output: [LayerMask])] = [:]
 
-    func lookup(_ key: LadderKey, input: [LayerMask]) -> [LayerMask]? {
+    /// The cached step for `key` and `input`, or `draw()`'s, stored. The lock is held while drawing, so a wave of
+    /// trials of one seed draws each step once and shares the very arrays (later input checks are then O(1)).
+    func step(_ key: LadderKey, input: [LayerMask], draw: () -> [LayerMask]) -> [LayerMask] {
         lock.withLock {
-            guard let step = steps[key], step.input == input else { return nil }
-            return step.output
-        }
-    }
-
-    func store(_ key: LadderKey, input: [LayerMask], output: [LayerMask]) {
-        lock.withLock {
+            if let step = steps[key], step.input == input { return step.output }
+            let output = draw()
             if steps.count >= 64 { steps.removeAll() }
             steps[key] = (input, output)
+            return output
         }
     }
 }
