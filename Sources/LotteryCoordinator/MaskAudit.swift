@@ -122,7 +122,9 @@ final class MaskAuditLane: @unchecked Sendable {
     private var busySeconds = 0.0
     private var waitSeconds = 0.0
     // Only the audit thread touches these.
-    private var masks: [String: (round: Int, mask: Mask, checksum: UInt64)] = [:]
+    /// Per trial in flight, the mask its next round trains with, packed 1 bit per weight (33 KB for LeNet rather
+    /// than the 266 KB of a decoded `Mask`), unpacked for the one decode that needs it.
+    private var masks: [String: (round: Int, mask: PackedMask)] = [:]
     private var failed: Set<String> = []
     private var started = false
 
@@ -227,7 +229,7 @@ final class MaskAuditLane: @unchecked Sendable {
         switch job {
         case .seed(let trialID, let round, let mask):
             guard !failed.contains(trialID) else { return nil }
-            masks[trialID] = (round, mask, mask.checksum)
+            masks[trialID] = (round, PackedMask(mask))
             return nil
         case .forget(let trialID):
             masks[trialID] = nil
@@ -243,7 +245,7 @@ final class MaskAuditLane: @unchecked Sendable {
             if let maskBytes {
                 do {
                     let mask = try MaskFile.decode(maskBytes)
-                    masks[trialID] = (round, mask, mask.checksum)
+                    masks[trialID] = (round, PackedMask(mask))
                 } catch {
                     return fail("the mask of round \(round) does not decode: \(error)")
                 }
@@ -256,14 +258,14 @@ final class MaskAuditLane: @unchecked Sendable {
             }
             do {
                 let info = try MaskFile.info(next)
-                if let parent = info.parentChecksum, parent != current.checksum {
+                if let parent = info.parentChecksum, parent != current.mask.checksum {
                     return fail(
-                        "the next mask recorded with round \(round) is a delta against mask \(CoordinatorLoop.hex(parent)), not round \(round)'s mask \(CoordinatorLoop.hex(current.checksum))"
+                        "the next mask recorded with round \(round) is a delta against mask \(CoordinatorLoop.hex(parent)), not round \(round)'s mask \(CoordinatorLoop.hex(current.mask.checksum))"
                     )
                 }
                 let decoded = try MaskFile.decode(
-                    next, parent: info.isDelta ? current.mask : nil, parentChecksum: current.checksum)
-                masks[trialID] = (round + 1, decoded, decoded.checksum)
+                    next, parent: info.isDelta ? current.mask.unpacked : nil, parentChecksum: current.mask.checksum)
+                masks[trialID] = (round + 1, PackedMask(decoded))
                 return nil
             } catch {
                 return fail("the next mask recorded with round \(round) does not decode: \(error)")
@@ -278,4 +280,21 @@ func threadCPUSeconds() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+
+/// A mask kept 1 bit per weight (`MaskLayer.packedBits()`), with its checksum.
+struct PackedMask {
+    let shapes: [(rows: Int, cols: Int)]
+    let layers: [[UInt8]]
+    let checksum: UInt64
+
+    init(_ mask: Mask) {
+        shapes = mask.shapes
+        layers = mask.layers.map { $0.packedBits() }
+        checksum = mask.checksum
+    }
+
+    var unpacked: Mask {
+        Mask(layers: zip(shapes, layers).map { MaskLayer(rows: $0.rows, cols: $0.cols, packed: $1) })
+    }
 }

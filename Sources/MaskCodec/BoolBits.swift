@@ -47,6 +47,27 @@ enum BoolBits {
         }
     }
 
+    /// Unpacks `flags.count` flags from `bytes` (LSB first; at least `ceil(count / 8)` bytes), eight per byte
+    /// without a branch: the byte is copied into all eight lanes, lane i keeps bit i, and adding 0x7F sets a
+    /// lane's top bit exactly when that bit was set.
+    @inline(__always)
+    static func unpack(_ bytes: UnsafeBufferPointer<UInt8>, into flags: UnsafeMutableBufferPointer<Bool>) {
+        let raw = UnsafeMutableRawBufferPointer(flags)
+        var index = 0
+        var byte = 0
+        while index + 8 <= raw.count {
+            let spread = (UInt64(bytes[byte]) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
+            let lanes = ((spread &+ 0x7F7F_7F7F_7F7F_7F7F) >> 7) & 0x0101_0101_0101_0101
+            raw.storeBytes(of: lanes, toByteOffset: index, as: UInt64.self)
+            index += 8
+            byte += 1
+        }
+        while index < raw.count {
+            raw[index] = (bytes[index >> 3] >> UInt8(index & 7)) & 1
+            index += 1
+        }
+    }
+
     /// Whether no flag is set in `mine` that is not set in `theirs` (same count).
     @inline(__always)
     static func isSubset(_ mine: UnsafeBufferPointer<Bool>, of theirs: UnsafeBufferPointer<Bool>) -> Bool {

@@ -83,11 +83,7 @@ public struct MaskLayer: Sendable, Hashable {
         precondition(packed.count * 8 >= total, "MaskLayer: \(packed.count) packed bytes cannot hold \(total) bits")
         var flags = [Bool](repeating: false, count: total)
         packed.withUnsafeBufferPointer { bytes in
-            flags.withUnsafeMutableBufferPointer { flags in
-                for index in 0..<total {
-                    flags[index] = (bytes[index >> 3] >> UInt8(index & 7)) & 1 != 0
-                }
-            }
+            flags.withUnsafeMutableBufferPointer { BoolBits.unpack(bytes, into: $0) }
         }
         self.init(rows: rows, cols: cols, kept: flags)
     }
