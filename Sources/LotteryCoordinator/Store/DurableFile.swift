@@ -34,10 +34,10 @@ enum DurableFile {
     /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of the folder).
     ///
     /// - Throws: ``StoreError`` (code `.io`); the temporary file is removed on failure.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, syncFolder: Bool = true) throws(StoreError) {
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
         let writer = try BufferedFileWriter(temporaryFor: path)
         try writer.write(bytes)
-        try writer.commit(syncFolder: syncFolder)
+        try writer.commit()
     }
 
     /// Writes `bytes` to `path` through a temporary name and renames it into place, **without any sync**: the
@@ -196,8 +196,9 @@ final class BufferedFileWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes, fsyncs, closes, renames over the final name and fsyncs the folder (unless `syncFolder` is false: then
-    /// the caller must fsync it before relying on the rename, e.g. once for a batch of files).
+    /// Flushes, fsyncs, closes, renames over the final name and fsyncs the folder. With `syncFile` and `syncFolder`
+    /// false (``DurableFile/writeUnsynced(_:to:)``) nothing is synced: the caller syncs the file system once for a
+    /// batch.
     func commit(syncFile: Bool = true, syncFolder: Bool = true) throws(StoreError) {
         try flush()
         if syncFile, fsync(fd) != 0 { throw fail("cannot sync the file") }

@@ -26,7 +26,10 @@ public struct SyntheticRunner: Sendable {
     /// Input and output widths of a synthetic network (MNIST's).
     public static let inputs = 784, classes = 10
 
-    static let ladders = LadderCache()
+    /// The process's last synthetic ladder steps: the same seed gives the same masks, so trials that share one need
+    /// not draw them again. A hit needs the same input mask too (compared in full, or at once when it is the very
+    /// array an earlier step returned).
+    static let ladders = ComputeOnceCache<LadderKey, (input: [LayerMask], output: [LayerMask])>(capacity: 64)
 
     /// - Throws: ``SpecError`` when the spec is inconsistent, has no `synthetic`, or its
     ///   `prune.target_density` cannot be reached.
@@ -56,7 +59,9 @@ public struct SyntheticRunner: Sendable {
         // Benchmarks run hundreds of trials of a few seeds in one worker process: draw each ladder step once.
         let key = LadderKey(
             seed: spec.initSeed, round: round, strategy: spec.prune.strategy.rawValue, rates: spec.resolvedRates)
-        return Self.ladders.step(key, input: mask) { drawNextMask(after: mask, round: round) }
+        return Self.ladders.value(for: key, isValid: { $0.input == mask }) {
+            (mask, drawNextMask(after: mask, round: round))
+        }.output
     }
 
     private func drawNextMask(after mask: [LayerMask], round: Int) -> [LayerMask] {
@@ -220,24 +225,4 @@ struct LadderKey: Hashable {
     var round: Int
     var strategy: String
     var rates: [Double]
-}
-
-/// The process's last synthetic ladder steps (≤ 64; cleared when full): the same seed gives the same masks, so
-/// trials that share one need not draw them again. A hit needs the same input mask too (compared in full, or at
-/// once when it is the very array an earlier step returned).
-final class LadderCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var steps: [LadderKey: (input: [LayerMask], output: [LayerMask])] = [:]
-
-    /// The cached step for `key` and `input`, or `draw()`'s, stored. The lock is held while drawing, so a wave of
-    /// trials of one seed draws each step once and shares the very arrays (later input checks are then O(1)).
-    func step(_ key: LadderKey, input: [LayerMask], draw: () -> [LayerMask]) -> [LayerMask] {
-        lock.withLock {
-            if let step = steps[key], step.input == input { return step.output }
-            let output = draw()
-            if steps.count >= 64 { steps.removeAll() }
-            steps[key] = (input, output)
-            return output
-        }
-    }
 }
