@@ -196,6 +196,44 @@ __attribute__((target("avx2"))) void lth_sparse_scatter_avx2(float *below, const
     }
 }
 
+// Twelve 8-wide accumulators (96 columns) stay in registers while the list is walked.
+#define LTH_ACC(k) a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(x, _mm256_loadu_ps(src + 8 * (k))))
+__attribute__((target("avx2"))) void lth_list_product_avx2(float *out, size_t n, const ptrdiff_t *starts,
+                                                            const int32_t *index, const float *values, size_t count,
+                                                            const float *m) {
+    for (size_t r = 0; r < count; r++) {
+        const ptrdiff_t begin = starts[r], end = starts[r + 1];
+        float *o = out + r * n;
+        size_t j = 0;
+        for (; j + 96 <= n; j += 96) {
+            __m256 a[12];
+            for (int k = 0; k < 12; k++) a[k] = _mm256_setzero_ps();
+            for (ptrdiff_t q = begin; q < end; q++) {
+                const __m256 x = _mm256_set1_ps(values[q]);
+                const float *src = m + (size_t)index[q] * n + j;
+                LTH_ACC(0); LTH_ACC(1); LTH_ACC(2); LTH_ACC(3); LTH_ACC(4); LTH_ACC(5);
+                LTH_ACC(6); LTH_ACC(7); LTH_ACC(8); LTH_ACC(9); LTH_ACC(10); LTH_ACC(11);
+            }
+            for (int k = 0; k < 12; k++) _mm256_storeu_ps(o + j + 8 * k, a[k]);
+        }
+        for (; j + 8 <= n; j += 8) {
+            __m256 a[1] = {_mm256_setzero_ps()};
+            for (ptrdiff_t q = begin; q < end; q++) {
+                const __m256 x = _mm256_set1_ps(values[q]);
+                const float *src = m + (size_t)index[q] * n + j;
+                LTH_ACC(0);
+            }
+            _mm256_storeu_ps(o + j, a[0]);
+        }
+        for (; j < n; j++) {
+            float acc = 0;
+            for (ptrdiff_t q = begin; q < end; q++) acc += values[q] * m[(size_t)index[q] * n + j];
+            o[j] = acc;
+        }
+    }
+}
+#undef LTH_ACC
+
 #else
 
 int lth_has_avx2(void) { return 0; }
@@ -223,6 +261,11 @@ void lth_bias_activate_avx2(float *out, const float *bias, size_t rows, size_t n
 
 void lth_relu_mask_avx2(float *delta, const float *act, size_t count) {
     (void)delta; (void)act; (void)count;
+}
+
+void lth_list_product_avx2(float *out, size_t n, const ptrdiff_t *starts, const int32_t *index, const float *values,
+                           size_t count, const float *m) {
+    (void)out; (void)n; (void)starts; (void)index; (void)values; (void)count; (void)m;
 }
 
 void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask, size_t count, float b1, float b2,

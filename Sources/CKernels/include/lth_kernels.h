@@ -49,4 +49,13 @@ void lth_sparse_weight_grads_avx2(float *g, const float *x, const float *delta, 
 void lth_sparse_scatter_avx2(float *below, const float *values, const int32_t *rows, const int32_t *cols,
                              const int32_t *starts, size_t live, const float *delta, size_t columns);
 
+/// A list-by-dense product, the kernel of a first layer whose inputs are mostly zero (AVX2; bit-identical to
+/// LotteryCore's `listProduct`): for each of the `count` lists r, over the `n` columns j,
+///   `out[r * n + j] = Σ_{q = starts[r] ..< starts[r+1]} values[q] · m[index[q] * n + j]`,
+/// starting from +0 and accumulated in increasing q (multiply, then add). An empty list gives a row of +0.
+/// Forward: the lists are an input row's nonzero entries and `m` the weights; weight gradients: the lists are a
+/// feature's nonzero entries over the batch and `m` the deltas.
+void lth_list_product_avx2(float *out, size_t n, const ptrdiff_t *starts, const int32_t *index, const float *values,
+                           size_t count, const float *m);
+
 #endif

@@ -23,8 +23,9 @@ public enum Backprop {
     /// The same in Float, for `model` as the trainer sees it, with the trainer's kernels.
     ///
     /// - Parameter kernels: `.dense` (default) runs the row-major sgemm ``Network``; otherwise the layers the
-    ///   policy marks sparse run the sparse kernels (``KernelPolicy``), as ``Trainer`` would. Weight gradients
-    ///   are returned masked and `[in, out]` either way.
+    ///   policy marks sparse run the sparse kernels (``KernelPolicy``), and with `.auto` a dense-ruled network's
+    ///   first layer skips zero inputs when the batch's rule says so, as ``Trainer`` would. Weight gradients are
+    ///   returned masked and `[in, out]` either way.
     public static func lossAndGradients(model: MLP, inputs: [Float], labels: [UInt8], kernels: KernelPolicy = .dense)
         -> (loss: Double, weightGradients: [[Float]], biasGradients: [[Float]])
     {
@@ -57,6 +58,28 @@ public enum Backprop {
                 }
             }
         }
+        let features = model.widths[0], rows = labels.count
+        if kernels.skipsZeroInputs, rows >= 1, inputs.count == rows * features {
+            let x = SparseRows(capacity: rows, features: features)
+            inputs.withUnsafeBufferPointer { x.load(images: $0.baseAddress!, order: nil, rows: rows) }
+            if KernelPolicy.usesSparseInput(nonzeros: x.nonzeros(first: 0, count: rows), rows: rows, features: features)
+            {
+                precondition(
+                    labels.allSatisfy { Int($0) < model.widths.last! }, "Backprop: a label is ≥ \(model.widths.last!)")
+                let net = Network<Float>(widths: model.widths, capacity: rows)
+                net.load(model)
+                let byFeature = SparseColumns(features: features, entries: x.nonzeros(first: 0, count: rows))
+                byFeature.load(x, first: 0, count: rows)
+                return labels.withUnsafeBufferPointer { y in
+                    net.forward(sparse: x, first: 0, rows: rows)
+                    let loss = net.score(labels: y.baseAddress!, rows: rows).lossSum / Double(rows)
+                    net.outputDelta(labels: y.baseAddress!, rows: rows)
+                    net.backward(sparse: byFeature, rows: rows)
+                    let g = net.maskedGradients()
+                    return (loss, g.weights, g.biases)
+                }
+            }
+        }
         return run(
             widths: model.widths, weights: model.layers.map(\.weight.data), biases: model.layers.map(\.bias),
             masks: model.layers.map(\.mask.data), inputs: inputs, labels: labels)
@@ -85,14 +108,20 @@ public enum Backprop {
                 let loss = net.score(labels: y.baseAddress!, rows: rows).lossSum / Double(rows)
                 net.outputDelta(labels: y.baseAddress!, rows: rows)
                 net.backward(x.baseAddress!, rows: rows)
-                let gw = (0..<net.layerCount).map { l in
-                    (0..<(net.inputs(l) * net.outputs(l))).map { net.weightGrads[l][$0] * net.masks[l][$0] }
-                }
-                let gb = (0..<net.layerCount).map { l in
-                    Array(UnsafeBufferPointer(start: net.biasGrads[l], count: net.outputs(l)))
-                }
-                return (loss, gw, gb)
+                let g = net.maskedGradients()
+                return (loss, g.weights, g.biases)
             }
         }
+    }
+}
+
+extension Network {
+    /// The gradients of the last backward pass as arrays, weight gradients masked (0 where pruned).
+    func maskedGradients() -> (weights: [[T]], biases: [[T]]) {
+        let weights = (0..<layerCount).map { l in
+            (0..<(inputs(l) * outputs(l))).map { weightGrads[l][$0] * masks[l][$0] }
+        }
+        let biases = (0..<layerCount).map { l in Array(UnsafeBufferPointer(start: biasGrads[l], count: outputs(l))) }
+        return (weights, biases)
     }
 }

@@ -6,9 +6,10 @@
 /// and produces the same bits. ``dense`` and ``sparse`` exist for measurement and tests; a recorded result
 /// should come from ``auto``.
 public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
-    /// Per layer by the density rule; a fully dense-ruled network runs the row-major sgemm path.
+    /// Per layer by the density rule; a fully dense-ruled network runs the row-major sgemm path, its first layer
+    /// skipping zero inputs when they are most of them (``usesSparseInput(nonzeros:rows:features:)``).
     case auto
-    /// Every layer dense: row-major sgemm for all work, whatever the masks.
+    /// Every layer dense: row-major sgemm for all work, whatever the masks and inputs.
     case dense
     /// Every layer with the sparse kernels (feature-major activations, compressed kept weights).
     case sparse
@@ -29,6 +30,23 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
         let size = inputs * outputs
         return size > sparseMinimumWeights && Double(kept) < sparseDensityLimit * Double(size)
     }
+
+    /// Input density below which (with ``auto``) the first layer's forward product and weight gradients skip the
+    /// zero inputs (``SparseRows``) instead of calling sgemm: per batch during training, per chunk during
+    /// evaluation.
+    ///
+    /// Set from the measured break-even of the two (see docs/performance.md); MNIST's batches are ~19 % nonzero.
+    public static let sparseInputDensityLimit = 0.3
+
+    /// The `auto` rule for the first layer's input: whether `rows` inputs of `features` values with `nonzeros`
+    /// nonzero ones run the sparse-input kernels. A pure function of the data, so every worker picks the same.
+    public static func usesSparseInput(nonzeros: Int, rows: Int, features: Int) -> Bool {
+        Double(nonzeros) < sparseInputDensityLimit * Double(rows * features)
+    }
+
+    /// Whether this policy lets the first layer skip zero inputs: ``auto`` only (``dense`` is plain sgemm, the
+    /// baseline every framework runs; ``sparse`` runs the weight-sparse kernels).
+    public var skipsZeroInputs: Bool { self == .auto }
 
     /// Per layer of `model`: `true` where this policy runs the sparse kernels.
     public func sparseLayers(of model: MLP) -> [Bool] {

@@ -58,30 +58,42 @@ final class Network<T: NetworkScalar> {
     /// Forward pass of `rows` inputs (`[rows, widths[0]]`, row-major); leaves logits in ``logits``.
     func forward(_ input: UnsafePointer<T>, rows: Int) {
         precondition(rows >= 1 && rows <= capacity, "Network.forward: \(rows) rows, capacity \(capacity)")
-        var previous = input
-        for l in 0..<layerCount {
+        T.gemm(
+            transA: false, transB: false, m: rows, n: outputs(0), k: inputs(0), alpha: 1, a: input, lda: inputs(0),
+            b: weights[0], ldb: outputs(0), beta: 0, c: activations[0], ldc: outputs(0))
+        activate(0, rows: rows)
+        forwardAbove(rows: rows)
+    }
+
+    /// Layers 1… of the forward pass, after layer 0's activations are in place.
+    func forwardAbove(rows: Int) {
+        for l in 1..<max(layerCount, 1) {
             let n = outputs(l), k = inputs(l)
-            let out = activations[l]
             T.gemm(
-                transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: previous, lda: k,
-                b: weights[l], ldb: n, beta: 0, c: out, ldc: n)
-            let bias = biases[l]
-            if T.self == Float.self, CPUKernels.avx2 {
-                lth_bias_activate_avx2(
-                    UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self),
-                    UnsafeRawPointer(bias).assumingMemoryBound(to: Float.self), rows, n, l < layerCount - 1 ? 1 : 0)
-            } else if l < layerCount - 1 {
-                for r in 0..<rows {
-                    let row = out + r * n
-                    for j in 0..<n { let v = row[j] + bias[j]; row[j] = v > 0 ? v : 0 }
-                }
-            } else {
-                for r in 0..<rows {
-                    let row = out + r * n
-                    for j in 0..<n { row[j] += bias[j] }
-                }
+                transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: activations[l - 1], lda: k,
+                b: weights[l], ldb: n, beta: 0, c: activations[l], ldc: n)
+            activate(l, rows: rows)
+        }
+    }
+
+    /// Adds layer `l`'s bias to its `rows` products, then ReLU unless it is the last layer.
+    func activate(_ l: Int, rows: Int) {
+        let n = outputs(l)
+        let out = activations[l], bias = biases[l]
+        if T.self == Float.self, CPUKernels.avx2 {
+            lth_bias_activate_avx2(
+                UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self),
+                UnsafeRawPointer(bias).assumingMemoryBound(to: Float.self), rows, n, l < layerCount - 1 ? 1 : 0)
+        } else if l < layerCount - 1 {
+            for r in 0..<rows {
+                let row = out + r * n
+                for j in 0..<n { let v = row[j] + bias[j]; row[j] = v > 0 ? v : 0 }
             }
-            previous = UnsafePointer(out)
+        } else {
+            for r in 0..<rows {
+                let row = out + r * n
+                for j in 0..<n { row[j] += bias[j] }
+            }
         }
     }
 
@@ -129,38 +141,66 @@ final class Network<T: NetworkScalar> {
     /// gradients of every layer (unmasked; the optimizer masks them).
     func backward(_ input: UnsafePointer<T>, rows: Int) {
         for l in stride(from: layerCount - 1, through: 0, by: -1) {
-            let n = outputs(l), k = inputs(l)
-            let previous = l == 0 ? input : UnsafePointer(activations[l - 1])
-            let delta = deltas[l]
+            backward(l, previous: l == 0 ? input : UnsafePointer(activations[l - 1]), rows: rows)
+        }
+    }
+
+    /// Layer `l`'s bias gradient, its weight gradient `previousᵀ · Δ_l` (skipped when `previous` is nil: the
+    /// caller computes it) and, above layer 0, the delta of the layer below.
+    func backward(_ l: Int, previous: UnsafePointer<T>?, rows: Int) {
+        let n = outputs(l), k = inputs(l)
+        let delta = deltas[l]
+        if let previous {
             T.gemm(
                 transA: true, transB: false, m: k, n: n, k: rows, alpha: 1, a: previous, lda: k,
                 b: delta, ldb: n, beta: 0, c: weightGrads[l], ldc: n)
-            let gb = biasGrads[l]
-            for j in 0..<n { gb[j] = delta[j] }
-            for r in 1..<max(rows, 1) {
-                let row = delta + r * n
-                for j in 0..<n { gb[j] += row[j] }
-            }
-            if l > 0 {
-                let below = deltas[l - 1]
-                T.gemm(
-                    transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n,
-                    b: weights[l], ldb: n, beta: 0, c: below, ldc: k)
-                let act = activations[l - 1]
-                if T.self == Float.self, CPUKernels.avx2 {
-                    lth_relu_mask_avx2(
-                        UnsafeMutableRawPointer(below).assumingMemoryBound(to: Float.self),
-                        UnsafeRawPointer(act).assumingMemoryBound(to: Float.self), rows * k)
-                } else {
-                    // Branch-free select, so it vectorises (a conditional store does not).
-                    for i in 0..<(rows * k) { below[i] = act[i] > 0 ? below[i] : 0 }
-                }
-            }
+        }
+        let gb = biasGrads[l]
+        for j in 0..<n { gb[j] = delta[j] }
+        for r in 1..<max(rows, 1) {
+            let row = delta + r * n
+            for j in 0..<n { gb[j] += row[j] }
+        }
+        guard l > 0 else { return }
+        let below = deltas[l - 1]
+        T.gemm(
+            transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n,
+            b: weights[l], ldb: n, beta: 0, c: below, ldc: k)
+        let act = activations[l - 1]
+        if T.self == Float.self, CPUKernels.avx2 {
+            lth_relu_mask_avx2(
+                UnsafeMutableRawPointer(below).assumingMemoryBound(to: Float.self),
+                UnsafeRawPointer(act).assumingMemoryBound(to: Float.self), rows * k)
+        } else {
+            // Branch-free select, so it vectorises (a conditional store does not).
+            for i in 0..<(rows * k) { below[i] = act[i] > 0 ? below[i] : 0 }
         }
     }
 }
 
 extension Network where T == Float {
+    /// Forward pass of rows `first ..< first + rows` of `x`, layer 0 by the sparse-input kernel (``SparseRows``).
+    func forward(sparse x: SparseRows, first: Int, rows: Int) {
+        precondition(rows >= 1 && rows <= capacity, "Network.forward: \(rows) rows, capacity \(capacity)")
+        listProduct(
+            into: activations[0], columns: outputs(0), starts: x.starts + first, index: x.columns, values: x.values,
+            count: rows, matrix: weights[0])
+        activate(0, rows: rows)
+        forwardAbove(rows: rows)
+    }
+
+    /// Backward pass after ``forward(sparse:first:rows:)``: layer 0's weight gradients from `x`'s entries by
+    /// feature (``SparseColumns``).
+    func backward(sparse x: SparseColumns, rows: Int) {
+        for l in stride(from: layerCount - 1, through: 1, by: -1) {
+            backward(l, previous: UnsafePointer(activations[l - 1]), rows: rows)
+        }
+        backward(0, previous: nil, rows: rows)
+        listProduct(
+            into: weightGrads[0], columns: outputs(0), starts: x.starts, index: x.rowIndex, values: x.values,
+            count: inputs(0), matrix: deltas[0])
+    }
+
     /// Copies a model's parameters and masks in, enforcing `weight = weight ⊙ mask`.
     func load(_ model: MLP) {
         precondition(model.widths == widths, "Network.load: model widths \(model.widths), network \(widths)")

@@ -20,19 +20,31 @@ protocol StepKernels: AnyObject {
 }
 
 /// The row-major dense ``Network`` with its batch buffers.
+///
+/// With `skipZeroInputs`, every batch is also compressed to its nonzero inputs (``SparseRows``) and, when the
+/// rule ``KernelPolicy/usesSparseInput(nonzeros:rows:features:)`` says so, the first layer's forward product and
+/// weight gradients run on those lists instead of sgemm; evaluation does the same per chunk.
 final class RowMajorKernels: StepKernels {
     let net: Network<Float>
     let batch: Int
+    let skipZeroInputs: Bool
     private let input: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<UInt8>
+    private let sparseRows: SparseRows
+    private let sparseColumns: SparseColumns
     private var rows = 0
+    private var sparseBatch = false
 
-    init(model: MLP, batch: Int, evaluationChunk: Int) {
+    init(model: MLP, batch: Int, evaluationChunk: Int, skipZeroInputs: Bool) {
         net = Network<Float>(widths: model.widths, capacity: max(batch, evaluationChunk))
         net.load(model)
         self.batch = batch
-        input = .allocate(capacity: batch * model.widths[0])
+        self.skipZeroInputs = skipZeroInputs
+        let features = model.widths[0]
+        input = .allocate(capacity: batch * features)
         labels = .allocate(capacity: batch)
+        sparseRows = SparseRows(capacity: batch, features: features)
+        sparseColumns = SparseColumns(features: features, entries: skipZeroInputs ? batch * features : 0)
     }
 
     deinit {
@@ -45,18 +57,30 @@ final class RowMajorKernels: StepKernels {
         rows: Int
     ) {
         precondition(rows <= batch, "RowMajorKernels: \(rows) rows, batch \(batch)")
-        for row in 0..<rows {
-            let index = order[row]
-            (input + row * features).update(from: images + index * features, count: features)
-            labels[row] = allLabels[index]
-        }
+        for row in 0..<rows { labels[row] = allLabels[order[row]] }
         self.rows = rows
+        if skipZeroInputs {
+            sparseRows.load(images: images, order: order, rows: rows)
+            sparseBatch = KernelPolicy.usesSparseInput(
+                nonzeros: sparseRows.nonzeros(first: 0, count: rows), rows: rows, features: features)
+            if sparseBatch { return }
+        }
+        for row in 0..<rows {
+            (input + row * features).update(from: images + order[row] * features, count: features)
+        }
     }
 
     func computeGradients() {
-        net.forward(input, rows: rows)
-        net.outputDelta(labels: labels, rows: rows)
-        net.backward(input, rows: rows)
+        if sparseBatch {
+            net.forward(sparse: sparseRows, first: 0, rows: rows)
+            net.outputDelta(labels: labels, rows: rows)
+            sparseColumns.load(sparseRows, first: 0, count: rows)
+            net.backward(sparse: sparseColumns, rows: rows)
+        } else {
+            net.forward(input, rows: rows)
+            net.outputDelta(labels: labels, rows: rows)
+            net.backward(input, rows: rows)
+        }
     }
 
     func parameterBlocks() -> [ParameterBlock] {
@@ -77,10 +101,14 @@ final class RowMajorKernels: StepKernels {
     }
 
     func evaluator(for dataset: Dataset) -> () -> (loss: Double, accuracy: Double) {
-        { [net] in Trainer.evaluate(net, on: dataset) }
+        // Compressed once: the validation and test sets are evaluated every `eval_every` iterations.
+        let inputs: Trainer.EvaluationInputs = skipZeroInputs ? .compressed(SparseRows(dataset: dataset)) : .dense
+        return { [net] in Trainer.evaluate(net, on: dataset, inputs: inputs) }
     }
 
-    func evaluate(_ dataset: Dataset) -> (loss: Double, accuracy: Double) { Trainer.evaluate(net, on: dataset) }
+    func evaluate(_ dataset: Dataset) -> (loss: Double, accuracy: Double) {
+        Trainer.evaluate(net, on: dataset, inputs: skipZeroInputs ? .compressEachChunk : .dense)
+    }
 
     func store(into model: inout MLP) { net.store(into: &model) }
 }

@@ -44,7 +44,9 @@ extension Trainer {
                 steps: steps, warmup: warmup)
         }
         return stepRate(
-            RowMajorKernels(model: model, batch: spec.train.batch, evaluationChunk: 1), steps: steps, warmup: warmup)
+            RowMajorKernels(
+                model: model, batch: spec.train.batch, evaluationChunk: 1, skipZeroInputs: kernels.skipsZeroInputs),
+            steps: steps, warmup: warmup)
     }
 
     /// The same for a fresh dense `widths` network initialised from the spec.
@@ -99,7 +101,9 @@ extension Trainer {
             kernels = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
         } else {
-            kernels = RowMajorKernels(model: model, batch: 1, evaluationChunk: Self.evaluationChunk)
+            kernels = RowMajorKernels(
+                model: model, batch: 1, evaluationChunk: Self.evaluationChunk,
+                skipZeroInputs: self.kernels.skipsZeroInputs)
         }
         evaluate = kernels.evaluator(for: dataset)
         _ = evaluate()
@@ -119,7 +123,7 @@ extension Trainer {
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
             return k.evaluator(for: dataset)()
         }
-        return Self.evaluate(model, on: dataset)
+        return Self.evaluate(model, on: dataset, kernels: kernels)
     }
 }
 

@@ -130,7 +130,8 @@ public struct Trainer: Sendable {
                 model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
             return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
         }
-        let k = RowMajorKernels(model: model, batch: batch, evaluationChunk: Self.evaluationChunk)
+        let k = RowMajorKernels(
+            model: model, batch: batch, evaluationChunk: Self.evaluationChunk, skipZeroInputs: kernels.skipsZeroInputs)
         return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
     }
 
@@ -199,19 +200,37 @@ public struct Trainer: Sendable {
             seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18)
     }
 
-    /// Mean cross-entropy loss and accuracy of `model` on `dataset` (masks applied).
-    public static func evaluate(_ model: MLP, on dataset: Dataset) -> (loss: Double, accuracy: Double) {
+    /// Mean cross-entropy loss and accuracy of `model` on `dataset` (masks applied), with the kernels `kernels`
+    /// would train it with when it is dense-ruled (``KernelPolicy/auto``: zero inputs skipped where they are most).
+    public static func evaluate(_ model: MLP, on dataset: Dataset, kernels: KernelPolicy = .auto) -> (
+        loss: Double, accuracy: Double
+    ) {
         _ = BLAS.configured
         let net = Network<Float>(widths: model.widths, capacity: min(evaluationChunk, max(dataset.count, 1)))
         net.load(model)
-        return evaluate(net, on: dataset)
+        return evaluate(net, on: dataset, inputs: kernels.skipsZeroInputs ? .compressEachChunk : .dense)
     }
 
-    static func evaluate(_ net: Network<Float>, on dataset: Dataset) -> (loss: Double, accuracy: Double) {
+    /// How ``evaluate(_:on:inputs:)`` feeds the first layer.
+    enum EvaluationInputs {
+        /// Dense rows, sgemm.
+        case dense
+        /// The whole dataset already compressed; each chunk by the sparse-input rule.
+        case compressed(SparseRows)
+        /// Each chunk compressed as it comes, then by the rule.
+        case compressEachChunk
+    }
+
+    static func evaluate(_ net: Network<Float>, on dataset: Dataset, inputs: EvaluationInputs) -> (
+        loss: Double, accuracy: Double
+    ) {
         precondition(
             dataset.features == net.widths[0],
             "Trainer.evaluate: \(dataset.features) features for a \(net.widths[0])-input model")
         guard dataset.count > 0 else { return (0, 0) }
+        let features = dataset.features
+        var chunkRows: SparseRows?
+        if case .compressEachChunk = inputs { chunkRows = SparseRows(capacity: net.capacity, features: features) }
         var lossSum = 0.0
         var correct = 0
         dataset.images.withUnsafeBufferPointer { images in
@@ -219,7 +238,29 @@ public struct Trainer: Sendable {
                 var start = 0
                 while start < dataset.count {
                     let rows = min(net.capacity, dataset.count - start)
-                    net.forward(images.baseAddress! + start * dataset.features, rows: rows)
+                    let chunk = images.baseAddress! + start * features
+                    switch inputs {
+                    case .dense:
+                        net.forward(chunk, rows: rows)
+                    case .compressed(let x):
+                        if KernelPolicy.usesSparseInput(
+                            nonzeros: x.nonzeros(first: start, count: rows), rows: rows, features: features)
+                        {
+                            net.forward(sparse: x, first: start, rows: rows)
+                        } else {
+                            net.forward(chunk, rows: rows)
+                        }
+                    case .compressEachChunk:
+                        let x = chunkRows!
+                        x.load(images: chunk, order: nil, rows: rows)
+                        if KernelPolicy.usesSparseInput(
+                            nonzeros: x.nonzeros(first: 0, count: rows), rows: rows, features: features)
+                        {
+                            net.forward(sparse: x, first: 0, rows: rows)
+                        } else {
+                            net.forward(chunk, rows: rows)
+                        }
+                    }
                     let score = net.score(labels: labels.baseAddress! + start, rows: rows)
                     lossSum += score.lossSum
                     correct += score.correct
