@@ -27,6 +27,25 @@ def synthetic(n, seed):
     return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64)
 
 
+def mnist(directory, split, start, n):
+    """`n` images (pixels / 255, as ours) and labels of MNIST's `train` or `t10k` split from `start` on."""
+    import numpy as np
+
+    folder = os.path.join(directory, "mnist")
+    images = np.fromfile(os.path.join(folder, f"{split}-images-idx3-ubyte"), dtype=np.uint8, offset=16)
+    labels = np.fromfile(os.path.join(folder, f"{split}-labels-idx1-ubyte"), dtype=np.uint8, offset=8)
+    images = images.reshape(-1, 784)[start:start + n].astype(np.float32) / 255
+    return images, labels[start:start + n].astype(np.int64)
+
+
+def data(args, which, n, seed):
+    """Synthetic images, or with --mnist the real ones: `which` is train, validation or test."""
+    if not args.mnist:
+        return synthetic(n, seed)
+    split, start = {"train": ("train", 0), "validation": ("train", 55000), "test": ("t10k", 0)}[which]
+    return mnist(args.mnist, split, start, n)
+
+
 def glorot(rng, fan_in, fan_out):
     import numpy as np
 
@@ -105,7 +124,7 @@ def tf_step(args):
 
     tf = tf_setup()
     rng = np.random.default_rng(0)
-    images, labels = synthetic(6000, 1)
+    images, labels = data(args, "train", 6000, 1)
     images, labels = tf.constant(images), tf.constant(labels)
     net = TFNet(tf, [glorot(rng, a, b) for a, b in zip(WIDTHS, WIDTHS[1:])])
     order = np.concatenate([rng.permutation(6000)[: 6000 // BATCH * BATCH] for _ in range((args.steps + args.warmup) // 100 + 2)])
@@ -126,9 +145,9 @@ def tf_trial(args):
 
     tf = tf_setup()
     rng = np.random.default_rng(0)
-    tr_x, tr_y = synthetic(55000, 1)
-    va_x, va_y = synthetic(5000, 2)
-    te_x, te_y = synthetic(10000, 3)
+    tr_x, tr_y = data(args, "train", 55000, 1)
+    va_x, va_y = data(args, "validation", 5000, 2)
+    te_x, te_y = data(args, "test", 10000, 3)
     tr_x, tr_y, va_x, va_y, te_x, te_y = map(tf.constant, (tr_x, tr_y, va_x, va_y, te_x, te_y))
     init = [glorot(rng, a, b) for a, b in zip(WIDTHS, WIDTHS[1:])]
     masks = [np.ones_like(w) for w in init]
@@ -179,7 +198,7 @@ def torch_step(args):
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     rng = np.random.default_rng(0)
-    images, labels = synthetic(6000, 1)
+    images, labels = data(args, "train", 6000, 1)
     images, labels = torch.from_numpy(images), torch.from_numpy(labels)
     w = [torch.tensor(glorot(rng, a, b).T.copy(), requires_grad=True) for a, b in zip(WIDTHS, WIDTHS[1:])]
     b = [torch.zeros(n, requires_grad=True) for n in WIDTHS[1:]]
@@ -241,6 +260,8 @@ def main():
     p.add_argument("--trial-iterations", dest="iterations", type=int, default=2000)
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--frameworks", default="ours,ours-avx512blas,tensorflow,pytorch")
+    p.add_argument("--mnist", metavar="DIR",
+                   help="real MNIST from DIR/mnist (as `lth data` lays it out) instead of synthetic images, for all")
     args = p.parse_args()
 
     if args.worker:
@@ -249,13 +270,14 @@ def main():
         return
 
     me = [sys.executable, __file__]
-    ours = [args.lth, "bench", "train", "--json", "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    source = ["--mnist", args.mnist] if args.mnist else []
+    ours = [args.lth, "bench", "train", "--json", "--steps", str(args.steps), "--warmup", str(args.warmup)] + source
     commands = {
         "ours": ours,
         # The same binary with OpenBLAS's AVX-512 kernels (its default on AMD Zen 4 is the AVX2 Haswell kernel).
         "ours-avx512blas": ["env", "OPENBLAS_CORETYPE=SkylakeX"] + ours,
-        "tensorflow": me + ["--worker", "tf-step", "--steps", str(args.steps), "--warmup", str(args.warmup)],
-        "pytorch": me + ["--worker", "torch-step", "--steps", str(args.steps), "--warmup", str(args.warmup)],
+        "tensorflow": me + ["--worker", "tf-step", "--steps", str(args.steps), "--warmup", str(args.warmup)] + source,
+        "pytorch": me + ["--worker", "torch-step", "--steps", str(args.steps), "--warmup", str(args.warmup)] + source,
     }
     names = [n for n in args.frameworks.split(",") if n in commands]
     rates = {n: [] for n in names}
@@ -277,8 +299,9 @@ def main():
                   f"{r['steps_per_cpu_second']:8.1f} per CPU second  (load {loads[-1]:.2f})", file=sys.stderr)
     loads.append(load())
     lo, mid, hi = stats(loads)
-    print(f"\nTraining step, LeNet-300-100, batch {BATCH}, Adam, one thread; {args.reps} reps × {args.steps} steps "
-          f"after {args.warmup}; 1-min load min/median/max {lo:.2f}/{mid:.2f}/{hi:.2f}")
+    print(f"\nTraining step, LeNet-300-100, batch {BATCH}, Adam, one thread, {'MNIST' if args.mnist else 'synthetic'} "
+          f"images; {args.reps} reps × {args.steps} steps after {args.warmup}; "
+          f"1-min load min/median/max {lo:.2f}/{mid:.2f}/{hi:.2f}")
     for title, table in (("steps per CPU second (process CPU time: time slices lost to other load do not count)", cpu_rates),
                          ("steps per wall-clock second", rates)):
         print(f"\n{title}\n")
@@ -302,10 +325,12 @@ def main():
     if args.no_trial:
         return
     print(f"\nShortened IMP trial: {args.rounds} rounds × {args.iterations} iterations, eval every {args.eval_every} "
-          f"on 5,000 + 10,000 images, final train accuracy on 55,000; synthetic data of MNIST shape\n")
+          f"on 5,000 + 10,000 images, final train accuracy on 55,000; "
+          f"{'real MNIST' if args.mnist else 'synthetic data of MNIST shape'}\n")
     print("| run | wall seconds | CPU seconds | load before | load after |")
     print("|---|---:|---:|---:|---:|")
     trial = ["--rounds", str(args.rounds), "--iterations", str(args.iterations), "--eval-every", str(args.eval_every)]
+    trial += source
     runs = [
         ("ours, kernels auto", [args.lth, "bench", "train", "--trial", "--json", "--kernels", "auto"] + trial),
         ("ours, kernels dense", [args.lth, "bench", "train", "--trial", "--json", "--kernels", "dense"] + trial),
@@ -314,7 +339,8 @@ def main():
         ("ours, kernels dense, OPENBLAS_CORETYPE=SkylakeX",
          ["env", "OPENBLAS_CORETYPE=SkylakeX", args.lth, "bench", "train", "--trial", "--json", "--kernels", "dense"] + trial),
         ("tensorflow tf.function", me + ["--worker", "tf-trial", "--trial-rounds", str(args.rounds),
-                                         "--trial-iterations", str(args.iterations), "--eval-every", str(args.eval_every)]),
+                                         "--trial-iterations", str(args.iterations), "--eval-every", str(args.eval_every)]
+                                        + source),
     ]
     for label, cmd in runs:
         before = load()

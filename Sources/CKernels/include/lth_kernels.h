@@ -58,4 +58,11 @@ void lth_sparse_scatter_avx2(float *below, const float *values, const int32_t *r
 void lth_list_product_avx2(float *out, size_t n, const ptrdiff_t *starts, const int32_t *index, const float *values,
                            size_t count, const float *m);
 
+/// Lists the nonzero entries of `rows` rows of `features` floats (AVX2; the same lists as LotteryCore's portable
+/// loop): row r is `images + (order ? order[r] : r) * features`; each entry that is not ±0 (NaN counts as nonzero)
+/// is appended as (index, value) in increasing index, and `starts[r + 1]` is the count so far (`starts[0]` must be
+/// 0). `columns` and `values` need room for every entry plus 8 (whole vectors are stored).
+void lth_compress_rows_avx2(const float *images, const ptrdiff_t *order, size_t rows, size_t features,
+                            ptrdiff_t *starts, int32_t *columns, float *values);
+
 #endif

@@ -30,8 +30,8 @@ final class SparseRows {
         precondition(capacity >= 1 && features >= 1, "SparseRows: capacity \(capacity), features \(features)")
         self.capacity = capacity
         self.features = features
-        // The branch-free compression writes one slot past the last kept entry of a row, hence the `+ 1`.
-        entryCapacity = (entries ?? capacity * features) + 1
+        // The compression stores whole 8-lane vectors (AVX2) or one slot (portable) past the last entry kept.
+        entryCapacity = (entries ?? capacity * features) + 8
         starts = .allocate(capacity: capacity + 1)
         starts.initialize(repeating: 0, count: capacity + 1)
         columns = .allocate(capacity: entryCapacity)
@@ -58,9 +58,14 @@ final class SparseRows {
     func nonzeros(first: Int, count: Int) -> Int { starts[first + count] - starts[first] }
 
     /// Compresses rows `order[0 ..< rows]` of `images` (`[*, features]`), or rows `0 ..< rows` when `order` is nil.
-    /// Writes up to one slot past the entries kept, which the `+ 1` of the capacity allows.
+    /// Writes up to 8 slots past the entries kept, which the capacity allows.
     func load(images: UnsafePointer<Float>, order: UnsafePointer<Int>?, rows: Int) {
         precondition(rows <= capacity, "SparseRows: \(rows) rows, capacity \(capacity)")
+        self.rows = rows
+        if CPUKernels.avx2 {
+            lth_compress_rows_avx2(images, order, rows, features, starts, columns, values)
+            return
+        }
         var n = 0
         for r in 0..<rows {
             let row = images + (order?[r] ?? r) * features
@@ -73,7 +78,6 @@ final class SparseRows {
             }
             starts[r + 1] = n
         }
-        self.rows = rows
     }
 }
 
