@@ -9,7 +9,10 @@ struct BenchTrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Measure training steps/s (LeNet-300-100, batch 60, Adam, one BLAS thread) and evaluation images/s.",
         discussion: """
-            Uses synthetic random images (no data set needed), or real MNIST with --mnist DIR: the two differ because             with auto kernels the first layer skips zero inputs, and 81% of MNIST's pixels are zero while random             images have none. Steps are timed after a warm-up. --density D prunes \
+            Uses synthetic random images (no data set needed), or real MNIST with --mnist DIR: the two differ \
+            because with auto kernels the first layer skips zero inputs, and 81% of MNIST's pixels are zero while \
+            random images have none (--input-density F makes synthetic images with a fraction F nonzero). Steps are \
+            timed after a warm-up. --density D prunes \
             the network to D with the paper's layer-wise proportions first (magnitude of the init); --kernels picks \
             the kernels (auto = the rule a real trial uses). --floor also times the bare sgemm calls of one step and \
             a large sgemm. --trial runs a shortened IMP trial (train, prune 20/20/10% by magnitude, rewind) and \
@@ -81,21 +84,7 @@ struct BenchTrainCommand: ParsableCommand {
         BLAS.setThreads(threads)
         if trial { return try runTrial() }
         let spec = TrialSpec()
-        let data: DataSplits
-        if let mnist {
-            data = try DataStore.splits(for: spec, directory: mnist)
-        } else {
-            var rng = LotteryRNG(seed: 1, stream: "bench")
-            func synthetic(_ count: Int) -> Dataset {
-                let images = (0..<(count * 784)).map { _ in
-                    let u = rng.uniform()
-                    return u < inputDensity ? Float(u / inputDensity) : 0
-                }
-                let labels = (0..<count).map { _ in UInt8(rng.below(10)) }
-                return Dataset(images: images, labels: labels, features: 784, classes: 10)
-            }
-            data = DataSplits(train: synthetic(6_000), validation: synthetic(1_000), test: synthetic(10_000))
-        }
+        let data = try benchData(spec: spec, train: 6_000, validation: 1_000)
         let test = data.test
         let trainer = Trainer(spec: spec, data: data, kernels: kernels)
         let widths = [784] + spec.model.layers + [10]
@@ -168,6 +157,22 @@ struct BenchTrainCommand: ParsableCommand {
         }
     }
 
+    /// Real MNIST from `--mnist`, or synthetic images of its shape (`--input-density` of their pixels nonzero,
+    /// the rest exactly 0) with `train`/`validation` images and 10,000 test images.
+    func benchData(spec: TrialSpec, train: Int, validation: Int) throws -> DataSplits {
+        if let mnist { return try DataStore.splits(for: spec, directory: mnist) }
+        var rng = LotteryRNG(seed: 1, stream: "bench")
+        func synthetic(_ count: Int) -> Dataset {
+            let images = (0..<(count * 784)).map { _ in
+                let u = rng.uniform()
+                return u < inputDensity ? Float(u / inputDensity) : 0
+            }
+            let labels = (0..<count).map { _ in UInt8(rng.below(10)) }
+            return Dataset(images: images, labels: labels, features: 784, classes: 10)
+        }
+        return DataSplits(train: synthetic(train), validation: synthetic(validation), test: synthetic(10_000))
+    }
+
     /// A shortened IMP trial: round 0 trains the dense network; each later round prunes 20% / 20% / 10% of each
     /// layer's kept weights by magnitude (ties to the lower index), rewinds the kept weights to their initial
     /// values and trains again. The same loop as scripts/bench/compare's TensorFlow trial.
@@ -176,21 +181,7 @@ struct BenchTrainCommand: ParsableCommand {
         try spec.set("train.iterations", to: .int(iterations))
         try spec.set("train.eval_every", to: .int(evalEvery))
         try spec.validate()
-        let data: DataSplits
-        if let mnist {
-            data = try DataStore.splits(for: spec, directory: mnist)
-        } else {
-            var rng = LotteryRNG(seed: 1, stream: "bench")
-            func synthetic(_ count: Int) -> Dataset {
-                let images = (0..<(count * 784)).map { _ in
-                    let u = rng.uniform()
-                    return u < inputDensity ? Float(u / inputDensity) : 0
-                }
-                let labels = (0..<count).map { _ in UInt8(rng.below(10)) }
-                return Dataset(images: images, labels: labels, features: 784, classes: 10)
-            }
-            data = DataSplits(train: synthetic(55_000), validation: synthetic(5_000), test: synthetic(10_000))
-        }
+        let data = try benchData(spec: spec, train: 55_000, validation: 5_000)
         let trainer = Trainer(spec: spec, data: data, kernels: kernels)
         let initial = MLP(spec: spec)
         var masks = initial.masks()
