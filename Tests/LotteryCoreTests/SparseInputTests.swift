@@ -30,6 +30,35 @@ struct SparseInputTests {
         #expect(!KernelPolicy.sparse.skipsZeroInputs)
     }
 
+    @Test func mostlyZeroDataLowersTheWeightSparseLimit() throws {
+        let size = 784 * 300
+        for (density, plain, zeros) in [(0.26, true, false), (0.21, true, true), (0.35, false, false)] {
+            let kept = Int(density * Double(size))
+            #expect(KernelPolicy.usesSparseKernel(inputs: 784, outputs: 300, kept: kept) == plain, "\(density)")
+            #expect(
+                KernelPolicy.usesSparseKernel(inputs: 784, outputs: 300, kept: kept, zeroInputs: true) == zeros,
+                "\(density) with zero inputs")
+        }
+        // The trainer decides from its training set alone.
+        var spec = try smallSpec(iterations: 1, evalEvery: 1)
+        try spec.set("model.layers", to: .list([.int(300)]))
+        let sparseData = Self.sparseDataset(count: 100, features: 64, classes: 4, seed: 1)
+        let denseData = syntheticDataset(count: 100, features: 64, classes: 4, seed: 1)
+        #expect(KernelPolicy.isMostlyZero(sparseData) && !KernelPolicy.isMostlyZero(denseData))
+        let model = SparseKernelTests.pruned(MLP(spec: spec, features: 64, classes: 4), keep: [0.27, 0.27], seed: 2)
+        let onZeros = Trainer(
+            spec: spec, data: DataSplits(train: sparseData, test: sparseData, validationCount: 10, seed: 1))
+        let onDense = Trainer(
+            spec: spec, data: DataSplits(train: denseData, test: denseData, validationCount: 10, seed: 1))
+        #expect(onZeros.zeroInputs && !onDense.zeroInputs)
+        #expect(onZeros.sparseLayers(of: model) == [false, false], "26-27 % with zero inputs: dense, zeros skipped")
+        #expect(onDense.sparseLayers(of: model) == [true, false], "the 300×4 layer is too small to go sparse")
+        let dense = Trainer(
+            spec: spec, data: DataSplits(train: sparseData, test: sparseData, validationCount: 10, seed: 1),
+            kernels: .dense)
+        #expect(!dense.zeroInputs, "--kernels dense never looks at the data")
+    }
+
     /// Arguments: rows, and output widths that exercise the 96-wide register blocks, the 8-wide ones and the
     /// scalar tail of the AVX2 kernel (and the 32-wide and scalar parts of the portable one).
     @Test(arguments: [(1, [40, 300, 20, 5]), (13, [40, 105, 9, 3]), (60, [50, 7, 6, 4])])

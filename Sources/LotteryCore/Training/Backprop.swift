@@ -32,7 +32,12 @@ public enum Backprop {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
-        let sparse = kernels.sparseLayers(of: model)
+        // The batch stands for the training data in the `auto` rule.
+        let zeroInputs =
+            kernels.skipsZeroInputs
+            && KernelPolicy.usesSparseInput(
+                nonzeros: inputs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }, rows: labels.count, features: model.widths[0])
+        let sparse = kernels.sparseLayers(of: model, zeroInputs: zeroInputs)
         if sparse.contains(true) {
             let rows = labels.count
             precondition(

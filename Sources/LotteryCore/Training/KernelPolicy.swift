@@ -2,7 +2,8 @@
 ///
 /// The choice changes float rounding (summation order), never the mathematics: dense and sparse kernels agree
 /// to float32 rounding. With ``auto`` the choice is a pure function of each layer's shape and kept-weight count
-/// (``usesSparseKernel(inputs:outputs:kept:)``), so every worker running the same trial picks the same kernels
+/// and of the data (``usesSparseKernel(inputs:outputs:kept:zeroInputs:)``,
+/// ``usesSparseInput(nonzeros:rows:features:)``), so every worker running the same trial picks the same kernels
 /// and produces the same bits. ``dense`` and ``sparse`` exist for measurement and tests; a recorded result
 /// should come from ``auto``.
 public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
@@ -19,16 +20,21 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// Set from the measured break-even of `lth bench train --density D --kernels sparse|dense` (see
     /// docs/performance.md).
     public static let sparseDensityLimit = 0.3
+    /// The same limit when the training data is mostly zero (``usesSparseInput(nonzeros:rows:features:)`` over the
+    /// whole training set): the dense path then skips zero inputs, which moves the break-even down (MNIST: 24 %).
+    public static let sparseDensityLimitWithZeroInputs = 0.24
     /// Layers with at most this many weights stay dense: their work is too small to matter.
     public static let sparseMinimumWeights = 10_000
 
     /// The `auto` rule: whether a layer of this shape with `kept` kept weights runs the sparse kernels.
     ///
-    /// `density < sparseDensityLimit && inputs·outputs > sparseMinimumWeights`. A pure function of its
-    /// arguments, so the same trial takes the same kernels on every worker.
-    public static func usesSparseKernel(inputs: Int, outputs: Int, kept: Int) -> Bool {
+    /// `density < limit && inputs·outputs > sparseMinimumWeights`, the limit ``sparseDensityLimitWithZeroInputs``
+    /// when `zeroInputs` (the training data is mostly zero) and ``sparseDensityLimit`` otherwise. A pure function
+    /// of its arguments, so the same trial takes the same kernels on every worker.
+    public static func usesSparseKernel(inputs: Int, outputs: Int, kept: Int, zeroInputs: Bool = false) -> Bool {
         let size = inputs * outputs
-        return size > sparseMinimumWeights && Double(kept) < sparseDensityLimit * Double(size)
+        let limit = zeroInputs ? sparseDensityLimitWithZeroInputs : sparseDensityLimit
+        return size > sparseMinimumWeights && Double(kept) < limit * Double(size)
     }
 
     /// Input density below which (with ``auto``) the first layer's forward product and weight gradients skip the
@@ -48,14 +54,23 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// baseline every framework runs; ``sparse`` runs the weight-sparse kernels).
     public var skipsZeroInputs: Bool { self == .auto }
 
-    /// Per layer of `model`: `true` where this policy runs the sparse kernels.
-    public func sparseLayers(of model: MLP) -> [Bool] {
+    /// Whether `auto` treats `dataset` as mostly zero: ``usesSparseInput(nonzeros:rows:features:)`` over all of it.
+    public static func isMostlyZero(_ dataset: Dataset) -> Bool {
+        var nonzeros = 0
+        for v in dataset.images where v != 0 { nonzeros += 1 }
+        return usesSparseInput(nonzeros: nonzeros, rows: dataset.count, features: dataset.features)
+    }
+
+    /// Per layer of `model`: `true` where this policy runs the sparse kernels. `zeroInputs`: the training data is
+    /// mostly zero (``isMostlyZero(_:)``), which lowers the `auto` limit.
+    public func sparseLayers(of model: MLP, zeroInputs: Bool = false) -> [Bool] {
         switch self {
         case .dense: return model.layers.map { _ in false }
         case .sparse: return model.layers.map { _ in true }
         case .auto:
             return zip(model.layers, model.keptCounts).map { layer, kept in
-                Self.usesSparseKernel(inputs: layer.inputs, outputs: layer.outputs, kept: kept)
+                Self.usesSparseKernel(
+                    inputs: layer.inputs, outputs: layer.outputs, kept: kept, zeroInputs: zeroInputs)
             }
         }
     }

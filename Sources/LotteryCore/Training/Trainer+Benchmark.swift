@@ -37,7 +37,7 @@ extension Trainer {
         precondition(steps >= 1 && warmup >= 0, "measureStepRate: steps \(steps), warmup \(warmup)")
         var model = model
         model.enforceMasks()
-        let sparse = kernels.sparseLayers(of: model)
+        let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             return stepRate(
                 SparseKernels(model: model, sparse: sparse, batch: spec.train.batch, evaluationChunk: 1),
@@ -94,7 +94,7 @@ extension Trainer {
             passes >= 1 && dataset.count > 0, "measureEvaluationRate: passes \(passes), \(dataset.count) images")
         var model = model
         model.enforceMasks()
-        let sparse = kernels.sparseLayers(of: model)
+        let sparse = sparseLayers(of: model)
         let evaluate: () -> (loss: Double, accuracy: Double)
         let kernels: any StepKernels
         if sparse.contains(true) {
@@ -117,7 +117,7 @@ extension Trainer {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
-        let sparse = kernels.sparseLayers(of: model)
+        let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)

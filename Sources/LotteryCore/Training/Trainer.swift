@@ -67,6 +67,9 @@ public struct Trainer: Sendable {
     public let data: DataSplits
     /// Which kernels the layers run (``KernelPolicy/auto`` unless measuring).
     public let kernels: KernelPolicy
+    /// Whether the training images are mostly zero (``KernelPolicy/isMostlyZero(_:)``; MNIST is), which the `auto`
+    /// rule takes into account. Computed once, from the data alone.
+    public let zeroInputs: Bool
     /// Images per pass during evaluation.
     public static let evaluationChunk = 1_000
 
@@ -82,10 +85,11 @@ public struct Trainer: Sendable {
         self.spec = spec
         self.data = data
         self.kernels = kernels
+        zeroInputs = kernels.skipsZeroInputs && KernelPolicy.isMostlyZero(data.train)
     }
 
     /// The kernels a run of this trainer on `model` uses: per layer, `true` = sparse.
-    public func sparseLayers(of model: MLP) -> [Bool] { kernels.sparseLayers(of: model) }
+    public func sparseLayers(of model: MLP) -> [Bool] { kernels.sparseLayers(of: model, zeroInputs: zeroInputs) }
 
     /// Trains `model` for `spec.train.iterations` steps with its masks fixed, without progress reports.
     ///
@@ -124,7 +128,7 @@ public struct Trainer: Sendable {
         }
 
         model.enforceMasks()
-        let sparse = kernels.sparseLayers(of: model)
+        let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(
                 model: model, sparse: sparse, batch: batch, evaluationChunk: SparseKernels.evaluationChunk)
