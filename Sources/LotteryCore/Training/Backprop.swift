@@ -36,7 +36,7 @@ public enum Backprop {
         let zeroInputs =
             kernels.skipsZeroInputs
             && KernelPolicy.usesSparseInput(
-                nonzeros: inputs.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }, rows: labels.count, features: model.widths[0])
+                nonzeros: nonzeroCount(inputs), rows: labels.count, features: model.widths[0])
         let sparse = kernels.sparseLayers(of: model, zeroInputs: zeroInputs)
         if sparse.contains(true) {
             let rows = labels.count
@@ -65,22 +65,22 @@ public enum Backprop {
         }
         let features = model.widths[0], rows = labels.count
         if kernels.skipsZeroInputs, rows >= 1, inputs.count == rows * features {
-            let x = SparseRows(capacity: rows, features: features)
-            inputs.withUnsafeBufferPointer { x.load(images: $0.baseAddress!, order: nil, rows: rows) }
-            if KernelPolicy.usesSparseInput(nonzeros: x.nonzeros(first: 0, count: rows), rows: rows, features: features)
-            {
-                precondition(
-                    labels.allSatisfy { Int($0) < model.widths.last! }, "Backprop: a label is ≥ \(model.widths.last!)")
-                let net = Network<Float>(widths: model.widths, capacity: rows)
-                net.load(model)
-                let byFeature = SparseColumns(features: features, entries: x.nonzeros(first: 0, count: rows))
-                byFeature.load(x, first: 0, count: rows)
-                return labels.withUnsafeBufferPointer { y in
-                    net.forward(sparse: x, first: 0, rows: rows)
-                    let loss = net.score(labels: y.baseAddress!, rows: rows).lossSum / Double(rows)
-                    net.outputDelta(labels: y.baseAddress!, rows: rows)
-                    net.backward(sparse: byFeature, rows: rows)
-                    let g = net.maskedGradients()
+            // The trainer's own row-major kernels, which pick sgemm or the zero-skipping first layer per batch.
+            precondition(
+                labels.allSatisfy { Int($0) < model.widths.last! }, "Backprop: a label is ≥ \(model.widths.last!)")
+            let k = RowMajorKernels(model: model, batch: rows, evaluationChunk: 1, skipZeroInputs: true)
+            let order = Array(0..<rows)
+            return inputs.withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { y in
+                    order.withUnsafeBufferPointer { o in
+                        k.loadBatch(
+                            images: x.baseAddress!, labels: y.baseAddress!, features: features, order: o.baseAddress!,
+                            rows: rows)
+                    }
+                    k.computeGradients()
+                    // The backward pass leaves the logits as the forward pass wrote them.
+                    let loss = k.net.score(labels: y.baseAddress!, rows: rows).lossSum / Double(rows)
+                    let g = k.net.maskedGradients()
                     return (loss, g.weights, g.biases)
                 }
             }

@@ -56,9 +56,7 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
 
     /// Whether `auto` treats `dataset` as mostly zero: ``usesSparseInput(nonzeros:rows:features:)`` over all of it.
     public static func isMostlyZero(_ dataset: Dataset) -> Bool {
-        var nonzeros = 0
-        for v in dataset.images where v != 0 { nonzeros += 1 }
-        return usesSparseInput(nonzeros: nonzeros, rows: dataset.count, features: dataset.features)
+        usesSparseInput(nonzeros: nonzeroCount(dataset.images), rows: dataset.count, features: dataset.features)
     }
 
     /// Per layer of `model`: `true` where this policy runs the sparse kernels. `zeroInputs`: the training data is

@@ -40,9 +40,7 @@ final class SparseRows {
 
     /// Every image of `dataset`, sized to its nonzero count.
     convenience init(dataset: Dataset) {
-        var nonzeros = 0
-        for v in dataset.images where v != 0 { nonzeros += 1 }
-        self.init(capacity: max(dataset.count, 1), features: dataset.features, entries: nonzeros)
+        self.init(capacity: max(dataset.count, 1), features: dataset.features, entries: nonzeroCount(dataset.images))
         dataset.images.withUnsafeBufferPointer { images in
             load(images: images.baseAddress!, order: nil, rows: dataset.count)
         }
@@ -128,6 +126,13 @@ final class SparseColumns {
         for f in stride(from: features, to: 0, by: -1) { starts[f] = starts[f - 1] }
         starts[0] = 0
     }
+}
+
+/// Values that are not ±0 (NaN counts), the entries ``SparseRows`` keeps.
+func nonzeroCount(_ values: [Float]) -> Int {
+    var n = 0
+    for v in values where v != 0 { n += 1 }
+    return n
 }
 
 /// `out[r, j] = Σ_{q ∈ starts[r] ..< starts[r+1]} values[q] · matrix[index[q], j]` for `count` lists over

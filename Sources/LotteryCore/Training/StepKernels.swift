@@ -30,8 +30,8 @@ final class RowMajorKernels: StepKernels {
     let skipZeroInputs: Bool
     private let input: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<UInt8>
-    private let sparseRows: SparseRows
-    private let sparseColumns: SparseColumns
+    /// The batch's nonzero inputs, by row and by feature (only when skipping zero inputs).
+    private let sparseInput: (rows: SparseRows, columns: SparseColumns)?
     private var rows = 0
     private var sparseBatch = false
 
@@ -43,8 +43,13 @@ final class RowMajorKernels: StepKernels {
         let features = model.widths[0]
         input = .allocate(capacity: batch * features)
         labels = .allocate(capacity: batch)
-        sparseRows = SparseRows(capacity: batch, features: features)
-        sparseColumns = SparseColumns(features: features, entries: skipZeroInputs ? batch * features : 0)
+        sparseInput =
+            skipZeroInputs
+            ? (
+                SparseRows(capacity: batch, features: features),
+                SparseColumns(features: features, entries: batch * features)
+            )
+            : nil
     }
 
     deinit {
@@ -59,10 +64,10 @@ final class RowMajorKernels: StepKernels {
         precondition(rows <= batch, "RowMajorKernels: \(rows) rows, batch \(batch)")
         for row in 0..<rows { labels[row] = allLabels[order[row]] }
         self.rows = rows
-        if skipZeroInputs {
-            sparseRows.load(images: images, order: order, rows: rows)
+        if let sparseInput {
+            sparseInput.rows.load(images: images, order: order, rows: rows)
             sparseBatch = KernelPolicy.usesSparseInput(
-                nonzeros: sparseRows.nonzeros(first: 0, count: rows), rows: rows, features: features)
+                nonzeros: sparseInput.rows.nonzeros(first: 0, count: rows), rows: rows, features: features)
             if sparseBatch { return }
         }
         for row in 0..<rows {
@@ -71,11 +76,11 @@ final class RowMajorKernels: StepKernels {
     }
 
     func computeGradients() {
-        if sparseBatch {
-            net.forward(sparse: sparseRows, first: 0, rows: rows)
+        if sparseBatch, let sparseInput {
+            net.forward(sparse: sparseInput.rows, first: 0, rows: rows)
             net.outputDelta(labels: labels, rows: rows)
-            sparseColumns.load(sparseRows, first: 0, count: rows)
-            net.backward(sparse: sparseColumns, rows: rows)
+            sparseInput.columns.load(sparseInput.rows, first: 0, count: rows)
+            net.backward(sparse: sparseInput.columns, rows: rows)
         } else {
             net.forward(input, rows: rows)
             net.outputDelta(labels: labels, rows: rows)
