@@ -1,28 +1,82 @@
+/// The shape of one input image: `channels × height × width`, stored channel-first (CHW, PyTorch's order):
+/// value `(c, y, x)` of an image is at `(c · height + y) · width + x` of its row.
+///
+/// MNIST and Fashion-MNIST are `1 × 28 × 28`, CIFAR-10 `3 × 32 × 32`. A fully connected first layer sees the
+/// `features = channels · height · width` values of a row in that order.
+public struct InputShape: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let channels: Int
+    public let height: Int
+    public let width: Int
+
+    /// - Precondition: every side ≥ 1.
+    public init(channels: Int, height: Int, width: Int) {
+        precondition(
+            channels >= 1 && height >= 1 && width >= 1, "InputShape: \(channels)x\(height)x\(width) is empty")
+        self.channels = channels
+        self.height = height
+        self.width = width
+    }
+
+    /// A flat input of `features` values (no spatial structure): `1 × 1 × features`.
+    public static func flat(_ features: Int) -> InputShape { InputShape(channels: 1, height: 1, width: features) }
+
+    /// MNIST and Fashion-MNIST: one 28×28 grey channel.
+    public static let mnist = InputShape(channels: 1, height: 28, width: 28)
+    /// CIFAR-10: three 32×32 colour channels.
+    public static let cifar10 = InputShape(channels: 3, height: 32, width: 32)
+
+    /// Values per image.
+    public var features: Int { channels * height * width }
+
+    /// `CxHxW`, e.g. `1x28x28`.
+    public var description: String { "\(channels)x\(height)x\(width)" }
+}
+
 /// Labelled images as the training core reads them.
 ///
-/// `images` is `[count, features]` row-major, pixels scaled to [0, 1]; `labels[i] < classes`.
+/// `images` is `[count, features]` row-major, each row one image in ``InputShape`` (CHW) order, pixels scaled to
+/// [0, 1]; `labels[i] < classes`.
 public struct Dataset: Sendable {
     public let count: Int
     public let features: Int
     public let classes: Int
+    /// The shape of one image; `shape.features == features`.
+    public let shape: InputShape
     /// `count × features` values in [0, 1], row-major (one image per row).
     public var images: [Float]
     public var labels: [UInt8]
 
-    /// - Precondition: `images.count == labels.count * features` and every label `< classes`.
-    public init(images: [Float], labels: [UInt8], features: Int, classes: Int = 10) {
+    /// - Precondition: `images.count == labels.count * shape.features` and every label `< classes`.
+    public init(images: [Float], labels: [UInt8], shape: InputShape, classes: Int = 10) {
+        let features = shape.features
         precondition(
-            features >= 1 && images.count == labels.count * features,
+            images.count == labels.count * features,
             "Dataset: \(images.count) pixels for \(labels.count) images of \(features) features")
         precondition(labels.allSatisfy { Int($0) < classes }, "Dataset: a label is ≥ \(classes)")
         self.count = labels.count
         self.features = features
+        self.shape = shape
         self.classes = classes
         self.images = images
         self.labels = labels
     }
 
+    /// A data set of flat rows: `784` features are taken as MNIST's `1 × 28 × 28`, any other count as
+    /// `1 × 1 × features`.
+    public init(images: [Float], labels: [UInt8], features: Int, classes: Int = 10) {
+        precondition(features >= 1, "Dataset: \(features) features")
+        self.init(
+            images: images, labels: labels, shape: features == InputShape.mnist.features ? .mnist : .flat(features),
+            classes: classes)
+    }
+
     /// A data set from raw 8-bit pixels (IDX layout), scaled by 1/255.
+    public init(pixels: [UInt8], labels: [UInt8], shape: InputShape, classes: Int = 10) {
+        let scale: Float = 1 / 255
+        self.init(images: pixels.map { Float($0) * scale }, labels: labels, shape: shape, classes: classes)
+    }
+
+    /// A data set from raw 8-bit pixels of flat rows (see ``init(images:labels:features:classes:)``).
     public init(pixels: [UInt8], labels: [UInt8], features: Int, classes: Int = 10) {
         let scale: Float = 1 / 255
         self.init(images: pixels.map { Float($0) * scale }, labels: labels, features: features, classes: classes)
@@ -42,7 +96,7 @@ public struct Dataset: Sendable {
                 }
             }
         }
-        return Dataset(images: images, labels: labels, features: features, classes: classes)
+        return Dataset(images: images, labels: labels, shape: shape, classes: classes)
     }
 
     /// Images per class, indexed by label.
@@ -77,7 +131,7 @@ public struct DataSplits: Sendable {
             validationCount >= 1 && validationCount < train.count,
             "DataSplits: validation \(validationCount) of \(train.count) training images")
         precondition(
-            train.features == test.features && train.classes == test.classes,
+            train.shape == test.shape && train.classes == test.classes,
             "DataSplits: train and test sets differ in shape")
         var order = Array(0..<train.count)
         var rng = LotteryRNG(seed: seed, stream: "split")
