@@ -85,7 +85,7 @@ public struct ResultsFolder: Sendable {
         for required in ["trial_id", "round", "density"] where !table.has(required) {
             throw ReportError(path: roundsPath, line: 1, "missing column '\(required)'")
         }
-        let hyperColumns = TrialSpec.keys.map(\.name).filter { table.has($0) && !Self.seedColumns.contains($0) }
+        let hyperColumns = TrialSpec.columnNames.filter { table.has($0) && !Self.seedColumns.contains($0) }
         let cell = { (row: [String], name: String) -> String? in
             guard let position = table.column(name) else { return nil }
             let text = row[position].trimmingCharacters(in: .whitespaces)

@@ -66,8 +66,8 @@ public struct IMPRunner: Sendable {
     public let data: DataSplits
     /// The density ladder and the last round.
     public let plan: PruningPlan
-    /// Units per layer including input and output, from `spec.model.layers` and the data.
-    public let widths: [Int]
+    /// The network: `spec.model.layers` on the data's input shape.
+    public let architecture: Architecture
 
     /// - Throws: ``SpecError`` when the spec is inconsistent (``TrialSpec/validate()``) or its
     ///   `prune.target_density` cannot be reached.
@@ -75,18 +75,19 @@ public struct IMPRunner: Sendable {
         try spec.validate()
         self.spec = spec
         self.data = data
-        widths = [data.train.features] + spec.model.layers + [data.train.classes]
-        plan = try PruningPlan(spec: spec, layerSizes: zip(widths, widths.dropFirst()).map { $0 * $1 })
+        architecture = try Architecture(
+            tokens: spec.model.layers, input: data.train.shape, classes: data.train.classes)
+        plan = try PruningPlan(spec: spec, layerSizes: architecture.layerSizes)
     }
 
     /// θ₀: the trial's initial network (``TrialSpec/initSeed``).
     public var initialNetwork: MLP {
-        MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed)
+        MLP(architecture: architecture, initializer: spec.model.initializer, seed: spec.initSeed)
     }
 
     /// The all-kept masks of round 0.
     public var denseMasks: [LayerMask] {
-        zip(widths, widths.dropFirst()).map { LayerMask(rows: $0, cols: $1, fill: true) }
+        architecture.weightLayers.map { LayerMask(rows: $0.rows, cols: $0.cols, fill: true) }
     }
 
     /// Runs rounds `startRound ... plan.lastRound`, calling `onRound` after each.
@@ -194,7 +195,7 @@ public struct IMPRunner: Sendable {
         let started = ContinuousClock.now
         var start: MLP
         switch branch.kind {
-        case .reinitRandom: start = Reinit.branchNetwork(spec: branchSpec, widths: widths)
+        case .reinitRandom: start = Reinit.branchNetwork(spec: branchSpec, architecture: architecture)
         }
         start.apply(masks: mask)
         var model = start
@@ -237,10 +238,10 @@ public struct IMPRunner: Sendable {
     }
 
     private func check(_ mask: [LayerMask], round: Int?) throws {
-        let shapes = zip(widths, widths.dropFirst()).map { [$0, $1] }
+        let shapes = architecture.weightLayers.map { [$0.rows, $0.cols] }
         guard mask.map({ [$0.rows, $0.cols] }) == shapes else {
             throw IMPError(
-                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network \(widths)"
+                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network's \(shapes.map { "\($0[0])x\($0[1])" })"
             )
         }
         if let round, round > 0 {
