@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import LotteryCLI
+import LotteryCore
 import LotteryWorker
 
 #if canImport(Glibc)
@@ -148,6 +149,9 @@ private struct Failure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
 }
+
+// OpenBLAS kernels this CPU can run, before any training (the environment passes on to trial threads).
+BLASCore.restartIfNeeded(preferred: BLAS.preferredCoreType)
 
 do {
     let command = try LTHWorker.parse()
