@@ -404,7 +404,7 @@ final class Session {
         }
         TrialJob(
             task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,
-            mailbox: worker.mailbox, logger: logger
+            mailbox: worker.mailbox, logger: logger, threads: config.trialThreads
         ).start()
     }
 

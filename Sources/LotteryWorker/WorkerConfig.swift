@@ -45,6 +45,9 @@ public struct WorkerConfig: Sendable {
     /// id, or `seed=N` for every trial with `seed: N`. `nil` (the default) disables it. `lth-worker` sets it from
     /// the environment variable `LTH_FAULT_CRASH_TRIAL`; the fault tests use it to make a poison trial.
     public var faultCrashTrial: String?
+    /// Threads each trial with convolutions trains on (a LeNet trial uses one whatever this says). The numbers
+    /// do not depend on it (docs/conv.md); default 1.
+    public var trialThreads = 1
 
     /// HELLO fields describing the host and build.
     public var host: String

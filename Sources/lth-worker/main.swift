@@ -33,6 +33,12 @@ struct LTHWorker: ParsableCommand {
     @Option(help: "Trials trained at once (default: one per core).")
     var slots: Int?
 
+    @Option(
+        help:
+            "Threads per trial with convolutions (conv2/4/6; a LeNet trial trains on one). The numbers do not depend on it. (default: 1)"
+    )
+    var trialThreads: Int = 1
+
     @Option(help: "Worker name shown by the coordinator (default: host name). Give each worker on a host its own.")
     var name: String?
 
@@ -56,6 +62,7 @@ struct LTHWorker: ParsableCommand {
             throw ValidationError("--connect \(connect): expected e.g. tcp://host:5555")
         }
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1, got \(slots)") }
+        guard trialThreads >= 1 else { throw ValidationError("--trial-threads must be at least 1, got \(trialThreads)") }
         guard heartbeatMilliseconds >= 10 else {
             throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)")
         }
@@ -78,6 +85,7 @@ struct LTHWorker: ParsableCommand {
         var config = WorkerConfig(
             endpoint: connect, dataDirectory: dataDir ?? ProcessInfo.processInfo.environment["LTH_DATA_DIR"] ?? "data")
         if let slots { config.slots = slots }
+        config.trialThreads = trialThreads
         if let name { config.name = name }
         config.heartbeatMilliseconds = heartbeatMilliseconds
         config.buildID = HostFacts.buildID()

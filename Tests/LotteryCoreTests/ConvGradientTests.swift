@@ -146,6 +146,29 @@ struct ConvGradientTests {
         #expect(runA.curve.map(\.iteration) == [6, 12])
     }
 
+    @Test func convIMPTrialGivesTheSameMasksAndMetricsOnAnyThreadCount() throws {
+        var spec = try smallSpec(iterations: 10, evalEvery: 5, batch: 12)
+        try spec.set("model.layers", to: .list([.string("conv4"), .string("pool"), .int(8)]))
+        try spec.set("prune.rounds", to: .int(2))
+        let data = DataSplits(
+            train: imageDataset(count: 48, seed: 4), validation: imageDataset(count: 12, seed: 5),
+            test: imageDataset(count: 12, seed: 6))
+        func run(_ threads: Int) throws -> [RoundOutcome] {
+            var outcomes: [RoundOutcome] = []
+            try IMPRunner(spec: spec, data: data, threads: threads).run { outcome in
+                var o = outcome
+                o.metrics.seconds = 0
+                outcomes.append(o)
+            }
+            return outcomes
+        }
+        let one = try run(1), three = try run(3)
+        #expect(one.count == 3 && one == three)
+        // The conv layer (27x4 = 108 weights) loses round(0.1 × 108) = 11, then round(0.1 × 97) = 10.
+        let masks = try #require(one.last?.mask)
+        #expect(masks.map(\.rows) == [27, 36, 8] && masks[0].keptCount == 108 - 11 - 10)
+    }
+
     /// Random 3×6×6 images of 10 classes whose class shows as a brighter pixel block.
     func imageDataset(count: Int, seed: Int) -> Dataset {
         var rng = LotteryRNG(seed: seed)

@@ -68,11 +68,16 @@ public struct IMPRunner: Sendable {
     public let plan: PruningPlan
     /// The network: `spec.model.layers` on the data's input shape.
     public let architecture: Architecture
+    /// Threads each training call may use (conv networks; ``Trainer/threads``). Not part of the trial: the
+    /// numbers are the same for any value.
+    public let threads: Int
 
     /// - Throws: ``SpecError`` when the spec is inconsistent (``TrialSpec/validate()``) or its
     ///   `prune.target_density` cannot be reached.
-    public init(spec: TrialSpec, data: DataSplits) throws(SpecError) {
+    public init(spec: TrialSpec, data: DataSplits, threads: Int = 1) throws(SpecError) {
+        precondition(threads >= 1, "IMPRunner: \(threads) threads")
         try spec.validate()
+        self.threads = threads
         self.spec = spec
         self.data = data
         architecture = try Architecture(
@@ -118,7 +123,7 @@ public struct IMPRunner: Sendable {
         let theta0 = initialNetwork
         let rewindIteration: Int
         if case .rewind(let k) = spec.reinit { rewindIteration = k } else { rewindIteration = 0 }
-        let trainer = Trainer(spec: spec, data: data)
+        let trainer = Trainer(spec: spec, data: data, threads: threads)
 
         // `none` cannot be resumed from a mask alone: replay from round 0 (see the type's discussion).
         let replay = spec.reinit == .none && startRound > 0
@@ -200,7 +205,7 @@ public struct IMPRunner: Sendable {
         start.apply(masks: mask)
         var model = start
         let density = Pruning.density(mask)
-        let run = try Trainer(spec: branchSpec, data: data).train(&model) { [lastRound = plan.lastRound] p in
+        let run = try Trainer(spec: branchSpec, data: data, threads: threads).train(&model) { [lastRound = plan.lastRound] p in
             try progress?(
                 IMPProgress(
                     round: branch.parentRound, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
@@ -223,7 +228,7 @@ public struct IMPRunner: Sendable {
         short.train.iterations = iteration
         short.train.evalEvery = iteration
         var model = theta0
-        _ = Trainer(spec: short, data: data).train(&model)
+        _ = Trainer(spec: short, data: data, threads: threads).train(&model)
         return model
     }
 
