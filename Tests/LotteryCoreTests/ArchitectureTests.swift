@@ -132,4 +132,23 @@ struct ArchitectureTests {
         let decoded = try JSONDecoder().decode(TrialSpec.self, from: try JSONEncoder().encode(spec))
         #expect(decoded == spec)
     }
+
+    @Test func convMasksExportInPyTorchsOIHWLayout() throws {
+        let arch = try Architecture(
+            tokens: [.conv(2), .pool, .fc(3)], input: InputShape(channels: 2, height: 4, width: 4), classes: 2)
+        let conv = arch.pytorchLayout(layer: 0, Array(0..<36))
+        #expect(conv.shape == [2, 2, 3, 3])
+        // OIHW [o=1, c=0, ky=1, kx=1] is HWIO row (ky·3 + kx)·C + c = 8, column 1: 8·2 + 1 = 17.
+        #expect(conv.values[((1 * 2 + 0) * 3 + 1) * 3 + 1] == 17)
+        #expect(Set(conv.values) == Set(0..<36))
+        // The fc layer reads the pooled 2x2x2 map: our row (y, x, c) = (1, 0, 1) is 5; torch.flatten's (c, y, x)
+        // = (1, 1, 0) is 6.
+        let fc = arch.pytorchLayout(layer: 1, Array(0..<24))
+        #expect(fc.shape == [8, 3])
+        #expect(fc.values[6 * 3 + 2] == 5 * 3 + 2)
+        // An MLP's first layer reads the data set's rows as they are.
+        let mlp = try Architecture(tokens: [.fc(4)], input: .cifar10, classes: 10)
+        #expect(mlp.pytorchLayout(layer: 0, Array(0..<(3072 * 4))).values == Array(0..<(3072 * 4)))
+        #expect(mlp.inputMap(ofLayer: 0) == nil && arch.inputMap(ofLayer: 1) == InputShape(channels: 2, height: 2, width: 2))
+    }
 }

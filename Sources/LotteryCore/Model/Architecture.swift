@@ -217,3 +217,66 @@ public struct WeightLayerShape: Sendable, Hashable {
 
     public var count: Int { rows * cols }
 }
+
+extension Architecture {
+    /// Where weight layer `l` reads its inputs from: a feature map (conv, or fc right after a conv/pool stage,
+    /// whose rows are in `(y, x, c)` order), or flat values (`nil`: fc layers of an MLP read the data set's rows
+    /// as they are, and fc layers after another fc layer read its units).
+    public func inputMap(ofLayer l: Int) -> InputShape? {
+        var w = -1
+        var previous: Stage? = nil
+        for stage in stages {
+            switch stage {
+            case .conv(let input, _):
+                w += 1
+                if w == l { return input }
+            case .pool: break
+            case .fc:
+                w += 1
+                if w == l {
+                    switch previous {
+                    case .conv(_, let output)?, .pool(_, let output)?: return output
+                    default: return nil
+                    }
+                }
+            }
+            previous = stage
+        }
+        preconditionFailure("Architecture.inputMap: no weight layer \(l)")
+    }
+
+    /// Weight layer `l`'s mask (or any per-weight values) in PyTorch's layout, for export.
+    ///
+    /// - A convolution's `[9·C, O]` kernel (HWIO) becomes `[O, C, 3, 3]` (OIHW, `nn.Conv2d.weight`).
+    /// - A fully connected layer stays `[in, out]` (fan-in × fan-out, as always exported); when it reads a feature
+    ///   map, its rows are reordered from our `(y, x, c)` flattening to `(c, y, x)`, `torch.flatten` of an NCHW
+    ///   tensor.
+    /// - Returns: the shape and the values in C order.
+    public func pytorchLayout<Value>(layer l: Int, _ values: [Value]) -> (shape: [Int], values: [Value]) {
+        let shape = weightLayers[l]
+        precondition(values.count == shape.count, "Architecture.pytorchLayout: \(values.count) values for \(shape.count)")
+        switch (shape.kind, inputMap(ofLayer: l)) {
+        case (.conv, let map?):
+            let c = map.channels, o = shape.cols
+            var out = values
+            for oi in 0..<o {
+                for ci in 0..<c {
+                    for k in 0..<9 { out[(oi * c + ci) * 9 + k] = values[(k * c + ci) * o + oi] }
+                }
+            }
+            return ([o, c, 3, 3], out)
+        case (_, let map?):
+            let c = map.channels, plane = map.height * map.width, cols = shape.cols
+            var out = values
+            for p in 0..<plane {
+                for ci in 0..<c {
+                    let from = (p * c + ci) * cols, to = (ci * plane + p) * cols
+                    for j in 0..<cols { out[to + j] = values[from + j] }
+                }
+            }
+            return ([shape.rows, cols], out)
+        default:
+            return ([shape.rows, shape.cols], values)
+        }
+    }
+}

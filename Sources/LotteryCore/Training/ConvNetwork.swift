@@ -15,12 +15,19 @@ import Dispatch
 /// **Determinism for any thread count.** The convolution part of a batch is cut into fixed chunks of
 /// ``chunkImages`` images whatever the thread count; each chunk's work is independent, and the weight and bias
 /// gradients of the convolutions are summed over chunks in chunk order. The fully connected part runs on the
-/// whole batch on one thread. So `threads` changes only who computes a chunk, never a bit of the result.
+/// whole batch, its products cut into fixed blocks of output columns (``fcColumns``, ``fcInputColumns``) that
+/// threads share. So `threads` changes only who computes a chunk or a block, never a bit of the result.
 /// Not thread-safe to call concurrently; one per training call.
 final class ConvNetwork<T: NetworkScalar> {
     /// Images per unit of work (see the type's discussion). Batch 60 is 12 chunks: even work for 2, 3, 4 or 6
     /// threads.
     static var chunkImages: Int { 5 }
+    /// Output columns per block of a fully connected forward product and weight gradient.
+    static var fcColumns: Int { 64 }
+    /// Columns per block of a fully connected input-delta product.
+    static var fcInputColumns: Int { 512 }
+    /// Weights per unit of the ordered sum of conv gradients over chunks.
+    static var reductionSegment: Int { 16_384 }
 
     let architecture: Architecture
     /// Images per pass (the batch, or an evaluation pass).
@@ -185,9 +192,12 @@ final class ConvNetwork<T: NetworkScalar> {
             preconditionFailure("ConvNetwork: stage \(s) is not fully connected")
         }
         let l = layerOfStage[s]!
-        T.gemm(
-            transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: stageInput(s, input), lda: k,
-            b: weights[l], ldb: n, beta: 0, c: outputs[s], ldc: n)
+        let a = stageInput(s, input), w = UnsafePointer(weights[l]), out = outputs[s]
+        columnBlocks(n, Self.fcColumns) { j0, width in
+            T.gemm(
+                transA: false, transB: false, m: rows, n: width, k: k, alpha: 1, a: a, lda: k, b: w + j0, ldb: n,
+                beta: 0, c: out + j0, ldc: n)
+        }
         biasReLU(outputs[s], bias: biases[l], rows: rows, columns: n, relu: !isOutput)
     }
 
@@ -218,14 +228,21 @@ final class ConvNetwork<T: NetworkScalar> {
                 self.backwardMapStage(s, input: input, first: first, count: count, chunk: chunk, slot: slot)
             }
         }
-        // The ordered sum over chunks: the same bits whoever computed each chunk.
+        // The ordered sum over chunks, element by element: the same bits whoever computed each chunk or segment.
         for (l, shape) in architecture.weightLayers.enumerated() where shape.kind == .conv {
             let dw = weightGrads[l], db = biasGrads[l]
-            dw.update(from: partialWeightGrads[0][l], count: shape.count)
+            let segment = Self.reductionSegment
+            parallelUnits((shape.count + segment - 1) / segment) { unit in
+                let start = unit * segment, end = min(shape.count, start + segment)
+                (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
+                for c in 1..<max(chunkCount, 1) {
+                    let pw = self.partialWeightGrads[c][l]
+                    for i in start..<end { dw[i] += pw[i] }
+                }
+            }
             db.update(from: partialBiasGrads[0][l], count: shape.cols)
             for c in 1..<max(chunkCount, 1) {
-                let pw = partialWeightGrads[c][l], pb = partialBiasGrads[c][l]
-                for i in 0..<shape.count { dw[i] += pw[i] }
+                let pb = partialBiasGrads[c][l]
                 for j in 0..<shape.cols { db[j] += pb[j] }
             }
         }
@@ -234,15 +251,20 @@ final class ConvNetwork<T: NetworkScalar> {
     private func backwardFullyConnected(_ s: Int, input: UnsafePointer<T>, rows: Int) {
         guard case .fc(let k, let n, _) = architecture.stages[s] else { return }
         let l = layerOfStage[s]!
-        let delta = grads[s]
-        T.gemm(
-            transA: true, transB: false, m: k, n: n, k: rows, alpha: 1, a: stageInput(s, input), lda: k,
-            b: delta, ldb: n, beta: 0, c: weightGrads[l], ldc: n)
+        let delta = UnsafePointer(grads[s]), a = stageInput(s, input), dw = weightGrads[l]
+        columnBlocks(n, Self.fcColumns) { j0, width in
+            T.gemm(
+                transA: true, transB: false, m: k, n: width, k: rows, alpha: 1, a: a, lda: k, b: delta + j0, ldb: n,
+                beta: 0, c: dw + j0, ldc: n)
+        }
         columnSums(delta, rows: rows, columns: n, into: biasGrads[l])
         guard s > 0 else { return }
-        T.gemm(
-            transA: false, transB: true, m: rows, n: k, k: n, alpha: 1, a: delta, lda: n, b: weights[l], ldb: n,
-            beta: 0, c: grads[s - 1], ldc: k)
+        let w = UnsafePointer(weights[l]), below = grads[s - 1]
+        columnBlocks(k, Self.fcInputColumns) { i0, width in
+            T.gemm(
+                transA: false, transB: true, m: rows, n: width, k: n, alpha: 1, a: delta, lda: n, b: w + i0 * n,
+                ldb: n, beta: 0, c: below + i0, ldc: k)
+        }
         reluMaskBelow(s, first: 0, count: rows)
     }
 
@@ -304,17 +326,42 @@ final class ConvNetwork<T: NetworkScalar> {
             for c in 0..<chunkCount { body(c, 0) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                for c in stride(from: lane, to: chunkCount, by: lanes) { box.value(c, lane) }
-            }
+        parallelLanes(lanes) { lane in
+            for c in stride(from: lane, to: chunkCount, by: lanes) { body(c, lane) }
+        }
+    }
+
+    /// Runs `body(first, width)` for the fixed blocks of `width` columns out of `columns`, on up to ``threads``
+    /// threads.
+    private func columnBlocks(_ columns: Int, _ width: Int, _ body: (Int, Int) -> Void) {
+        parallelUnits((columns + width - 1) / width) { b in body(b * width, min(width, columns - b * width)) }
+    }
+
+    /// Runs `body(unit)` for `units` independent units of work on up to ``threads`` threads.
+    func parallelUnits(_ units: Int, _ body: (Int) -> Void) {
+        let lanes = min(threads, units)
+        if lanes <= 1 {
+            for u in 0..<units { body(u) }
+            return
+        }
+        parallelLanes(lanes) { lane in
+            for u in stride(from: lane, to: units, by: lanes) { body(u) }
         }
     }
 }
 
-/// Carries a non-`Sendable` closure into `concurrentPerform`: each lane touches only its own chunks' rows and its
-/// own scratch slot, so the lanes never share mutable memory.
+/// Runs `body(lane)` for lanes `0..<lanes` at once, each on its own thread, and returns when all are done.
+///
+/// The callers give each lane disjoint memory (its own chunks, blocks or scratch), which is why the closure may
+/// cross threads although it is not `Sendable`.
+func parallelLanes(_ lanes: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in box.value(lane) }
+    }
+}
+
+/// Carries a non-`Sendable` closure into `concurrentPerform` (see ``parallelLanes(_:_:)``).
 private struct UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
@@ -563,18 +610,28 @@ final class ConvKernels: StepKernels {
         net.backward(input, rows: rows)
     }
 
+    /// Weights per optimizer block: big layers are cut so that several threads can update them.
+    static let optimizerSegment = 65_536
+
+    /// Every layer's kernel in segments of ``optimizerSegment`` (an update is element-wise, so cutting changes no
+    /// bit), then its bias.
     func parameterBlocks() -> [ParameterBlock] {
         var blocks: [ParameterBlock] = []
         for (l, shape) in net.architecture.weightLayers.enumerated() {
             let allKept = UnsafeBufferPointer(start: net.masks[l], count: shape.count).allSatisfy { $0 != 0 }
-            blocks.append(
-                ParameterBlock(
-                    values: net.weights[l], gradients: net.weightGrads[l], mask: allKept ? nil : net.masks[l],
-                    count: shape.count))
+            for start in stride(from: 0, to: shape.count, by: Self.optimizerSegment) {
+                let count = min(Self.optimizerSegment, shape.count - start)
+                blocks.append(
+                    ParameterBlock(
+                        values: net.weights[l] + start, gradients: net.weightGrads[l] + start,
+                        mask: allKept ? nil : net.masks[l] + start, count: count))
+            }
             blocks.append(ParameterBlock(values: net.biases[l], gradients: net.biasGrads[l], mask: nil, count: shape.cols))
         }
         return blocks
     }
+
+    var optimizerThreads: Int { net.threads }
 
     func evaluator(for dataset: Dataset) -> () -> (loss: Double, accuracy: Double) {
         { [self] in self.evaluate(dataset) }
