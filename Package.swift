@@ -51,7 +51,7 @@ var targets: [Target] = [
         name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCore", "LotteryCLI", argumentParser, logging]),
 
     // Tests: one target per library, plus integration tests that start real processes.
-    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"]),
+    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"], exclude: ["Fixtures"]),
     .testTarget(name: "MaskCodecTests", dependencies: ["MaskCodec"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),

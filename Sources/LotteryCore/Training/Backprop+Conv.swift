@@ -64,3 +64,44 @@ extension Backprop {
         }
     }
 }
+
+extension Backprop {
+    /// Trains a network with convolutions for one step per batch, with the spec's optimizer and learning rate, on
+    /// explicit batches (not the trainer's shuffled order): for comparing our numbers step by step with another
+    /// framework's.
+    ///
+    /// - Parameters:
+    ///   - batches: each `[rows, C·H·W]`, images channel-first; `labels` one list per batch.
+    /// - Returns: each step's mean loss (before its update) and the model after the last step.
+    public static func trainSteps(
+        model: MLP, spec: TrialSpec, batches: [[Float]], labels: [[UInt8]], threads: Int = 1
+    ) -> (losses: [Double], model: MLP) {
+        precondition(model.architecture.hasConvolutions, "Backprop.trainSteps: for networks with convolutions")
+        precondition(batches.count == labels.count && !labels.isEmpty, "Backprop.trainSteps: one label list per batch")
+        _ = BLAS.configured
+        var model = model
+        model.enforceMasks()
+        let rows = labels[0].count
+        let kernels = ConvKernels(model: model, batch: rows, threads: threads)
+        let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: kernels)
+        let order = Array(0..<rows)
+        var losses: [Double] = []
+        for (batch, y) in zip(batches, labels) {
+            precondition(y.count == rows && batch.count == rows * model.architecture.input.features, "Backprop.trainSteps: batch shape")
+            batch.withUnsafeBufferPointer { x in
+                y.withUnsafeBufferPointer { l in
+                    order.withUnsafeBufferPointer { o in
+                        kernels.loadBatch(
+                            images: x.baseAddress!, labels: l.baseAddress!, features: model.architecture.input.features,
+                            order: o.baseAddress!, rows: rows)
+                    }
+                    kernels.computeGradients()
+                    losses.append(kernels.net.score(labels: l.baseAddress!, rows: rows).lossSum / Double(rows))
+                }
+            }
+            optimizer.update()
+        }
+        kernels.store(into: &model)
+        return (losses, model)
+    }
+}
