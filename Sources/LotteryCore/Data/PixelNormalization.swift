@@ -1,7 +1,7 @@
 /// How 8-bit pixels become network inputs; chosen per data set by ``DataStore/normalization(_:)``.
 public enum PixelNormalization: String, Sendable, Hashable, CaseIterable {
-    /// `p / 255`, values in [0, 1]: MNIST and Fashion-MNIST (as Frankle & Carbin's LeNet code; zero pixels stay
-    /// exactly 0, which the zero-skipping first layer relies on).
+    /// `p / 255`, values in [0, 1]: MNIST and Fashion-MNIST (as since the first release; zero pixels stay exactly 0,
+    /// which the zero-skipping first layer relies on).
     case unitRange = "unit-range"
     /// Per channel `(p / 255 − mean_c) / std_c`, with `mean_c` and `std_c` (population standard deviation) of
     /// channel `c` over every pixel of the official training file: CIFAR-10. On the real CIFAR-10 these are
