@@ -366,6 +366,16 @@ struct CIFAR10Tests {
                 #expect(error.file == "f")
             }
         }
+        // Reading from disk gives the same images and, for every truncation or extension, the same error.
+        try withTemporaryDirectory { dir in
+            let path = (dir as NSString).appendingPathComponent("images")
+            for variant in [bytes, Array(bytes[..<3]), Array(bytes[..<19]), Array(bytes[..<20]), bytes + [0]] {
+                try Data(variant).write(to: URL(fileURLWithPath: path))
+                let fromDisk = Result { () throws(IDXError) in try IDX.readImages(at: path) }
+                let inMemory = Result { () throws(IDXError) in try IDX.parseImages(variant, file: path) }
+                #expect(fromDisk == inMemory)
+            }
+        }
         // One channel stays IDX3, byte for byte what MNIST files always were.
         let grey = IDX.Images(count: 1, rows: 2, cols: 2, pixels: [1, 2, 3, 4])
         #expect(IDX.encode(grey) == [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4])
