@@ -309,6 +309,15 @@ struct CIFAR10Tests {
             #expect(message?.hasPrefix("\(absent): the download failed (curl exit status") == true)
             #expect(message?.contains("--from FILE") == true && message?.contains("\n") == false)
 
+            // A partial file longer than the archive cannot be resumed: it is deleted, and the next run starts afresh.
+            try Data(bytes + bytes).write(to: URL(fileURLWithPath: partial))
+            let unresumable = Self.failure {
+                try CIFAR10Conversion.fetch(
+                    directory: data, from: nil, url: url, expected: expected, showProgress: false)
+            }
+            #expect(unresumable?.contains("could not be resumed and was deleted") == true)
+            #expect(!FileManager.default.fileExists(atPath: partial))
+
             // A complete download with the wrong content is deleted, so the next run starts afresh.
             try FileManager.default.removeItem(atPath: data + "/cifar10")
             var other = expected

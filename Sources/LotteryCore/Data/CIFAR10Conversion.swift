@@ -111,7 +111,14 @@ public enum CIFAR10Conversion {
                 status == 127
                 ? "curl is not installed (apt-get install curl)"
                 : "the download failed (curl exit status \(status)\(detail))"
-            let resumable = fileManager.fileExists(atPath: partial) ? "; running the command again resumes it" : ""
+            var resumable = fileManager.fileExists(atPath: partial) ? "; running the command again resumes it" : ""
+            // The server refused the range (HTTP 416 → 22 with -f, 33) or the file is shorter than the partial
+            // one (36): the partial file is not a prefix of the archive, so resuming it can never succeed.
+            if [22, 33, 36].contains(status), resumable != "" {
+                try? fileManager.removeItem(atPath: partial)
+                resumable =
+                    "; the partial download could not be resumed and was deleted, running the command again starts afresh"
+            }
             throw DataError(
                 file: url, message: what + resumable,
                 hint: "or download \(archiveName) on a machine that can and pass it with --from FILE")
