@@ -29,7 +29,7 @@ extension TrialSpec {
     public static let keys: [Key] = [
         Key(name: "dataset", help: "mnist | fashion-mnist | cifar10", get: { .string($0.dataset) }) {
             spec, value throws(SpecError) in
-            spec.dataset = try value.oneOf(["mnist", "fashion-mnist", "cifar10"], key: "dataset")
+            spec.dataset = try value.oneOf(DataStore.names, key: "dataset")
         },
         Key(
             name: "model",

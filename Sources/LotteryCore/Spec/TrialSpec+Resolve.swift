@@ -14,7 +14,7 @@ extension TrialSpec {
     }
 
     /// The shape of one input image of ``dataset``: 3×32×32 for `cifar10`, else 1×28×28 (MNIST, Fashion-MNIST).
-    public var inputShape: InputShape { dataset == "cifar10" ? .cifar10 : .mnist }
+    public var inputShape: InputShape { DataStore.expectedShape(dataset) }
 
     /// Classes of ``dataset`` (10 for every supported data set).
     public var classes: Int { 10 }
