@@ -20,6 +20,8 @@ public struct ResultsFolder: Sendable {
         public var branchKind: String?
         public var parentTrial: String?
         public var parentRound: Int?
+        /// The network, from the `dataset` and `model.layers` columns (`nil` when they are missing or unreadable).
+        public var architecture: Architecture? = nil
     }
 
     /// Trials that differ only in their seeds.
@@ -142,7 +144,8 @@ public struct ResultsFolder: Sendable {
                 Trial(
                     id: id, configuration: index, seed: cell(row, "seed") ?? "", branchKind: kind,
                     parentTrial: cell(row, "branch.parent_trial"),
-                    parentRound: cell(row, "branch.parent_round").flatMap { Int($0) }))
+                    parentRound: cell(row, "branch.parent_round").flatMap { Int($0) },
+                    architecture: Self.architecture(dataset: cell(row, "dataset"), layers: cell(row, "model.layers"))))
         }
 
         var layerCount = 0
@@ -201,4 +204,18 @@ public struct ResultsFolder: Sendable {
         let name = round < 10 ? "round-0\(round).ltmask" : "round-\(round).ltmask"
         return (directory as NSString).appendingPathComponent("masks/\(trial)/\(name)")
     }
+
+    /// The network a trial's `dataset` and `model.layers` cells describe.
+    public static func architecture(dataset: String?, layers: String?) -> Architecture? {
+        guard let layers else { return nil }
+        var spec = TrialSpec()
+        do {
+            if let dataset { try spec.set("dataset", to: .string(dataset)) }
+            try spec.set("model.layers", to: SpecValue.parse(layers))
+            return try spec.architecture()
+        } catch {
+            return nil
+        }
+    }
+
 }

@@ -84,14 +84,7 @@ struct MaskExportCommand: ParsableCommand {
         let dataset = table.column("dataset")
         var result: [String: Architecture] = [:]
         for row in table.rows where result[row[id]] == nil {
-            var spec = TrialSpec()
-            do {
-                if let dataset { try spec.set("dataset", to: .string(row[dataset])) }
-                try spec.set("model.layers", to: SpecValue.parse(row[layers]))
-                result[row[id]] = try spec.architecture()
-            } catch {
-                continue
-            }
+            result[row[id]] = ResultsFolder.architecture(dataset: dataset.map { row[$0] }, layers: row[layers])
         }
         return result
     }
