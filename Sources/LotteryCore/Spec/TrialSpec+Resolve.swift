@@ -57,7 +57,7 @@ extension TrialSpec {
                     throw SpecError(
                         key: "prune.rates.\(kind.rawValue)",
                         message:
-                            "the model has no \(kind.rawValue) layer (model.layers \(model.layers.map(\.description))); remove the rate or add such a layer"
+                            "the model has no \(kind.rawValue) layer (model.layers [\(model.layers.map(\.description).joined(separator: ", "))]); remove the rate or add such a layer"
                     )
                 }
             }
@@ -68,7 +68,7 @@ extension TrialSpec {
             throw SpecError(
                 key: "prune.rates",
                 message:
-                    "\(rates.count) rates given for \(weightLayerCount) weight layers (model.layers \(model.layers.map(\.description)) plus the output layer); give one per layer, a single rate, or per kind (prune.rates: {conv: …, fc: …, output: …})"
+                    "\(rates.count) rates given for \(weightLayerCount) weight layers (model.layers [\(model.layers.map(\.description).joined(separator: ", "))] plus the output layer); give one per layer, a single rate, or per kind (prune.rates: {conv: …, fc: …, output: …})"
             )
         }
         if prune.strategy == .globalMagnitude, let rates = prune.rates, rates.count != 1 {
