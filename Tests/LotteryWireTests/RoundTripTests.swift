@@ -20,6 +20,25 @@ import Testing
         #expect(try decoded.encode() == frames)
     }
 
+    /// Conv specs — a preset and a custom stack with per-kind rates — survive the TASK message's checks.
+    @Test(arguments: ["conv6", "custom"])
+    func convTaskRoundTrips(model: String) throws {
+        var spec = TrialSpec()
+        try spec.set("dataset", to: .string("cifar10"))
+        if model == "custom" {
+            try spec.set("model.layers", to: .list([.string("conv16"), .string("pool"), .int(32)]))
+            try spec.set("prune.rates.conv", to: .double(0.3))
+        } else {
+            try spec.set("model", to: .string(model))
+        }
+        let message = WireMessage.task(
+            .init(taskID: 3, trialID: spec.trialID, spec: spec, dataset: WireMessage.DatasetRef(id: "cifar10", checksum: String(repeating: "a", count: 64))))
+        let decoded = try WireMessage.decode(try message.encode())
+        #expect(decoded == message)
+        guard case .task(let task) = decoded else { Issue.record("not a TASK"); return }
+        #expect(task.spec.resolvedRates.first == (model == "custom" ? 0.3 : 0.15))
+    }
+
     @Test func bodyIsSortedSnakeCaseJSON() throws {
         let frames = try Fixtures.all[9].encode()  // ROUND_RESULT with two blobs
         let text = try #require(String(bytes: frames[1], encoding: .utf8))

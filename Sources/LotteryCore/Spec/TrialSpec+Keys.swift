@@ -188,6 +188,13 @@ extension TrialSpec {
         }
     }
 
+    /// Every key that is part of the trial's identity with its resolved value, in canonical order: what
+    /// ``canonicalText`` hashes and what re-applying to a fresh spec reproduces the trial from (the `model`
+    /// preset name and the per-kind rates restate these and are left out).
+    public var canonicalColumns: [(key: String, value: SpecValue)] {
+        Self.keys.filter(\.isCanonical).map { ($0.name, $0.get(self)) }
+    }
+
     /// The names of the keys that are CSV columns, in canonical order (``columns``).
     public static var columnNames: [String] { keys.filter(\.isColumn).map(\.name) }
 

@@ -101,7 +101,7 @@ extension TrialSpec {
     /// Keys that only restate others (``Key/isCanonical`` false: the `model` preset name) are left out, so adding
     /// such a key never changes a trial's id.
     public var canonicalText: String {
-        var lines = Self.keys.filter(\.isCanonical).map { "\($0.name)=\($0.get(self))" }
+        var lines = canonicalColumns.map { "\($0.key)=\($0.value)" }
         if let branch {
             lines += [
                 "branch.kind=\(branch.kind.rawValue)", "branch.parent_trial=\(branch.parentTrial)",
