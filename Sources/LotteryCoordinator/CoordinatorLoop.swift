@@ -531,7 +531,7 @@ final class CoordinatorLoop {
     }
 
     func handleHello(_ hello: WireMessage.Hello, identity: [UInt8], userID: String?) {
-        let workerID: WorkerID
+        let name: String
         if curve {
             guard let userID, !userID.isEmpty else {
                 sendRaw(
@@ -541,49 +541,71 @@ final class CoordinatorLoop {
             }
             // The authenticated key name comes first; the self-declared name only tells apart several processes
             // sharing one key (as `lth sweep`'s local workers do).
-            workerID = userID == hello.workerName ? userID : "\(userID)/\(hello.workerName)"
+            name = userID == hello.workerName ? userID : "\(userID)/\(hello.workerName)"
         } else {
-            workerID = hello.workerName
+            name = hello.workerName
         }
-        if let old = peers[identity], old.workerID != workerID {
+        if let old = peers[identity], old.instanceID != hello.instanceID {
+            // Another process on this very connection: the one that used it is gone.
             peers[identity] = nil
             if routes[old.workerID] == identity { routes[old.workerID] = nil }
             feed(.workerGone(old.workerID), from: nil)
         }
-        let previous = routes[workerID].flatMap { peers[$0] }
-        let alive = scheduler.workers[workerID]?.alive == true
-        if let oldRoute = routes[workerID], oldRoute != identity { peers[oldRoute] = nil }
+        // The worker id comes back in the scheduler's first action; the routes must exist before the rest is done.
+        let actions = scheduler.event(
+            .workerHello(
+                name: name, instance: hello.instanceID, host: hello.host, slots: hello.slots,
+                protocolVersion: Int(Wire.version)),
+            now: Self.now)
+        for action in actions {
+            switch action {
+            case .workerJoined(let workerID, _, let sameProcess):
+                joined(workerID, hello: hello, identity: identity, sameProcess: sameProcess)
+            case .reject(_, let reason):
+                let code: WireMessage.RejectCode = reason.hasPrefix("protocol version") ? .versionMismatch : .refused
+                sendRaw(.reject(WireMessage.Reject(code: code, message: reason)), to: identity)
+            default:
+                execute(action)
+            }
+        }
+        flushPendingEvents()
+    }
+
+    /// Routes `workerID` to the connection its HELLO came on; cancels the trials its process runs that are not (or
+    /// no longer) its tasks.
+    func joined(_ workerID: WorkerID, hello: WireMessage.Hello, identity: [UInt8], sameProcess: Bool) {
+        // Connections that carried this id before (the same process's old one, or a dead process's) route no more:
+        // their late messages get REJECT `unknown_worker` and a process still alive there says HELLO again.
+        for (other, peer) in peers where peer.workerID == workerID && other != identity { peers[other] = nil }
         peers[identity] = Peer(workerID: workerID, host: hello.host, instanceID: hello.instanceID)
-        leaving.remove(workerID)
         routes[workerID] = identity
-        if alive, let previous, previous.instanceID == hello.instanceID {
+        leaving.remove(workerID)
+        if sameProcess {
             // Same process, new connection: keep its trials; cancel the ones it runs that were given to others.
-            event("worker \(workerID) on \(hello.host) reconnected")
             for running in hello.running where !isCurrent(running.taskID, trialID: running.trialID, worker: workerID) {
                 send(
                     .cancel(WireMessage.Cancel(taskID: running.taskID, trialID: running.trialID, reason: "reassigned")),
                     to: workerID)
             }
-            feed(.heartbeat(workerID, progress: [:]), from: workerID)
-        } else {
-            // A new worker, or a new process: whatever it ran before is requeued by the scheduler.
-            for (taskID, assignment) in assignments where assignment.worker == workerID { forget(taskID: taskID) }
-            for running in hello.running {
-                send(
-                    .cancel(
-                        WireMessage.Cancel(
-                            taskID: running.taskID, trialID: running.trialID, reason: "requeued while disconnected")),
-                    to: workerID)
-            }
-            logger.debug("HELLO from \(workerID): cpu \(hello.cpuKind), build \(hello.buildID), \(hello.cores) cores")
-            feed(
-                .workerHello(workerID, host: hello.host, slots: hello.slots, protocolVersion: Int(Wire.version)),
-                from: workerID)
-            try? store.logEvent(
-                kind: "worker-joined", worker: workerID,
-                message: "host \(hello.host), \(hello.slots) slot(s), cpu \(hello.cpuKind), build \(hello.buildID)")
+            return
         }
-        flushPendingEvents()
+        // A new worker, or a process back from the dead: whatever it ran before was requeued by the scheduler.
+        for (taskID, assignment) in assignments where assignment.worker == workerID { forget(taskID: taskID) }
+        for running in hello.running {
+            send(
+                .cancel(
+                    WireMessage.Cancel(
+                        taskID: running.taskID, trialID: running.trialID, reason: "requeued while disconnected")),
+                to: workerID)
+        }
+        logger.debug(
+            "HELLO from \(workerID) (instance \(hello.instanceID)): cpu \(hello.cpuKind), build \(hello.buildID), \(hello.cores) cores"
+        )
+        try? store.logEvent(
+            kind: "worker-joined", worker: workerID,
+            message:
+                "host \(hello.host), instance \(hello.instanceID), \(hello.slots) slot(s), cpu \(hello.cpuKind), build \(hello.buildID)"
+        )
     }
 
     func serveData(_ request: WireMessage.DataRequest, to worker: WorkerID) {
@@ -693,6 +715,8 @@ final class CoordinatorLoop {
             completeAwaitingAudit = true
         case .sendHeartbeat(let worker):
             send(.heartbeat(WireMessage.Heartbeat()), to: worker)
+        case .workerJoined(let worker, _, _):
+            say(.error, "internal: worker \(worker) joined outside a HELLO")
         case .log(let text):
             event(text)
         }

@@ -32,7 +32,10 @@ struct LTHWorker: ParsableCommand {
     @Option(help: "Trials trained at once (default: one per core).")
     var slots: Int?
 
-    @Option(help: "Worker name shown by the coordinator (default: host name). Give each worker on a host its own.")
+    @Option(
+        help:
+            "Worker name shown by the coordinator (default: host name). Names may repeat: each process is its own worker, shown as NAME, NAME#2, …"
+    )
     var name: String?
 
     @Option(name: .customLong("data-dir"), help: "Dataset cache folder (default: $LTH_DATA_DIR or ./data).")
