@@ -123,6 +123,7 @@ final class CoordinatorLoop {
                         id: $0.id, spec: $0.spec,
                         expectedRounds: $0.spec.prune.targetDensity == nil ? RoundEstimate.rounds(of: $0.spec) : nil)
                 })
+            if config.retryFailed { try Self.retryFailed(store: store, logger: logger) }
             let recovered = try store.recoveredState()
             var finished = recovered.done
             for trial in recovered.trials where trial.status != .done && trial.status != .failed {
@@ -202,6 +203,23 @@ final class CoordinatorLoop {
             "coordinator for sweep '\(plan.name)' (\(plan.trials.count) trials) listening on \(endpoint) (\(curve ? "CURVE, allow-list \(CoordinatorConfig.allowListPath(config.keysDirectory!))" : "no encryption")); results in \(config.outputDirectory.path)"
         )
         handle.listening(.success(endpoint))
+    }
+
+    /// `--retry-failed`: failed trials back in the queue, from their last recorded round; says what it did.
+    static func retryFailed(store: ResultsStore, logger: Logger) throws(StoreError) {
+        let retried = try store.requeueFailed()
+        if retried.requeued.isEmpty && retried.kept.isEmpty {
+            logger.notice("--retry-failed: no failed trial to retry in \(store.directory.path)")
+        }
+        if !retried.requeued.isEmpty {
+            let resumed = retried.requeued.filter { retried.resumesAt[$0, default: 0] > 0 }.count
+            logger.notice(
+                "--retry-failed: \(retried.requeued.count) failed trial(s) queued again (\(resumed) resume after their recorded rounds, the others start at round 0)"
+            )
+        }
+        for (id, why) in retried.kept.sorted(by: { $0.key < $1.key }) {
+            logger.warning("--retry-failed: trial \(id) stays failed: \(why); delete its results to run it afresh")
+        }
     }
 
     /// Packs each dataset the plan's real trials use, once. Synthetic trials (`synthetic.round_ms`) read no data, so a
