@@ -161,8 +161,10 @@ final class CoordinatorLoop {
                 let observerLogger = logger
                 authenticator = try ZAPAuthenticator(context: context, allowListDirectory: allowList) { decision in
                     if !decision.accepted {
+                        // The public key in Z85 (what `NAME.key` files hold), so an admin can allow it.
+                        let key = decision.clientKey.map { " with public key \($0.z85)" } ?? ""
                         observerLogger.warning(
-                            "refused a connection from \(decision.address): \(decision.reason) (its key is not in \(allowList))"
+                            "refused a connection from \(decision.address)\(key): \(decision.reason) (its key is not in \(allowList); to let it in, put its NAME.key file there and restart)"
                         )
                     }
                 }
