@@ -10,8 +10,8 @@ import Synchronization
 /// wait for the bound endpoint, ask for a stop, wait for the summary.
 ///
 /// What the loop does (docs/protocol.md for the conversation, docs/results.md for the folder):
-/// 1. Startup: take the results folder's lock (``ResultsFolderLock``: one coordinator per folder), load the sweep, refuse a non-loopback bind without CURVE keys unless `insecure`, pack each
-///    dataset once (``LotteryWire/DatasetBundle``), open or resume the results folder (a different sweep is
+/// 1. Startup: take the results folder's lock (``ResultsFolderLock``: one coordinator per folder), load the sweep,
+///    refuse a non-loopback bind without CURVE keys unless `insecure`, pack each dataset once (``LotteryWire/DatasetBundle``), open or resume the results folder (a different sweep is
 ///    refused), recover what is recorded, start the ZAP allow-list (CURVE), bind the ROUTER.
 /// 2. Loop: poll with a short timeout; decode every message (a bad one is logged and answered with REJECT,
 ///    never fatal); translate it into ``SchedulerEvent``s; carry out the ``SchedulerAction``s: TASKs with

@@ -34,7 +34,8 @@ public final class ResultsFolderLock: Sendable {
         let path = (folder as NSString).appendingPathComponent(fileName)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw CoordinatorError("cannot open \(path): \(String(cString: strerror(errno))); check the folder's permissions")
+            throw CoordinatorError(
+                "cannot open \(path): \(String(cString: strerror(errno))); check the folder's permissions")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno

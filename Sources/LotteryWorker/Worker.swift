@@ -172,7 +172,8 @@ public final class Worker: Sendable {
         return WorkerError(
             "the coordinator at \(config.endpoint) refused this worker's key \(curve.keyPair.publicKey.z85) (CURVE, "
                 + "ZAP status 400): add \(file) to the coordinator's workers/ folder (the allow-list in its --keys "
-                + "folder, e.g. `cp \(curve.publicKeyFile ?? "NAME.key") KEYS/workers/`), restart the coordinator, then this worker")
+                + "folder, e.g. `cp \(curve.publicKeyFile ?? "NAME.key") KEYS/workers/`), restart the coordinator, "
+                + "then this worker")
     }
 
     private func connect(_ socket: borrowing ZMQSocket) throws {

@@ -27,7 +27,8 @@ struct SweepCommand: ParsableCommand {
             Results go to --out (default results/<sweep name>): rounds.csv, curves.csv, trials.csv, masks/, \
             results.db; then run `lth report DIR`. Running the same command again resumes an interrupted sweep; \
             trials that failed stay failed unless --retry-failed. One sweep per results folder at a time: a second \
-            `lth sweep` on the same --out refuses to start. For many hosts run lth-coordinator and lth-worker yourself (docs/zeromq.md for keys).
+            `lth sweep` on the same --out refuses to start. For many hosts run lth-coordinator and lth-worker \
+            yourself (docs/zeromq.md for keys).
             """
     )
 

@@ -376,7 +376,9 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
             // again and the sweep ends with the reference numbers.
             let plain = try cluster.coordinator()
             #expect(plain.wait(seconds: 60) == 1, "\(cluster.logs)")
-            #expect(try readCSV(cluster.out.appendingPathComponent("trials.csv")).filter { $0["status"] == "failed" }.count == 1)
+            #expect(
+                try readCSV(cluster.out.appendingPathComponent("trials.csv")).filter { $0["status"] == "failed" }.count
+                    == 1)
             let retry = try cluster.coordinator(["--retry-failed"])
             _ = try cluster.worker("a")
             #expect(retry.wait(seconds: 240) == 0, "\(cluster.logs)")

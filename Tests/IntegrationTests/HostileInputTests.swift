@@ -185,8 +185,11 @@ import ZeroMQ
             // The intruder learns it was refused and stops with one line saying what to do (no endless reconnects).
             #expect(intruder.wait(seconds: 30) == 1, "\(intruder.output)")
             let last = intruder.output.split(separator: "\n").last.map(String.init) ?? ""
-            #expect(last.hasPrefix("lth-worker: the coordinator at \(cluster.endpoint) refused this worker's key"), "\(last)")
-            #expect(last.contains(bad.appendingPathComponent("intruder.key").path) && last.contains("workers/"), "\(last)")
+            #expect(
+                last.hasPrefix("lth-worker: the coordinator at \(cluster.endpoint) refused this worker's key"),
+                "\(last)")
+            #expect(
+                last.contains(bad.appendingPathComponent("intruder.key").path) && last.contains("workers/"), "\(last)")
             #expect(!intruder.output.contains("reconnecting"), "\(intruder.output)")
             let honest = try worker(good, "node1")
             #expect(coordinator.wait(seconds: 240) == 0, "\(coordinator.output)")

@@ -29,7 +29,8 @@ import Testing
             let names: Set<String> = [host, "\(host)#2", "\(host)#3"]
             let rows = try readCSV(cluster.out.appendingPathComponent("rounds.csv"))
             #expect(rows.count == 3 * FaultSweep.roundsPerTrial)
-            #expect(Set(rows.compactMap { $0["worker"] }).isSubset(of: names), "\(Set(rows.compactMap { $0["worker"] }))")
+            #expect(
+                Set(rows.compactMap { $0["worker"] }).isSubset(of: names), "\(Set(rows.compactMap { $0["worker"] }))")
             #expect(Set(trials.compactMap { $0["worker"] }).isSubset(of: names))
 
             // The same spec through `lth sweep` (its own coordinator and workers, CURVE on).
@@ -49,12 +50,16 @@ import Testing
             for (key, row) in reference.rounds.sorted(by: { $0.key < $1.key }) {
                 guard let other = got.rounds[key] else { continue }
                 for column in row.keys.sorted() where FaultSweep.compared(column) {
-                    #expect(other[column] == row[column], "\(key) \(column): \(other[column] ?? "-") vs lth sweep \(row[column]!)")
+                    #expect(
+                        other[column] == row[column],
+                        "\(key) \(column): \(other[column] ?? "-") vs lth sweep \(row[column]!)")
                     compared += 1
                 }
             }
             #expect(compared > 3 * FaultSweep.roundsPerTrial * 20, "metric columns compared: \(compared)")
-            print("unnamedWorkersOnOneHostEndWithTheNumbersOfLthSweep: workers \(Set(rows.compactMap { $0["worker"] }).sorted()), \(compared) values equal to lth sweep's")
+            print(
+                "unnamedWorkersOnOneHostEndWithTheNumbersOfLthSweep: workers \(Set(rows.compactMap { $0["worker"] }).sorted()), \(compared) values equal to lth sweep's"
+            )
         }
     }
 
@@ -109,7 +114,10 @@ import Testing
 
             let sweep = try Child(
                 bin.appendingPathComponent("lth"),
-                ["sweep", cluster.spec.path, "--workers", "1", "--out", cluster.out.path, "--data-dir", cluster.data.path],
+                [
+                    "sweep", cluster.spec.path, "--workers", "1", "--out", cluster.out.path, "--data-dir",
+                    cluster.data.path,
+                ],
                 log: dir.appendingPathComponent("sweep.log"))
             #expect(sweep.wait(seconds: 60) != 0)
             #expect(sweep.output.contains("in use by another coordinator (pid \(pid)"), "\(sweep.output)")

@@ -52,7 +52,8 @@ struct RetryFailedTests {
             let store = try StoreFixture.open(dir)
             try store.registerTrials([TrialRegistration(id: spec.trialID, spec: spec, expectedRounds: 3)])
             try store.record(StoreFixture.result(spec, round: 0))
-            try store.logEvent(kind: "audit-failed", trialID: spec.trialID, message: "round 0 result failed the mask audit")
+            try store.logEvent(
+                kind: "audit-failed", trialID: spec.trialID, message: "round 0 result failed the mask audit")
             try store.markFailed(trialID: spec.trialID, reason: "round 0 result failed the mask audit")
             let retried = try store.requeueFailed()
             #expect(retried.requeued.isEmpty)

@@ -5,7 +5,11 @@ import Testing
 extension [SchedulerAction] {
     var joined: [(id: WorkerID, instance: String, sameProcess: Bool)] {
         compactMap {
-            if case .workerJoined(let id, let instance, let same) = $0 { return (id, instance, same) } else { return nil }
+            if case .workerJoined(let id, let instance, let same) = $0 {
+                return (id, instance, same)
+            } else {
+                return nil
+            }
         }
     }
     /// Every trial charged with a bad end (requeued with a try counted, or failed for good), from the log lines.
@@ -50,7 +54,10 @@ struct SchedulerIdentityTests {
         #expect((first.actions + second.actions + third.actions).badEnds.isEmpty)
         #expect(plan.allSatisfy { scheduler.trials[$0.id]?.tries == 0 })
         #expect(scheduler.workers.values.filter(\.alive).count == 3)
-        #expect(second.actions.contains { if case .log(let text) = $0 { text.contains("another process named 'vm'") } else { false } })
+        #expect(
+            second.actions.contains {
+                if case .log(let text) = $0 { text.contains("another process named 'vm'") } else { false }
+            })
         // Each finishes its own trial; the sweep completes with no failure.
         var rest: [SchedulerAction] = []
         for (index, id) in [first.id, second.id, third.id].enumerated() {

@@ -67,7 +67,8 @@ struct SchedulerStateMachineTests {
     @Test func noTaskWithoutCreditAndAtMostCreditTasks() {
         let plan = plannedTrials(5)
         var scheduler = SchedulerStateMachine(plan: plan, config: config)
-        let hello = scheduler.event(.workerHello(name: "w1", instance: "w1", host: "a", slots: 4, protocolVersion: 1), now: 0)
+        let hello = scheduler.event(
+            .workerHello(name: "w1", instance: "w1", host: "a", slots: 4, protocolVersion: 1), now: 0)
         #expect(hello.assigned.isEmpty)
         #expect(scheduler.event(.tick, now: 0.5).assigned.isEmpty)
         let ready = scheduler.event(.workerReady("w1", credit: 2), now: 1)
@@ -93,7 +94,8 @@ struct SchedulerStateMachineTests {
 
     @Test func versionMismatchAndUnknownWorkersAreRejected() {
         var scheduler = SchedulerStateMachine(plan: plannedTrials(1), config: config)
-        let hello = scheduler.event(.workerHello(name: "old", instance: "old", host: "h", slots: 1, protocolVersion: 0), now: 0)
+        let hello = scheduler.event(
+            .workerHello(name: "old", instance: "old", host: "h", slots: 1, protocolVersion: 0), now: 0)
         #expect(
             hello.contains {
                 if case .reject("old", let reason) = $0 {

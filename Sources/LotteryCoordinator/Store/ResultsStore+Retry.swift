@@ -46,7 +46,8 @@ extension ResultsStore {
                 let from = (trial.lastRecordedRound ?? -1) + 1
                 try logEvent(
                     kind: "retried", trialID: trial.id,
-                    message: "--retry-failed: resumes at round \(from) (was failed: \(trial.reason ?? "no reason recorded"))",
+                    message:
+                        "--retry-failed: resumes at round \(from) (was failed: \(trial.reason ?? "no reason recorded"))",
                     at: time)
                 result.requeued.append(trial.id)
                 result.resumesAt[trial.id] = from
