@@ -631,6 +631,12 @@ final class Session {
         exit = .success(.stopped)
     }
 
+    /// A fatal error found outside the conversation (the coordinator refused this worker's key): stop, exit with it.
+    func fatal(_ error: WorkerError) {
+        guard exit == nil else { return }
+        fail(error)
+    }
+
     private func fail(_ error: WorkerError) {
         logger.error("worker stops", metadata: ["error": "\(error)"])
         for record in records.values { record.control.cancel() }

@@ -9,10 +9,13 @@ public struct WorkerConfig: Sendable {
     public struct Curve: Sendable, Hashable {
         public var keyPair: CurveKeyPair
         public var serverKey: CurveKey
+        /// This worker's public key file (`DIR/NAME.key`), named when the coordinator refuses the key.
+        public var publicKeyFile: String?
 
-        public init(keyPair: CurveKeyPair, serverKey: CurveKey) {
+        public init(keyPair: CurveKeyPair, serverKey: CurveKey, publicKeyFile: String? = nil) {
             self.keyPair = keyPair
             self.serverKey = serverKey
+            self.publicKeyFile = publicKeyFile
         }
     }
 
@@ -133,6 +136,7 @@ extension WorkerConfig.Curve {
         }
         return Self(
             keyPair: try CurveKeyPair.load(secretKeyFile: path(secretFile)),
-            serverKey: try CurveKey.load(publicKeyFile: path(serverFile)))
+            serverKey: try CurveKey.load(publicKeyFile: path(serverFile)),
+            publicKeyFile: path(String(secretFile.dropLast("_secret".count))))
     }
 }

@@ -39,7 +39,10 @@ struct LTHWorker: ParsableCommand {
     )
     var trialThreads: Int = 1
 
-    @Option(help: "Worker name shown by the coordinator (default: host name). Give each worker on a host its own.")
+    @Option(
+        help:
+            "Worker name shown by the coordinator (default: host name). Names may repeat: each process is its own worker, shown as NAME, NAME#2, …"
+    )
     var name: String?
 
     @Option(name: .customLong("data-dir"), help: "Dataset cache folder (default: $LTH_DATA_DIR or ./data).")

@@ -25,8 +25,10 @@ struct SweepCommand: ParsableCommand {
         abstract: "Run a sweep on this machine: a coordinator plus local lth-worker processes.",
         discussion: """
             Results go to --out (default results/<sweep name>): rounds.csv, curves.csv, trials.csv, masks/, \
-            results.db; then run `lth report DIR`. Running the same command again resumes an interrupted sweep. \
-            For many hosts run lth-coordinator and lth-worker yourself (docs/zeromq.md for keys).
+            results.db; then run `lth report DIR`. Running the same command again resumes an interrupted sweep; \
+            trials that failed stay failed unless --retry-failed. One sweep per results folder at a time: a second \
+            `lth sweep` on the same --out refuses to start. For many hosts run lth-coordinator and lth-worker \
+            yourself (docs/zeromq.md for keys).
             """
     )
 
@@ -57,6 +59,11 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Flag(
+        name: .customLong("retry-failed"),
+        help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
+    var retryFailed = false
+
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
         guard slotsPerWorker >= 1 else { throw ValidationError("--slots-per-worker must be at least 1") }
@@ -86,6 +93,13 @@ struct SweepCommand: ParsableCommand {
             dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? CoordinatorConfig.defaultDataDirectory
         let workerBinary = try Self.workerBinary()
+        // Before anything is written into the folder: a second `lth sweep` on it stops here.
+        let lock: ResultsFolderLock
+        do {
+            lock = try ResultsFolderLock.acquire(directory: outDirectory)
+        } catch {
+            throw SweepError(error.description)
+        }
         let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
         let logs = outDirectory.appendingPathComponent("logs", isDirectory: true)
         let cache = outDirectory.appendingPathComponent("cache", isDirectory: true)
@@ -101,7 +115,8 @@ struct SweepCommand: ParsableCommand {
 
         let config = CoordinatorConfig(
             specPath: spec, bind: "tcp://127.0.0.1:0", outputDirectory: outDirectory, keysDirectory: keys,
-            dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000)
+            dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000,
+            retryFailed: retryFailed, folderLock: lock)
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth.coordinator"))
         let endpoint: String
         switch coordinator.waitUntilListening() {

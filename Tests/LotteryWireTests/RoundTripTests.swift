@@ -50,6 +50,23 @@ import Testing
         #expect(frames.count == 4)
     }
 
+    /// Version 1's HELLO, byte for byte: the worker's identity is `instance_id` (issue 15); a rename of a field on
+    /// either side would change these bytes and must bump the protocol version.
+    @Test func helloBytesArePinned() throws {
+        let frames = try Fixtures.all[1].encode()
+        #expect(frames[0] == [0x4C, 0x54, 0x57, 0x31, 0x00, 0x01, 0x01])
+        let body = try #require(String(bytes: frames[1], encoding: .utf8))
+        #expect(
+            body
+                == #"{"blobs":[],"message":{"build_id":"dev","cores":2,"cpu_kind":"arm64","datasets":[],"host":"laptop","instance_id":"1","running":[],"slots":1,"worker_name":"laptop"}}"#
+        )
+        // Two processes under one name differ only in their instance id, and decode as different workers.
+        var other = try #require({ if case .hello(let hello) = Fixtures.all[1] { hello } else { nil } }())
+        other.instanceID = "2"
+        let decoded = try WireMessage.decode(try WireMessage.hello(other).encode())
+        #expect(decoded != Fixtures.all[1])
+    }
+
     @Test func maskParentsTravelAsHex() throws {
         let frames = try Fixtures.all[10].encode()
         let text = try #require(String(bytes: frames[1], encoding: .utf8))
