@@ -1,17 +1,19 @@
 import Foundation
-import LotteryCore
-import LotteryWire
+public import LotteryCore
+public import LotteryWire
 
 /// The on-disk dataset cache: `<directory>/<dataset>/` with the IDX files unpacked from the coordinator's
 /// bundle and `.bundle-sha256` holding the checksum of that bundle.
 ///
 /// I/O thread only. A dataset folder is valid for a task exactly when its `.bundle-sha256` equals the
 /// task's `dataset.checksum`; anything else (missing marker, another checksum) is fetched again and replaced.
-struct DatasetDisk {
+public struct DatasetDisk: Sendable {
     /// Name of the file that records the bundle checksum a folder was installed from.
     static let markerName = ".bundle-sha256"
 
-    let directory: String
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
 
     /// Whether `id` may be used as a folder name under the cache (no path separators, no dot files).
     static func isSafeID(_ id: String) -> Bool {
@@ -28,7 +30,7 @@ struct DatasetDisk {
         return checksum.isEmpty ? nil : checksum
     }
 
-    func has(_ ref: WireMessage.DatasetRef) -> Bool {
+    public func has(_ ref: WireMessage.DatasetRef) -> Bool {
         Self.isSafeID(ref.id) && installedChecksum(ref.id) == ref.checksum
     }
 
@@ -90,7 +92,7 @@ struct DatasetDisk {
     /// The files go to a hidden staging folder first, the marker last; then the staging folder replaces the
     /// old one by two renames, so a reader sees either the old or the new complete folder (and the marker
     /// is never present without its files).
-    func install(bundle: [UInt8], ref: WireMessage.DatasetRef, instance: String) throws {
+    public func install(bundle: [UInt8], ref: WireMessage.DatasetRef, instance: String) throws {
         let fileManager = FileManager.default
         let staging = (directory as NSString).appendingPathComponent(".install-\(ref.id)-\(instance)")
         let old = (directory as NSString).appendingPathComponent(".old-\(ref.id)-\(instance)")
@@ -113,7 +115,7 @@ struct DatasetDisk {
 ///
 /// Keys include the bundle checksum, so a dataset replaced on disk is never served from a stale entry.
 /// Holds the last loaded dataset and the `capacity` most recently used splits (an MNIST split is ~190 MB).
-final class SplitCache: Sendable {
+public final class SplitCache: Sendable {
     private struct DatasetKey: Hashable {
         var id: String
         var checksum: String
@@ -133,12 +135,12 @@ final class SplitCache: Sendable {
     private let state = Locked(State())
     private let capacity: Int
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    public init(capacity: Int) { self.capacity = max(1, capacity) }
 
     /// The splits of `spec` on dataset `ref` from `directory`, loading them if needed.
     ///
     /// - Throws: `IDXError` for unreadable files; ``WorkerError`` when the validation count does not fit.
-    func splits(spec: TrialSpec, ref: WireMessage.DatasetRef, directory: String) throws -> DataSplits {
+    public func splits(spec: TrialSpec, ref: WireMessage.DatasetRef, directory: String) throws -> DataSplits {
         let datasetKey = DatasetKey(id: ref.id, checksum: ref.checksum)
         let key = SplitKey(dataset: datasetKey, seed: spec.splitSeed, validation: spec.data.validation)
         if let hit = state.withLock({ state -> DataSplits? in

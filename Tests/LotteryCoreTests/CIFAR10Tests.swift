@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import LotteryCore
+import LotteryCore
 
 /// `lth data fetch cifar10` through its library functions, on small CIFAR-format archives the tests make.
 @Suite("CIFAR-10: archive checks, conversion, shapes, normalisation")

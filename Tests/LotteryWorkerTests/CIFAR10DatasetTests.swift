@@ -1,9 +1,8 @@
 import Foundation
 import LotteryCore
 import LotteryWire
+import LotteryWorker
 import Testing
-
-@testable import LotteryWorker
 
 /// A `cifar10` folder as `lth data fetch cifar10` writes it goes through the coordinator's bundle and the worker's
 /// cache and loader unchanged, and the worker sees 3×32×32 images normalised as `DataStore.load` does.

@@ -36,13 +36,21 @@ public enum CIFAR10Conversion {
     public static let partialName = ".cifar-10-binary.tar.gz.part"
 
     /// What an archive must match: the official values, or (tests only) those of an archive a test made.
-    struct Expectation: Sendable {
-        var md5: String
+    /// What an archive must match: the official one's MD5 and class counts, or (tests, tools that make their
+    /// own CIFAR-format archives) another archive's.
+    public struct Expectation: Sendable {
+        public var md5: String
         /// Images per class, checked when set (the official archive's; a test archive has its own).
-        var trainHistogram: [Int]?
-        var testHistogram: [Int]?
+        public var trainHistogram: [Int]?
+        public var testHistogram: [Int]?
 
-        static let official = Expectation(
+        public init(md5: String, trainHistogram: [Int]?, testHistogram: [Int]?) {
+            self.md5 = md5
+            self.trainHistogram = trainHistogram
+            self.testHistogram = testHistogram
+        }
+
+        public static let official = Expectation(
             md5: CIFAR10Conversion.archiveMD5, trainHistogram: CIFAR10Conversion.trainHistogram,
             testHistogram: CIFAR10Conversion.testHistogram)
     }
@@ -69,7 +77,7 @@ public enum CIFAR10Conversion {
 
     /// ``fetch(directory:from:showProgress:progress:)`` with the URL and expected values given (tests).
     @discardableResult
-    static func fetch(
+    public static func fetch(
         directory: String, from archive: String?, url: String, expected: Expectation, showProgress: Bool,
         progress: ((String, Double) -> Void)? = nil
     ) throws -> (train: Int, test: Int) {
@@ -91,7 +99,7 @@ public enum CIFAR10Conversion {
 
     /// Downloads `url` into `directory/`+``partialName`` with `curl -fL -C -` (resuming a partial file), unless
     /// the partial file is already complete. Returns its path.
-    static func download(url: String, directory: String, expected: Expectation, showProgress: Bool) throws -> String {
+    public static func download(url: String, directory: String, expected: Expectation, showProgress: Bool) throws -> String {
         let fileManager = FileManager.default
         do { try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw DataError(
@@ -140,7 +148,7 @@ public enum CIFAR10Conversion {
     }
 
     @discardableResult
-    static func install(
+    public static func install(
         archive: String, directory: String, expected: Expectation, progress: ((String, Double) -> Void)? = nil
     ) throws -> (train: Int, test: Int) {
         let fileManager = FileManager.default
