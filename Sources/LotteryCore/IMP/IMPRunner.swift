@@ -153,9 +153,14 @@ public struct IMPRunner: Sendable {
 
             var next: [LayerMask]? = nil
             if round < plan.lastRound {
+                let criterion = spec.prune.criterion
                 let pruned = Pruning.prune(
-                    strategy: spec.prune.strategy, weights: model.layers.map(\.weight.data), masks: mask,
-                    rates: spec.resolvedRates, randomSeed: Reinit.randomPruneSeed(spec, round: round + 1))
+                    strategy: spec.prune.strategy, criterion: criterion, weights: model.layers.map(\.weight.data),
+                    initial: criterion.usesInitialWeights ? start.layers.map(\.weight.data) : nil, masks: mask,
+                    rates: spec.resolvedRates,
+                    randomSeed: criterion == .random
+                        ? Reinit.criterionRandomSeed(spec, round: round + 1)
+                        : Reinit.randomPruneSeed(spec, round: round + 1))
                 precondition(
                     pruned.reduce(0) { $0 + $1.keptCount } == plan.keptTotals[round + 1],
                     "IMPRunner: pruning kept a different count than the plan at round \(round + 1)")

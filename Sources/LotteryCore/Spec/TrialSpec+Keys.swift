@@ -16,6 +16,9 @@ extension TrialSpec {
     public struct Key: Sendable {
         public let name: String
         public let help: String
+        /// Set on keys added after trial ids were first published: at this value the key is left out of
+        /// ``TrialSpec/canonicalText``, so every spec that does not use it keeps its trial id.
+        public internal(set) var canonicalDefault: SpecValue? = nil
         let get: @Sendable (TrialSpec) -> SpecValue
         let set: @Sendable (inout TrialSpec, SpecValue) throws(SpecError) -> Void
     }
@@ -117,6 +120,13 @@ extension TrialSpec {
         ) { spec, value throws(SpecError) in
             if value == .null { spec.prune.targetDensity = nil; return }
             spec.prune.targetDensity = try value.double(key: "prune.target_density", range: .unitOpenClosed)
+        },
+        Key(
+            name: "prune.criterion", help: allowed(PruneCriterion.self), canonicalDefault: .string("large_final"),
+            get: { .string($0.prune.criterion.rawValue) }
+        ) {
+            spec, value throws(SpecError) in
+            spec.prune.criterion = try value.enumCase(PruneCriterion.self, key: "prune.criterion")
         },
         Key(name: "reinit", help: ReinitRule.allowed, get: { .string($0.reinit.description) }) {
             spec, value throws(SpecError) in

@@ -50,6 +50,7 @@ extension TrialSpec {
                 key: "train.eval_every",
                 message: "\(train.evalEvery) is more than train.iterations (\(train.iterations))")
         }
+        try validateCriteria()
         if let branch, branch.index >= controlsSeeds || branch.parentRound < 1 {
             throw SpecError(
                 key: "branch", message: "branch index \(branch.index) / parent round \(branch.parentRound) out of range"
@@ -59,8 +60,13 @@ extension TrialSpec {
 
     /// The canonical text of the trial: every key with its resolved value, one `key=value` per line
     /// (plus branch identity on a branch trial). Two specs describe the same trial iff their texts are equal.
+    /// Keys with a ``Key/canonicalDefault`` (added after ids were published) are left out at that value, so
+    /// adding a key never changes the id of a trial that does not use it.
     public var canonicalText: String {
-        var lines = columns.map { "\($0.key)=\($0.value)" }
+        var lines = Self.keys.compactMap { key -> String? in
+            let value = key.get(self)
+            return value == key.canonicalDefault ? nil : "\(key.name)=\(value)"
+        }
         if let branch {
             lines += [
                 "branch.kind=\(branch.kind.rawValue)", "branch.parent_trial=\(branch.parentTrial)",

@@ -90,11 +90,14 @@ public struct TrialSpec: Codable, Sendable, Hashable {
         public var rounds: Int = 20
         /// Stop after the first round whose total kernel density is at or below this.
         public var targetDensity: Double?
+        /// Which survivors a magnitude strategy keeps (Zhou et al. 2019); `large_final` is the paper's rule.
+        /// Encoded only when not the default, so specs written before it existed decode and hash as before.
+        public var criterion: PruneCriterion = .largeFinal
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case strategy, rates, rounds
+            case strategy, rates, rounds, criterion
             case targetDensity = "target_density"
         }
     }
