@@ -23,7 +23,7 @@ struct StoreCSVTests {
                     "worker", "host", "kept_l0", "kept_l1", "kept_l2", "positive_at_init_l0", "positive_at_init_l1",
                     "positive_at_init_l2", "positive_after_l0", "positive_after_l1", "positive_after_l2",
                     "mean_abs_at_init_l0", "mean_abs_at_init_l1", "mean_abs_at_init_l2", "mean_abs_after_l0",
-                    "mean_abs_after_l1", "mean_abs_after_l2",
+                    "mean_abs_after_l1", "mean_abs_after_l2", "supermask_test_acc", "supermask_signed_constant_test_acc",
                 ])
         #expect(
             ResultsCSV.trialsHeader

@@ -169,7 +169,8 @@ public struct IMPRunner: Sendable {
             if !replaying {
                 let seconds = seconds(since: started)
                 let metrics = Self.metrics(
-                    trialID: spec.trialID, round: round, start: start, trained: model, run: run, seconds: seconds)
+                    trialID: spec.trialID, round: round, start: start, trained: model, run: run, seconds: seconds
+                ).withSupermask(mask: mask, theta0: theta0, initializer: spec.model.initializer, test: data.test)
                 try onRound(RoundOutcome(metrics: metrics, mask: mask, nextMask: next))
             }
             guard let next else { return }
@@ -212,7 +213,8 @@ public struct IMPRunner: Sendable {
         }
         let metrics = Self.metrics(
             trialID: branchSpec.trialID, round: 0, start: start, trained: model, run: run,
-            seconds: seconds(since: started))
+            seconds: seconds(since: started)
+        ).withSupermask(mask: mask, theta0: initialNetwork, initializer: spec.model.initializer, test: data.test)
         return RoundOutcome(metrics: metrics, mask: mask, nextMask: nil)
     }
 
