@@ -144,14 +144,17 @@ struct TrainCommand: ParsableCommand {
             if m.round > 0 {
                 for kind in spec.controls {
                     for index in 0..<spec.controlsSeeds {
-                        // A branch is its own one-round trial on the parent's mask, stored self-contained.
+                        // A branch is its own one-round trial on the parent's mask (prune-random: on a random mask
+                        // with its per-layer counts), stored self-contained.
                         let branch = spec.branch(kind, round: m.round, index: index)
                         doneIterations += iterations
                         guard !recordedBranches.contains(branch.trialID) else { continue }
                         let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
                             show($0, label: kind.rawValue)
                         }
-                        try record(branch, result, mask: MaskFile.encode(mask), next: nil)
+                        // prune-random trains its own random mask: store the mask the branch trained with.
+                        let branchMask = result.mask == outcome.mask ? mask : Mask(result.mask)
+                        try record(branch, result, mask: MaskFile.encode(branchMask), next: nil)
                         try store.markDone(trialID: branch.trialID)
                         line.finish()
                         let b = result.metrics

@@ -199,10 +199,15 @@ public struct IMPRunner: Sendable {
         try check(mask, round: nil)
         let started = ContinuousClock.now
         var start: MLP
+        var mask = mask
         switch branch.kind {
-        case .reinitRandom: start = Reinit.branchNetwork(spec: branchSpec, widths: widths)
+        case .reinitRandom:
+            start = Reinit.branchNetwork(spec: branchSpec, widths: widths)
+            start.apply(masks: mask)
+        case .pruneRandom:
+            mask = Pruning.randomMask(like: mask, seed: Reinit.branchMaskSeed(branchSpec))
+            start = pruneRandomStart(branchSpec: branchSpec, round: branch.parentRound, mask: mask)
         }
-        start.apply(masks: mask)
         var model = start
         let density = Pruning.density(mask)
         let run = try Trainer(spec: branchSpec, data: data).train(&model) { [lastRound = plan.lastRound] p in

@@ -136,7 +136,7 @@ extension TrialSpec {
             spec.reinit = rule
         },
         Key(
-            name: "controls", help: "control branches: [] or [reinit-random]",
+            name: "controls", help: "control branches: [] or a list of reinit-random, prune-random",
             get: {
                 .list($0.controls.map { .string($0.rawValue) })
             }

@@ -51,6 +51,7 @@ extension TrialSpec {
                 message: "\(train.evalEvery) is more than train.iterations (\(train.iterations))")
         }
         try validateCriteria()
+        try validateControls()
         if let branch, branch.index >= controlsSeeds || branch.parentRound < 1 {
             throw SpecError(
                 key: "branch", message: "branch index \(branch.index) / parent round \(branch.parentRound) out of range"

@@ -163,6 +163,9 @@ public enum PruneStrategy: String, Codable, Sendable, Hashable, CaseIterable {
 public enum ControlKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// Train the trial's round-r mask from a fresh random initialisation (the paper's Figure 4 control).
     case reinitRandom = "reinit-random"
+    /// Train a random mask with the round-r mask's per-layer kept counts from the trial's rewound weights (the
+    /// random-pruning control; docs/imp.md, "Control branches").
+    case pruneRandom = "prune-random"
 }
 
 /// What the surviving weights are reset to before a round trains.
