@@ -8,7 +8,7 @@ struct StoreCSVTests {
     static let hyperparameters = [
         "dataset", "model.layers", "model.init", "train.optimizer", "train.lr", "train.momentum", "train.batch",
         "train.iterations", "train.eval_every", "data.validation", "seed", "seeds.init", "seeds.order",
-        "seeds.split", "prune.strategy", "prune.rates", "prune.rounds", "prune.target_density", "prune.criterion", "reinit", "controls",
+        "seeds.split", "prune.strategy", "prune.rates", "prune.rounds", "prune.target_density", "prune.criterion", "prune.schedule", "prune.densities", "reinit", "controls",
         "controls_seeds", "synthetic.round_ms", "branch.kind", "branch.parent_trial", "branch.parent_round",
         "branch.index",
     ]

@@ -104,8 +104,9 @@ public struct IMPRunner: Sendable {
         startRound: Int = 0, startMask: [LayerMask]? = nil, progress: ((IMPProgress) throws -> Void)? = nil,
         onRound: (RoundOutcome) throws -> Void
     ) throws {
-        guard startRound >= 0 && startRound <= plan.lastRound else {
-            throw IMPError("trial \(spec.trialID): start round \(startRound) is outside 0...\(plan.lastRound)")
+        let lastRound = self.lastRound  // 0 for one-shot: its densities are branches (OneShot.swift)
+        guard startRound >= 0 && startRound <= lastRound else {
+            throw IMPError("trial \(spec.trialID): start round \(startRound) is outside 0...\(lastRound)")
         }
         if let startMask { try check(startMask, round: startRound) }
         if startRound > 0 && startMask == nil {
@@ -143,7 +144,7 @@ public struct IMPRunner: Sendable {
             let density = Pruning.density(mask)
             let replaying = round < startRound
             let run = try trainer.train(&model, snapshotAt: round == 0 && rewindIteration > 0 ? rewindIteration : nil) {
-                [round, lastRound = plan.lastRound] p in
+                [round, lastRound] p in
                 try progress?(
                     IMPProgress(
                         round: round, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
@@ -152,7 +153,7 @@ public struct IMPRunner: Sendable {
             if round == 0 && rewindIteration > 0 { rewindPoint = run.snapshot }
 
             var next: [LayerMask]? = nil
-            if round < plan.lastRound {
+            if round < lastRound {
                 let criterion = spec.prune.criterion
                 let pruned = Pruning.prune(
                     strategy: spec.prune.strategy, criterion: criterion, weights: model.layers.map(\.weight.data),
@@ -207,6 +208,8 @@ public struct IMPRunner: Sendable {
         case .pruneRandom:
             mask = Pruning.randomMask(like: mask, seed: Reinit.branchMaskSeed(branchSpec))
             start = pruneRandomStart(branchSpec: branchSpec, round: branch.parentRound, mask: mask)
+        case .oneshot:
+            (start, mask) = try oneShotStart(branchSpec: branchSpec, progress: progress)
         }
         var model = start
         let density = Pruning.density(mask)

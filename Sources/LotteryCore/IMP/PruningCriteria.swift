@@ -44,15 +44,49 @@ extension Pruning {
         guard criterion != .largeFinal, strategy != .random else {
             return prune(strategy: strategy, weights: weights, masks: masks, rates: rates, randomSeed: randomSeed)
         }
+        let removing: [Int]
+        if strategy == .globalMagnitude {
+            precondition(rates.count == 1, "Pruning.prune: global-magnitude takes one rate, got \(rates.count)")
+            removing = [removalCount(rate: rates[0], remaining: masks.reduce(0) { $0 + $1.keptCount })]
+        } else {
+            precondition(rates.count == masks.count, "Pruning: \(masks.count) layers but \(rates.count) rates")
+            removing = zip(masks, rates).map { removalCount(rate: $1, remaining: $0.keptCount) }
+        }
+        return prune(
+            strategy: strategy, criterion: criterion, weights: weights, initial: initial, masks: masks,
+            removing: removing, randomSeed: randomSeed)
+    }
+
+    /// The same rules with explicit counts: `removing[l]` survivors of layer `l` (`layerwise-magnitude`, `random`)
+    /// or `removing[0]` in total (`global-magnitude`). One-shot pruning uses it to reach a density in one step.
+    /// Every strategy and criterion (including `large_final`) goes through the keep scores here; `random` removes
+    /// uniformly drawn survivors per layer (partial Fisher–Yates, as ``random(masks:rates:seed:)``).
+    public static func prune(
+        strategy: PruneStrategy, criterion: PruneCriterion, weights: [[Float]], initial: [[Float]]?,
+        masks: [LayerMask], removing: [Int], randomSeed: Int
+    ) -> [LayerMask] {
         checkCriterionShapes(weights: weights, initial: initial, masks: masks, criterion: criterion)
         let w0 = initial ?? weights  // unused when the criterion does not read w_init
         var rng = LotteryRNG(seed: randomSeed)
         switch strategy {
+        case .random:
+            precondition(removing.count == masks.count, "Pruning: \(masks.count) layers but \(removing.count) counts")
+            return masks.indices.map { l in
+                var survivors = survivorList(masks[l])
+                let count = min(removing[l], survivors.count)
+                var next = masks[l]
+                for i in 0..<count {
+                    let j = i + rng.below(survivors.count - i)
+                    survivors.swapAt(i, j)
+                    next.kept[survivors[i]] = false
+                }
+                return next
+            }
         case .layerwiseMagnitude:
-            precondition(rates.count == masks.count, "Pruning: \(masks.count) layers but \(rates.count) rates")
+            precondition(removing.count == masks.count, "Pruning: \(masks.count) layers but \(removing.count) counts")
             return masks.indices.map { l in
                 let survivors = survivorList(masks[l])
-                let count = removalCount(rate: rates[l], remaining: survivors.count)
+                let count = min(removing[l], survivors.count)
                 var next = masks[l]
                 guard count > 0 else { return next }
                 let scores = keepScores(
@@ -62,10 +96,10 @@ extension Pruning {
                 return next
             }
         case .globalMagnitude:
-            precondition(rates.count == 1, "Pruning.prune: global-magnitude takes one rate, got \(rates.count)")
+            precondition(removing.count == 1, "Pruning.prune: global-magnitude takes one count, got \(removing.count)")
             var pool: [(layer: Int, index: Int)] = []
             for l in masks.indices { for index in survivorList(masks[l]) { pool.append((l, index)) } }
-            let count = removalCount(rate: rates[0], remaining: pool.count)
+            let count = min(removing[0], pool.count)
             var next = masks
             guard count > 0 else { return next }
             let scores = keepScores(
@@ -73,8 +107,6 @@ extension Pruning {
                 rng: &rng)
             for position in lowest(scores, count: count) { next[pool[position].layer].kept[pool[position].index] = false }
             return next
-        case .random:
-            preconditionFailure("unreachable: handled above")
         }
     }
 

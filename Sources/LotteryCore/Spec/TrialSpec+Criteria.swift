@@ -33,6 +33,15 @@ public enum PruneCriterion: String, Codable, Sendable, Hashable, CaseIterable {
     }
 }
 
+/// How a trial reaches its densities (Frankle & Carbin 2019, Figure 4 and §5: iterative vs one-shot pruning).
+public enum PruneSchedule: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Train, prune a fraction of the survivors, rewind, repeat (IMP): every density is one more round.
+    case iterative
+    /// Train the dense network once (round 0), then prune it straight to each density, rewind and train: one
+    /// independent branch of round 0 per density.
+    case oneshot
+}
+
 extension TrialSpec.Prune {
     // Written by hand only so that a default `criterion` is neither required when decoding (specs stored or sent
     // before the key existed) nor written when encoding (the JSON of a default spec stays byte for byte the same).
@@ -44,6 +53,8 @@ extension TrialSpec.Prune {
         rounds = try c.decode(Int.self, forKey: .rounds)
         targetDensity = try c.decodeIfPresent(Double.self, forKey: .targetDensity)
         criterion = try c.decodeIfPresent(PruneCriterion.self, forKey: .criterion) ?? .largeFinal
+        schedule = try c.decodeIfPresent(PruneSchedule.self, forKey: .schedule) ?? .iterative
+        densities = try c.decodeIfPresent([Double].self, forKey: .densities)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,6 +64,8 @@ extension TrialSpec.Prune {
         try c.encode(rounds, forKey: .rounds)
         try c.encodeIfPresent(targetDensity, forKey: .targetDensity)
         if criterion != .largeFinal { try c.encode(criterion, forKey: .criterion) }
+        if schedule != .iterative { try c.encode(schedule, forKey: .schedule) }
+        try c.encodeIfPresent(densities, forKey: .densities)
     }
 }
 
@@ -65,6 +78,38 @@ extension TrialSpec {
                 message:
                     "\(prune.criterion.rawValue) needs a magnitude strategy; prune.strategy random ignores the weights (use prune.criterion: random with layerwise-magnitude instead)"
             )
+        }
+        if let densities = prune.densities {
+            guard prune.schedule == .oneshot else {
+                throw SpecError(
+                    key: "prune.densities", message: "is for prune.schedule: oneshot; IMP's densities come from prune.rates")
+            }
+            if densities.isEmpty {
+                throw SpecError(key: "prune.densities", message: "is empty; give at least one density in (0, 1)")
+            }
+            if let dense = densities.first(where: { $0 >= 1 }) {
+                throw SpecError(key: "prune.densities", message: "\(dense) prunes nothing; give densities below 1")
+            }
+        }
+        if prune.schedule == .oneshot {
+            if prune.densities == nil && prune.rounds == 0 && prune.targetDensity == nil {
+                throw SpecError(
+                    key: "prune.schedule",
+                    message:
+                        "oneshot has no densities to reach: set prune.densities, prune.rounds ≥ 1 or prune.target_density"
+                )
+            }
+            if !controls.isEmpty {
+                throw SpecError(
+                    key: "controls",
+                    message:
+                        "control branches run on IMP rounds ≥ 1; a oneshot trial has only round 0 and its density branches (use controls with prune.schedule: iterative)"
+                )
+            }
+        }
+        if let branch, branch.kind == .oneshot, branch.parentRound != 0 || branch.index < 0 || prune.schedule != .oneshot {
+            throw SpecError(
+                key: "branch", message: "oneshot branch index \(branch.index) / parent round \(branch.parentRound) out of range")
         }
     }
 }

@@ -128,6 +128,23 @@ extension TrialSpec {
             spec, value throws(SpecError) in
             spec.prune.criterion = try value.enumCase(PruneCriterion.self, key: "prune.criterion")
         },
+        Key(
+            name: "prune.schedule", help: allowed(PruneSchedule.self), canonicalDefault: .string("iterative"),
+            get: { .string($0.prune.schedule.rawValue) }
+        ) {
+            spec, value throws(SpecError) in
+            spec.prune.schedule = try value.enumCase(PruneSchedule.self, key: "prune.schedule")
+        },
+        Key(
+            name: "prune.densities", help: "oneshot only: densities in (0, 1) to prune to (default: the IMP ladder)",
+            canonicalDefault: .null, get: { $0.prune.densities.map { .list($0.map(SpecValue.double)) } ?? .null }
+        ) { spec, value throws(SpecError) in
+            if value == .null { spec.prune.densities = nil; return }
+            let list = value.asList ?? [value]
+            var densities: [Double] = []
+            for item in list { densities.append(try item.double(key: "prune.densities", range: .unitOpenClosed)) }
+            spec.prune.densities = densities
+        },
         Key(name: "reinit", help: ReinitRule.allowed, get: { .string($0.reinit.description) }) {
             spec, value throws(SpecError) in
             guard let text = value.asString, let rule = ReinitRule(text) else {
@@ -143,7 +160,9 @@ extension TrialSpec {
         ) { spec, value throws(SpecError) in
             let list = value == .null ? [] : (value.asList ?? [value])
             var controls: [ControlKind] = []
-            for item in list { controls.append(try item.enumCase(ControlKind.self, key: "controls")) }
+            // `oneshot` is a branch kind but not a control (prune.schedule: oneshot makes those branches).
+            let allowed = ControlKind.allCases.filter { $0 != .oneshot }.map(\.rawValue)
+            for item in list { controls.append(ControlKind(rawValue: try item.oneOf(allowed, key: "controls"))!) }
             spec.controls = controls
         },
         Key(name: "controls_seeds", help: "seeds per control branch ≥ 1", get: { .int($0.controlsSeeds) }) {

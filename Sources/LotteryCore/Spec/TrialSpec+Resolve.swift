@@ -52,7 +52,7 @@ extension TrialSpec {
         }
         try validateCriteria()
         try validateControls()
-        if let branch, branch.index >= controlsSeeds || branch.parentRound < 1 {
+        if let branch, branch.kind != .oneshot, branch.index >= controlsSeeds || branch.parentRound < 1 {
             throw SpecError(
                 key: "branch", message: "branch index \(branch.index) / parent round \(branch.parentRound) out of range"
             )

@@ -93,11 +93,15 @@ public struct TrialSpec: Codable, Sendable, Hashable {
         /// Which survivors a magnitude strategy keeps (Zhou et al. 2019); `large_final` is the paper's rule.
         /// Encoded only when not the default, so specs written before it existed decode and hash as before.
         public var criterion: PruneCriterion = .largeFinal
+        /// `iterative` (IMP, the default) or `oneshot` (prune the trained dense network straight to each density).
+        public var schedule: PruneSchedule = .iterative
+        /// One-shot only: the densities to prune to; `nil` means the iterative ladder's rounds 1…last.
+        public var densities: [Double]?
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case strategy, rates, rounds, criterion
+            case strategy, rates, rounds, criterion, schedule, densities
             case targetDensity = "target_density"
         }
     }
@@ -166,6 +170,9 @@ public enum ControlKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// Train a random mask with the round-r mask's per-layer kept counts from the trial's rewound weights (the
     /// random-pruning control; docs/imp.md, "Control branches").
     case pruneRandom = "prune-random"
+    /// Not a control: one density of a `prune.schedule: oneshot` trial, a branch of its round 0 (never listed in
+    /// `controls`; docs/imp.md, "One-shot pruning").
+    case oneshot
 }
 
 /// What the surviving weights are reset to before a round trains.
