@@ -35,7 +35,7 @@ var targets: [Target] = [
     .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "CSQLite", "CLinux", yams, logging]),
     .target(name: "LotteryWorker", dependencies: ["LotteryWire", "ZeroMQ", "LotteryCore", logging]),
     .target(name: "LotteryAnalysis", dependencies: ["MaskCodec", "LotteryCore"]),
-    // What the three executables share: signal handling. No library depends on it.
+    // What the three executables share: signal handling, the OpenBLAS kernel restart. No library depends on it.
     .target(name: "LotteryCLI"),
 
     // Executables: argument parsing and wiring only.
@@ -47,10 +47,11 @@ var targets: [Target] = [
         ]
     ),
     .executableTarget(name: "lth-coordinator", dependencies: ["LotteryCoordinator", "LotteryCLI", argumentParser, logging]),
-    .executableTarget(name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCLI", argumentParser, logging]),
+    .executableTarget(
+        name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCore", "LotteryCLI", argumentParser, logging]),
 
     // Tests: one target per library, plus integration tests that start real processes.
-    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"]),
+    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"], exclude: ["Fixtures"]),
     .testTarget(name: "MaskCodecTests", dependencies: ["MaskCodec"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),

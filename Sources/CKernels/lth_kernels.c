@@ -10,6 +10,12 @@
 
 int lth_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
 
+int lth_has_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512cd");
+}
+
 __attribute__((target("avx2"))) void lth_adam_avx2(float *w, const float *g, float *m, float *v, const float *mask,
                                                     size_t count, float b1, float b2, float c1, float c2, float eps,
                                                     float step_size, float v_scale) {
@@ -272,6 +278,8 @@ __attribute__((target("avx2,popcnt"))) void lth_compress_rows_avx2(const float *
 #else
 
 int lth_has_avx2(void) { return 0; }
+
+int lth_has_avx512(void) { return 0; }
 
 void lth_sparse_forward_avx2(float *out, const float *bias, const float *values, const int32_t *rows,
                              const int32_t *cols, const int32_t *starts, size_t live, const float *x, size_t columns,

@@ -31,7 +31,13 @@ struct MaskAnalysis {
         "in_degree_min", "in_degree_mean", "in_degree_max", "in_degree_gini",
         "rows_without_out", "cols_without_in", "zombie_units", "inactive_units", "dead_units", "inactive_inputs",
         "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after",
+        "kind", "input_units", "input_units_without_out",
     ]
+
+    /// `conv`, `fc` or `output` for weight layer `l` of `architecture`.
+    static func kind(_ l: Int, _ architecture: Architecture) -> String {
+        architecture.weightLayers.indices.contains(l) ? architecture.weightLayers[l].kind.rawValue : ""
+    }
     static let similarityHeader = [
         "kind", "configuration_a", "configuration_b", "trial_a", "trial_b", "seed_a", "seed_b", "round_a", "round_b",
         "layer", "weights", "kept_a", "kept_b", "density_a", "density_b", "intersection", "union", "jaccard",
@@ -78,7 +84,7 @@ struct MaskAnalysis {
                 let bits = BitMask(mask)
                 current[trial.id] = (mask, bits)
                 let name = folder.configurations[trial.configuration].name
-                let layers = MaskStructure.analyze(mask.layers)
+                let layers = MaskStructure.analyze(mask.layers, architecture: trial.architecture)
                 appendStructure(trial: trial, name: name, round: round, layers: layers, row: row)
                 let weights = layers.reduce(0) { $0 + $1.weights }
                 var aggregate = aggregates[trial.configuration][round] ?? Aggregate()
@@ -113,7 +119,9 @@ struct MaskAnalysis {
                     }
                 }
                 appendConsensus(name: configuration.name, round: round, masks: usable.map(\.mask))
-                if let layer = first.mask.layers.first {
+                // A pixel map needs a fully connected first layer (a conv kernel's rows are its 3×3 taps).
+                let firstIsFC = first.trial.architecture.map { !$0.hasConvolutions } ?? true
+                if firstIsFC, let layer = first.mask.layers.first {
                     let side = Int(Double(layer.rows).squareRoot().rounded())
                     if side * side == layer.rows, side >= 2 {
                         let degrees = usable.map { MaskStructure.outDegrees($0.mask.layers[0]) }
@@ -193,6 +201,8 @@ struct MaskAnalysis {
                 String(layer.inactiveUnits), String(layer.deadUnits), String(layer.inactiveInputs),
                 CSVWriter.number(summary?.positiveAtInit), CSVWriter.number(summary?.positiveAfter),
                 CSVWriter.number(summary?.meanAbsAtInit), CSVWriter.number(summary?.meanAbsAfter),
+                trial.architecture.map { Self.kind(layer.layer, $0) } ?? "", String(layer.inputUnits),
+                String(layer.inputUnitsWithoutOut),
             ])
         }
     }

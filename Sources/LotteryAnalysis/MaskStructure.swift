@@ -42,6 +42,12 @@ public struct LayerStructure: Sendable, Hashable {
     /// Rows (input units of this layer) from which no path leads to a network output; for layer 0 these are
     /// the input pixels the pruned network ignores.
     public var inactiveInputs: Int
+    /// The units feeding this layer: its rows, or for a convolution (and a fully connected layer reading a
+    /// feature map) the channels of its input map.
+    public var inputUnits: Int
+    /// Input units with no kept weight in this layer: for a convolution, the input channels none of its filters
+    /// reads any more.
+    public var inputUnitsWithoutOut: Int
 
     /// Number of weights, `rows * cols`.
     public var weights: Int { rows * cols }
@@ -84,21 +90,42 @@ public enum MaskStructure {
         analyze(layers.map { (rows: $0.rows, cols: $0.cols, kept: $0.kept) })
     }
 
-    static func analyze(_ layers: [(rows: Int, cols: Int, kept: [Bool])]) -> [LayerStructure] {
+    /// The same for a network of `architecture` (its weight layers' shapes must be the masks'): in a
+    /// convolution, a unit is a channel (filter), and a weight row — a kernel tap `(ky, kx, c)` — reads input
+    /// channel `c`; a fully connected layer after a feature map reads channel `c` in its row `(y, x, c)`. Paths,
+    /// dead units and effective weights are then counted over channels.
+    public static func analyze(_ layers: [MaskLayer], architecture: Architecture?) -> [LayerStructure] {
+        let plain = layers.map { (rows: $0.rows, cols: $0.cols, kept: $0.kept) }
+        guard let architecture, architecture.hasConvolutions,
+            architecture.weightShapes.map({ [$0.rows, $0.cols] }) == layers.map({ [$0.rows, $0.cols] })
+        else { return analyze(plain) }
+        let units: [[Int]?] = layers.indices.map { l in
+            guard let map = architecture.inputMap(ofLayer: l) else { return nil }
+            return (0..<layers[l].rows).map { $0 % map.channels }
+        }
+        return analyze(plain, rowUnits: units)
+    }
+
+    /// - Parameter rowUnits: per layer, the unit of the layer below (or input unit) each row reads; `nil` means
+    ///   row `r` reads unit `r`.
+    static func analyze(_ layers: [(rows: Int, cols: Int, kept: [Bool])], rowUnits: [[Int]?]? = nil) -> [LayerStructure] {
+        let rowUnits = rowUnits ?? Array(repeating: nil, count: layers.count)
+        func unitCount(_ l: Int) -> Int { rowUnits[l].map { ($0.max() ?? -1) + 1 } ?? layers[l].rows }
         for index in layers.indices.dropLast() {
             precondition(
-                layers[index].cols == layers[index + 1].rows,
-                "MaskStructure: layer \(index) has \(layers[index].cols) outputs, layer \(index + 1) \(layers[index + 1].rows) inputs"
+                layers[index].cols == unitCount(index + 1),
+                "MaskStructure: layer \(index) has \(layers[index].cols) outputs, layer \(index + 1) \(unitCount(index + 1)) inputs"
             )
         }
         guard !layers.isEmpty else { return [] }
+        func unit(_ l: Int, _ row: Int) -> Int { rowUnits[l]?[row] ?? row }
         // reachable[l]: units feeding layer l (l = layers.count: the network outputs) reachable from an input.
-        var reachable: [[Bool]] = [Array(repeating: true, count: layers[0].rows)]
-        for layer in layers {
+        var reachable: [[Bool]] = [Array(repeating: true, count: unitCount(0))]
+        for (l, layer) in layers.enumerated() {
             let from = reachable[reachable.count - 1]
             var to = Array(repeating: false, count: layer.cols)
             layer.kept.withUnsafeBufferPointer { kept in
-                for row in 0..<layer.rows where from[row] {
+                for row in 0..<layer.rows where from[unit(l, row)] {
                     let base = row * layer.cols
                     for col in 0..<layer.cols where kept[base + col] { to[col] = true }
                 }
@@ -111,12 +138,12 @@ public enum MaskStructure {
         for index in layers.indices.reversed() {
             let layer = layers[index]
             let next = useful[index + 1]
-            var from = Array(repeating: false, count: layer.rows)
+            var from = Array(repeating: false, count: unitCount(index))
             layer.kept.withUnsafeBufferPointer { kept in
-                for row in 0..<layer.rows {
+                for row in 0..<layer.rows where !from[unit(index, row)] {
                     let base = row * layer.cols
                     for col in 0..<layer.cols where kept[base + col] && next[col] {
-                        from[row] = true
+                        from[unit(index, row)] = true
                         break
                     }
                 }
@@ -138,7 +165,7 @@ public enum MaskStructure {
                         kept += 1
                         outDegree[row] += 1
                         inDegree[col] += 1
-                        if source[row] && target[col] { effective += 1 }
+                        if source[unit(index, row)] && target[col] { effective += 1 }
                     }
                 }
             }
@@ -151,7 +178,12 @@ public enum MaskStructure {
                 rowsWithoutOut: outDegree.lazy.filter { $0 == 0 }.count,
                 colsWithoutIn: inDegree.lazy.filter { $0 == 0 }.count,
                 zombieUnits: zombie, inactiveUnits: inactive, deadUnits: dead,
-                inactiveInputs: useful[index].lazy.filter { !$0 }.count)
+                inactiveInputs: useful[index].lazy.filter { !$0 }.count, inputUnits: unitCount(index),
+                inputUnitsWithoutOut: {
+                    var used = Array(repeating: false, count: unitCount(index))
+                    for row in 0..<layer.rows where outDegree[row] > 0 { used[unit(index, row)] = true }
+                    return used.lazy.filter { !$0 }.count
+                }())
         }
     }
 

@@ -20,6 +20,8 @@ public struct ResultsFolder: Sendable {
         public var branchKind: String?
         public var parentTrial: String?
         public var parentRound: Int?
+        /// The network, from the `dataset` and `model.layers` columns (`nil` when they are missing or unreadable).
+        public var architecture: Architecture? = nil
         /// `branch.index` (seed index of a control; density index of a one-shot branch).
         public var branchIndex: Int? = nil
     }
@@ -91,7 +93,7 @@ public struct ResultsFolder: Sendable {
         for required in ["trial_id", "round", "density"] where !table.has(required) {
             throw ReportError(path: roundsPath, line: 1, "missing column '\(required)'")
         }
-        let hyperColumns = TrialSpec.keys.map(\.name).filter { table.has($0) && !Self.seedColumns.contains($0) }
+        let hyperColumns = TrialSpec.columnNames.filter { table.has($0) && !Self.seedColumns.contains($0) }
         let cell = { (row: [String], name: String) -> String? in
             guard let position = table.column(name) else { return nil }
             let text = row[position].trimmingCharacters(in: .whitespaces)
@@ -155,6 +157,7 @@ public struct ResultsFolder: Sendable {
                     id: id, configuration: index, seed: cell(row, "seed") ?? "", branchKind: kind,
                     parentTrial: cell(row, "branch.parent_trial"),
                     parentRound: cell(row, "branch.parent_round").flatMap { Int($0) },
+                    architecture: Self.architecture(dataset: cell(row, "dataset"), layers: cell(row, "model.layers")),
                     branchIndex: cell(row, "branch.index").flatMap { Int($0) }))
         }
 
@@ -218,4 +221,18 @@ public struct ResultsFolder: Sendable {
         let name = round < 10 ? "round-0\(round).ltmask" : "round-\(round).ltmask"
         return (directory as NSString).appendingPathComponent("masks/\(trial)/\(name)")
     }
+
+    /// The network a trial's `dataset` and `model.layers` cells describe.
+    public static func architecture(dataset: String?, layers: String?) -> Architecture? {
+        guard let layers else { return nil }
+        var spec = TrialSpec()
+        do {
+            if let dataset { try spec.set("dataset", to: .string(dataset)) }
+            try spec.set("model.layers", to: SpecValue.parse(layers))
+            return try spec.architecture()
+        } catch {
+            return nil
+        }
+    }
+
 }

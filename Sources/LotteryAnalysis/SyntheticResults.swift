@@ -54,7 +54,7 @@ public struct SyntheticResults: Sendable {
     public func write(to directory: String) throws(ReportError) -> Written {
         let layerCount = shapes.count
         let perLayer = { (name: String) in (0..<layerCount).map { "\(name)_l\($0)" } }
-        let specColumns = TrialSpec.keys.map(\.name) + TrialSpec.branchColumns
+        let specColumns = TrialSpec.columnNames + TrialSpec.branchColumns
         var roundsCSV = CSVWriter(
             header: ["trial_id"] + specColumns + ["round", "density"] + perLayer("density")
                 + [
@@ -79,7 +79,7 @@ public struct SyntheticResults: Sendable {
 
         for (configIndex, overrides) in configurations.enumerated() {
             var base = TrialSpec()
-            base.model.layers = shapes.dropLast().map { $0[1] }
+            base.model.layers = shapes.dropLast().map { .fc($0[1]) }
             base.train.iterations = iterations
             base.prune.rounds = rounds
             if controls { base.controls = [.reinitRandom] }

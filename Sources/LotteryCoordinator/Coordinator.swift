@@ -10,8 +10,8 @@ import Synchronization
 /// wait for the bound endpoint, ask for a stop, wait for the summary.
 ///
 /// What the loop does (docs/protocol.md for the conversation, docs/results.md for the folder):
-/// 1. Startup: load the sweep, refuse a non-loopback bind without CURVE keys unless `insecure`, pack each
-///    dataset once (``LotteryWire/DatasetBundle``), open or resume the results folder (a different sweep is
+/// 1. Startup: take the results folder's lock (``ResultsFolderLock``: one coordinator per folder), load the sweep,
+///    refuse a non-loopback bind without CURVE keys unless `insecure`, pack each dataset once (``LotteryWire/DatasetBundle``), open or resume the results folder (a different sweep is
 ///    refused), recover what is recorded, start the ZAP allow-list (CURVE), bind the ROUTER.
 /// 2. Loop: poll with a short timeout; decode every message (a bad one is logged and answered with REJECT,
 ///    never fatal); translate it into ``SchedulerEvent``s; carry out the ``SchedulerAction``s: TASKs with
@@ -43,7 +43,11 @@ public final class Coordinator: Sendable {
         let handle = Coordinator()
         let thread = Thread {
             let outcome: Result<CoordinatorSummary, CoordinatorError>
+            // One coordinator per results folder, for as long as this one runs (released before `finish`, so a
+            // caller that waits can start the next one at once).
+            var lock: ResultsFolderLock?
             do {
+                lock = try config.folderLock ?? ResultsFolderLock.acquire(directory: config.outputDirectory)
                 let loop = try CoordinatorLoop(config: config, logger: logger, handle: handle)
                 outcome = .success(loop.run())
             } catch let error as CoordinatorError {
@@ -51,6 +55,8 @@ public final class Coordinator: Sendable {
             } catch {
                 outcome = .failure(CoordinatorError("\(error)"))
             }
+            withExtendedLifetime(lock) {}
+            lock = nil
             handle.finish(outcome)
         }
         thread.name = "lth.coordinator"

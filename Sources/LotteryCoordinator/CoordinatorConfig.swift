@@ -35,6 +35,12 @@ public struct CoordinatorConfig: Sendable {
     /// Seconds between CSV rebuilds while the sweep runs (they are rebuilt once more at the end).
     public var exportInterval: Double
     public var progressStyle: ProgressStyle
+    /// `--retry-failed`: trials that failed for good on an earlier run are queued again, resuming from their last
+    /// recorded round (``ResultsStore/requeueFailed(at:)``). Without it they stay failed.
+    public var retryFailed: Bool
+    /// The results folder's lock, when the caller took it already (`lth sweep` takes it before it writes keys into
+    /// the folder); otherwise the coordinator takes it itself and holds it until it returns.
+    public var folderLock: ResultsFolderLock?
 
     /// - Parameters:
     ///   - specPath: the sweep spec file.
@@ -47,10 +53,13 @@ public struct CoordinatorConfig: Sendable {
     ///   - trialTimeLimit: seconds without progress before a trial is hung (default 1,800).
     ///   - exportInterval: seconds between CSV rebuilds (default 10).
     ///   - progressStyle: status line or log lines (default: by terminal).
+    ///   - retryFailed: queue the trials that failed on an earlier run again (default: they stay failed).
+    ///   - folderLock: the results folder's lock if already taken (default: the coordinator takes it).
     public init(
         specPath: String, bind: String, outputDirectory: URL, keysDirectory: URL? = nil, insecure: Bool = false,
         dataDirectory: URL = CoordinatorConfig.defaultDataDirectory, heartbeatInterval: Double = 1,
-        trialTimeLimit: Double = 1_800, exportInterval: Double = 10, progressStyle: ProgressStyle = .automatic
+        trialTimeLimit: Double = 1_800, exportInterval: Double = 10, progressStyle: ProgressStyle = .automatic,
+        retryFailed: Bool = false, folderLock: ResultsFolderLock? = nil
     ) {
         precondition(
             heartbeatInterval > 0 && trialTimeLimit > 0 && exportInterval > 0, "coordinator timing out of range")
@@ -64,6 +73,8 @@ public struct CoordinatorConfig: Sendable {
         self.trialTimeLimit = trialTimeLimit
         self.exportInterval = exportInterval
         self.progressStyle = progressStyle
+        self.retryFailed = retryFailed
+        self.folderLock = folderLock
     }
 
     /// `$LTH_DATA_DIR` if set, else `./data` (where `lth data fetch` and scripts/setup put datasets).

@@ -123,6 +123,7 @@ final class CoordinatorLoop {
                         id: $0.id, spec: $0.spec,
                         expectedRounds: $0.spec.prune.targetDensity == nil ? RoundEstimate.rounds(of: $0.spec) : nil)
                 })
+            if config.retryFailed { try Self.retryFailed(store: store, logger: logger) }
             let recovered = try store.recoveredState()
             var finished = recovered.done
             for trial in recovered.trials where trial.status != .done && trial.status != .failed {
@@ -160,8 +161,10 @@ final class CoordinatorLoop {
                 let observerLogger = logger
                 authenticator = try ZAPAuthenticator(context: context, allowListDirectory: allowList) { decision in
                     if !decision.accepted {
+                        // The public key in Z85 (what `NAME.key` files hold), so an admin can allow it.
+                        let key = decision.clientKey.map { " with public key \($0.z85)" } ?? ""
                         observerLogger.warning(
-                            "refused a connection from \(decision.address): \(decision.reason) (its key is not in \(allowList))"
+                            "refused a connection from \(decision.address)\(key): \(decision.reason) (its key is not in \(allowList); to let it in, put its NAME.key file there and restart)"
                         )
                     }
                 }
@@ -202,6 +205,23 @@ final class CoordinatorLoop {
             "coordinator for sweep '\(plan.name)' (\(plan.trials.count) trials) listening on \(endpoint) (\(curve ? "CURVE, allow-list \(CoordinatorConfig.allowListPath(config.keysDirectory!))" : "no encryption")); results in \(config.outputDirectory.path)"
         )
         handle.listening(.success(endpoint))
+    }
+
+    /// `--retry-failed`: failed trials back in the queue, from their last recorded round; says what it did.
+    static func retryFailed(store: ResultsStore, logger: Logger) throws(StoreError) {
+        let retried = try store.requeueFailed()
+        if retried.requeued.isEmpty && retried.kept.isEmpty {
+            logger.notice("--retry-failed: no failed trial to retry in \(store.directory.path)")
+        }
+        if !retried.requeued.isEmpty {
+            let resumed = retried.requeued.filter { retried.resumesAt[$0, default: 0] > 0 }.count
+            logger.notice(
+                "--retry-failed: \(retried.requeued.count) failed trial(s) queued again (\(resumed) resume after their recorded rounds, the others start at round 0)"
+            )
+        }
+        for (id, why) in retried.kept.sorted(by: { $0.key < $1.key }) {
+            logger.warning("--retry-failed: trial \(id) stays failed: \(why); delete its results to run it afresh")
+        }
     }
 
     /// Packs each dataset the plan's real trials use, once. Synthetic trials (`synthetic.round_ms`) read no data, so a
@@ -530,62 +550,6 @@ final class CoordinatorLoop {
         if currentTask[assignment.trialID] == taskID { currentTask[assignment.trialID] = nil }
     }
 
-    func handleHello(_ hello: WireMessage.Hello, identity: [UInt8], userID: String?) {
-        let workerID: WorkerID
-        if curve {
-            guard let userID, !userID.isEmpty else {
-                sendRaw(
-                    .reject(WireMessage.Reject(code: .refused, message: "connection not authenticated by CURVE")),
-                    to: identity)
-                return
-            }
-            // The authenticated key name comes first; the self-declared name only tells apart several processes
-            // sharing one key (as `lth sweep`'s local workers do).
-            workerID = userID == hello.workerName ? userID : "\(userID)/\(hello.workerName)"
-        } else {
-            workerID = hello.workerName
-        }
-        if let old = peers[identity], old.workerID != workerID {
-            peers[identity] = nil
-            if routes[old.workerID] == identity { routes[old.workerID] = nil }
-            feed(.workerGone(old.workerID), from: nil)
-        }
-        let previous = routes[workerID].flatMap { peers[$0] }
-        let alive = scheduler.workers[workerID]?.alive == true
-        if let oldRoute = routes[workerID], oldRoute != identity { peers[oldRoute] = nil }
-        peers[identity] = Peer(workerID: workerID, host: hello.host, instanceID: hello.instanceID)
-        leaving.remove(workerID)
-        routes[workerID] = identity
-        if alive, let previous, previous.instanceID == hello.instanceID {
-            // Same process, new connection: keep its trials; cancel the ones it runs that were given to others.
-            event("worker \(workerID) on \(hello.host) reconnected")
-            for running in hello.running where !isCurrent(running.taskID, trialID: running.trialID, worker: workerID) {
-                send(
-                    .cancel(WireMessage.Cancel(taskID: running.taskID, trialID: running.trialID, reason: "reassigned")),
-                    to: workerID)
-            }
-            feed(.heartbeat(workerID, progress: [:]), from: workerID)
-        } else {
-            // A new worker, or a new process: whatever it ran before is requeued by the scheduler.
-            for (taskID, assignment) in assignments where assignment.worker == workerID { forget(taskID: taskID) }
-            for running in hello.running {
-                send(
-                    .cancel(
-                        WireMessage.Cancel(
-                            taskID: running.taskID, trialID: running.trialID, reason: "requeued while disconnected")),
-                    to: workerID)
-            }
-            logger.debug("HELLO from \(workerID): cpu \(hello.cpuKind), build \(hello.buildID), \(hello.cores) cores")
-            feed(
-                .workerHello(workerID, host: hello.host, slots: hello.slots, protocolVersion: Int(Wire.version)),
-                from: workerID)
-            try? store.logEvent(
-                kind: "worker-joined", worker: workerID,
-                message: "host \(hello.host), \(hello.slots) slot(s), cpu \(hello.cpuKind), build \(hello.buildID)")
-        }
-        flushPendingEvents()
-    }
-
     func serveData(_ request: WireMessage.DataRequest, to worker: WorkerID) {
         guard let dataset = datasets[request.datasetID] else {
             send(
@@ -693,6 +657,8 @@ final class CoordinatorLoop {
             completeAwaitingAudit = true
         case .sendHeartbeat(let worker):
             send(.heartbeat(WireMessage.Heartbeat()), to: worker)
+        case .workerJoined(let worker, _, _):
+            say(.error, "internal: worker \(worker) joined outside a HELLO")
         case .log(let text):
             event(text)
         }

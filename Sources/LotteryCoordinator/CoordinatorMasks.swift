@@ -9,11 +9,11 @@ struct MaskRejection: Error, CustomStringConvertible {
 }
 
 extension CoordinatorLoop {
-    /// The weight-matrix shapes of `spec`'s network, `[in, out]` per layer: widths `[784] + model.layers + [10]`
-    /// (MNIST and Fashion-MNIST: 28×28 inputs, 10 classes). LeNet-300-100: `[784,300]`, `[300,100]`, `[100,10]`.
+    /// The weight-matrix shapes of `spec`'s network, `[in, out]` per layer (``Architecture/weightShapes``).
+    /// LeNet-300-100 on MNIST: `[784,300]`, `[300,100]`, `[100,10]`. Specs are validated before they are
+    /// registered, so an architecture that does not fit its input never reaches here; if one did, no shape fits.
     static func expectedShapes(_ spec: TrialSpec) -> [(rows: Int, cols: Int)] {
-        let widths = [784] + spec.model.layers + [10]
-        return (0..<(widths.count - 1)).map { (widths[$0], widths[$0 + 1]) }
+        (try? spec.architecture())?.weightShapes ?? []
     }
 
     /// Checks the masks of a result the scheduler is about to accept, and chooses the bytes to store.

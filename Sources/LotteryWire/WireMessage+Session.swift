@@ -51,12 +51,12 @@ extension WireMessage {
     ///
     /// The protocol version is the header's (every message carries it), so it is not repeated here.
     public struct Hello: Codable, Sendable, Hashable {
-        /// Stable worker name (host name plus a suffix when several workers share a host).
+        /// Worker name for people (`--name`, default the host name); several processes may share it.
         public var workerName: String
         /// Host name, for progress and logs.
         public var host: String
-        /// Unique per worker process start (e.g. random hex). A HELLO with a known name but a new instance
-        /// means the previous process is gone, with its running trials and unacknowledged results.
+        /// Unique per worker process start (e.g. random hex): the worker's identity. Names may repeat; a new
+        /// instance under a known name is another worker process (docs/protocol.md, HELLO).
         public var instanceID: String
         /// Hardware cores of the host.
         public var cores: Int
@@ -130,7 +130,7 @@ extension WireMessage {
         case unknownTask = "unknown_task"
         /// A DATA_REQUEST for a dataset the coordinator does not serve, or out of its bounds.
         case unknownDataset = "unknown_dataset"
-        /// HELLO refused by policy: duplicate worker name with another live instance, build mismatch…
+        /// HELLO refused by policy (no CURVE identity, no slots…). A repeated worker name is not refused.
         case refused
     }
 

@@ -280,7 +280,7 @@ extension WireMessage.TaskAssignment {
         do throws(SpecError) {
             try spec.validate()
             var scratch = spec
-            for column in spec.columns { try scratch.set(column.key, to: column.value) }
+            for column in spec.canonicalColumns { try scratch.set(column.key, to: column.value) }
         } catch {
             let field = error.key.isEmpty ? "message.spec" : "message.spec.\(error.key)"
             throw WireError(.outOfRange(field: field, detail: error.message))

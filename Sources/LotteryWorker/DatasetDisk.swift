@@ -51,6 +51,40 @@ struct DatasetDisk {
         return path
     }
 
+    /// The download file of `ref` that outlives this process, so a worker that died mid-transfer resumes where
+    /// it stopped: `.fetch-<id>-<checksum>.part`, locked with `flock(2)` while this process writes to it (the
+    /// kernel drops the lock when the process dies, even by kill -9). When another live worker on this host holds
+    /// it, a private `.fetch-<id>-<instance>.part` is used instead, from byte 0.
+    ///
+    /// - Returns: the path, a handle positioned at the end of the bytes already there, and how many there are.
+    ///   The last byte of an earlier partial file is dropped, so the first request always asks for at least one
+    ///   byte before the end (the coordinator refuses a request at the end).
+    func resumableDownload(for ref: WireMessage.DatasetRef, instance: String) throws -> (
+        path: String, handle: FileHandle, existing: Int
+    ) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let name = ".fetch-\(ref.id)-\(ref.checksum.prefix(16)).part"
+        let path = (directory as NSString).appendingPathComponent(name)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WorkerError("cannot create \(path): check that the data directory is writable") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            let privatePath = try temporaryPath(for: ref.id, instance: instance)
+            guard let handle = FileHandle(forWritingAtPath: privatePath) else {
+                throw WorkerError("cannot open \(privatePath) for writing")
+            }
+            return (privatePath, handle, 0)
+        }
+        var size = Int(lseek(fd, 0, SEEK_END))
+        if size < 0 || size > DatasetBundle.maxTotalBytes { size = 0 }
+        let existing = max(0, size - 1)
+        guard ftruncate(fd, off_t(existing)) == 0, lseek(fd, off_t(existing), SEEK_SET) == off_t(existing) else {
+            close(fd)
+            throw WorkerError("cannot reuse \(path): \(String(cString: strerror(errno)))")
+        }
+        return (path, FileHandle(fileDescriptor: fd, closeOnDealloc: true), existing)
+    }
+
     /// Unpacks a verified bundle into `<directory>/<id>/` and records its checksum.
     ///
     /// The files go to a hidden staging folder first, the marker last; then the staging folder replaces the

@@ -404,7 +404,7 @@ final class Session {
         }
         TrialJob(
             task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,
-            mailbox: worker.mailbox, logger: logger
+            mailbox: worker.mailbox, logger: logger, threads: config.trialThreads
         ).start()
     }
 
@@ -443,13 +443,27 @@ final class Session {
         guard let record = order.compactMap({ records[$0] }).first(where: { $0.phase == .awaitingData }) else { return }
         let ref = record.task.dataset
         do {
-            let path = try disk.temporaryPath(for: ref.id, instance: config.instanceID)
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                throw WorkerError("cannot open \(path) for writing")
+            let download = try disk.resumableDownload(for: ref, instance: config.instanceID)
+            var started = Fetch(ref: ref, path: download.path, handle: download.handle, requestedAt: .now)
+            if download.existing > 0 {
+                // The bytes a worker that died left behind count toward the checksum, read once.
+                guard let reader = FileHandle(forReadingAtPath: download.path) else {
+                    throw WorkerError("cannot read \(download.path)")
+                }
+                defer { try? reader.close() }
+                var left = download.existing
+                while left > 0, let block = try reader.read(upToCount: min(left, 1 << 20)), !block.isEmpty {
+                    started.hasher.update([UInt8](block))
+                    left -= block.count
+                }
+                guard left == 0 else { throw WorkerError("\(download.path) changed while it was read back") }
+                started.offset = download.existing
             }
-            fetch = Fetch(ref: ref, path: path, handle: handle, requestedAt: .now)
-            logger.info("fetching dataset", metadata: ["dataset": "\(ref.id)", "checksum": "\(ref.checksum)"])
-            requestChunk(ref.id, offset: 0, total: nil)
+            fetch = started
+            logger.info(
+                started.offset > 0 ? "resuming dataset download" : "fetching dataset",
+                metadata: ["dataset": "\(ref.id)", "checksum": "\(ref.checksum)", "offset": "\(started.offset)"])
+            requestChunk(ref.id, offset: started.offset, total: nil)
         } catch {
             failWaiting(for: ref, "cannot fetch dataset '\(ref.id)' into \(config.dataDirectory): \(error)")
         }
@@ -615,6 +629,12 @@ final class Session {
         logger.info("stopping", metadata: ["reason": "\(reason)", "given_back": "\(returned.count)"])
         if !returned.isEmpty { send(.giveBack(WireMessage.GiveBack(trials: returned, reason: reason))) }
         exit = .success(.stopped)
+    }
+
+    /// A fatal error found outside the conversation (the coordinator refused this worker's key): stop, exit with it.
+    func fatal(_ error: WorkerError) {
+        guard exit == nil else { return }
+        fail(error)
     }
 
     private func fail(_ error: WorkerError) {

@@ -95,6 +95,8 @@ struct TrialJob: Sendable {
     let splits: SplitCache
     let mailbox: Mailbox
     let logger: Logger
+    /// Threads the trial's training may use (``WorkerConfig/trialThreads``).
+    var threads = 1
 
     /// Starts the job on a new thread (never Swift's cooperative pool: training blocks for minutes).
     func start() {
@@ -114,7 +116,7 @@ struct TrialJob: Sendable {
                 runner = try SyntheticRunner(spec: task.spec)
             } else {
                 let data = try splits.splits(spec: task.spec, ref: task.dataset, directory: dataDirectory)
-                runner = try IMPRunner(spec: task.spec, data: data)
+                runner = try IMPRunner(spec: task.spec, data: data, threads: threads)
             }
             // Checked every 100 iterations: CANCEL, a drain and SIGTERM stop training mid-round, at once.
             let progress: (IMPProgress) throws -> Void = { [control] p in

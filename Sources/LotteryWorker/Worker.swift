@@ -64,7 +64,10 @@ public final class Worker: Sendable {
         BLAS.setThreads(1)
         let context = try ZMQContext()
         let session = Session(worker: self)
-        var socket = try makeSocket(context, connect: true)
+        var socket = try makeSocket(context)
+        // Connection events: the only way a CURVE client learns that the coordinator refused its key.
+        var monitor = try socket.monitor()
+        try connect(socket)
         session.connected(now: .now)
         var waitingUntil: ContinuousClock.Instant? = nil
 
@@ -99,6 +102,7 @@ public final class Worker: Sendable {
             var poller = ZMQPoller()
             let socketIndex = poller.add(socket)
             let pipeIndex = poller.add(fileDescriptor: mailbox.pipe.readDescriptor)
+            let monitorIndex = poller.add(monitor)
             let ready: [Int]
             do {
                 ready = try poller.poll(timeoutMilliseconds: session.pollTimeout(now: .now))
@@ -114,6 +118,11 @@ public final class Worker: Sendable {
                 }
             }
             _ = pipeIndex
+            if ready.contains(monitorIndex) {
+                while let event = try? monitor.nextEvent(timeoutMilliseconds: 0) {
+                    if let refusal = refusal(event) { session.fatal(refusal) }
+                }
+            }
 
             // 4. Trial threads, stop requests, timers.
             for event in mailbox.take() { session.handle(event) }
@@ -123,33 +132,56 @@ public final class Worker: Sendable {
             // 5. Reconnect: drop the socket now, connect a fresh one after the back-off.
             if let delay = session.wantsReconnect {
                 session.wantsReconnect = nil
-                socket = try makeSocket(context, connect: false)
+                socket = try makeSocket(context)
+                monitor = try socket.monitor()
                 waitingUntil = .now + .milliseconds(delay)
                 logger.warning("reconnecting", metadata: ["in_ms": "\(delay)", "endpoint": "\(config.endpoint)"])
             }
             if let until = waitingUntil, ContinuousClock.now >= until {
-                socket = try makeSocket(context, connect: true)
+                socket = try makeSocket(context)
+                monitor = try socket.monitor()
+                try connect(socket)
                 waitingUntil = nil
                 session.connected(now: .now)
             }
         }
     }
 
-    /// A DEALER for the coordinator: frame limit, CURVE if configured, connected unless `connect` is false
-    /// (the placeholder held while waiting to reconnect).
-    private func makeSocket(_ context: ZMQContext, connect: Bool) throws -> ZMQSocket {
+    /// A DEALER for the coordinator: frame limit, CURVE if configured; not connected yet (it is also the placeholder
+    /// held while waiting to reconnect).
+    private func makeSocket(_ context: ZMQContext) throws -> ZMQSocket {
         let socket = try ZMQSocket(context, type: .dealer)
-        guard connect else { return socket }
         try socket.set(.maxMessageSize, Wire.maxFrameBytes)
         if let curve = config.curve {
             try socket.configureCurveClient(keyPair: curve.keyPair, serverKey: curve.serverKey)
         }
+        return socket
+    }
+
+    /// The coordinator's CURVE server refused this worker's key (its ZAP handler answered 400): the worker cannot get
+    /// in until an admin allows the key, so it stops with a message saying which file to add where. Other handshake
+    /// events (a coordinator restarting, a temporary ZAP failure) are left to the reconnect logic.
+    func refusal(_ event: ZMQMonitorEvent) -> WorkerError? {
+        guard case .handshakeFailedAuth = event.kind, event.value == 400, let curve = config.curve else {
+            if case .handshakeFailedAuth = event.kind {
+                logger.warning("the coordinator's authentication failed", metadata: ["zap_status": "\(event.value)"])
+            }
+            return nil
+        }
+        let file = curve.publicKeyFile.map { "its public key file \($0)" } ?? "its public key"
+        return WorkerError(
+            "the coordinator at \(config.endpoint) refused this worker's key \(curve.keyPair.publicKey.z85) (CURVE, "
+                + "ZAP status 400): add \(file) to the coordinator's workers/ folder (the allow-list in its --keys "
+                + "folder, e.g. `cp \(curve.publicKeyFile ?? "NAME.key") KEYS/workers/`), restart the coordinator, "
+                + "then this worker")
+    }
+
+    private func connect(_ socket: borrowing ZMQSocket) throws {
         do {
             try socket.connect(config.endpoint)
         } catch {
             throw WorkerError("cannot connect to '\(config.endpoint)': \(error) (expected e.g. tcp://host:5555)")
         }
         logger.info("connecting", metadata: ["endpoint": "\(config.endpoint)", "curve": "\(config.curve != nil)"])
-        return socket
     }
 }

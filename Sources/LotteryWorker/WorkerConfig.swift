@@ -9,10 +9,13 @@ public struct WorkerConfig: Sendable {
     public struct Curve: Sendable, Hashable {
         public var keyPair: CurveKeyPair
         public var serverKey: CurveKey
+        /// This worker's public key file (`DIR/NAME.key`), named when the coordinator refuses the key.
+        public var publicKeyFile: String?
 
-        public init(keyPair: CurveKeyPair, serverKey: CurveKey) {
+        public init(keyPair: CurveKeyPair, serverKey: CurveKey, publicKeyFile: String? = nil) {
             self.keyPair = keyPair
             self.serverKey = serverKey
+            self.publicKeyFile = publicKeyFile
         }
     }
 
@@ -45,6 +48,9 @@ public struct WorkerConfig: Sendable {
     /// id, or `seed=N` for every trial with `seed: N`. `nil` (the default) disables it. `lth-worker` sets it from
     /// the environment variable `LTH_FAULT_CRASH_TRIAL`; the fault tests use it to make a poison trial.
     public var faultCrashTrial: String?
+    /// Threads each trial with convolutions trains on (a LeNet trial uses one whatever this says). The numbers
+    /// do not depend on it (docs/conv.md); default 1.
+    public var trialThreads = 1
 
     /// HELLO fields describing the host and build.
     public var host: String
@@ -130,6 +136,7 @@ extension WorkerConfig.Curve {
         }
         return Self(
             keyPair: try CurveKeyPair.load(secretKeyFile: path(secretFile)),
-            serverKey: try CurveKey.load(publicKeyFile: path(serverFile)))
+            serverKey: try CurveKey.load(publicKeyFile: path(serverFile)),
+            publicKeyFile: path(String(secretFile.dropLast("_secret".count))))
     }
 }

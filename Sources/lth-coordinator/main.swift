@@ -18,8 +18,10 @@ struct LTHCoordinator: ParsableCommand {
         commandName: "lth-coordinator",
         abstract: "Serve a sweep of IMP trials to lth-worker processes and record their results.",
         discussion: """
-            Restarting on the same --out resumes: recorded rounds are never recomputed. Ctrl-C or SIGTERM asks \
-            the workers to drain, records what arrives, rebuilds the CSVs and exits 1.
+            Restarting on the same --out resumes: recorded rounds are never recomputed; trials that failed stay \
+            failed unless --retry-failed. One coordinator per results folder: a second one on the same --out \
+            refuses to start (the lock is DIR/.lock, released when the coordinator exits or dies). Ctrl-C or \
+            SIGTERM asks the workers to drain, records what arrives, rebuilds the CSVs and exits 1.
             Keys (--keys DIR): DIR/server.key_secret is the coordinator's pair (`lth keygen DIR --name server`); \
             DIR/workers/NAME.key holds the public key of every worker allowed in, NAME being its identity in \
             logs and CSVs. Give DIR/server.key to the workers. Without --keys only a loopback bind is allowed, \
@@ -51,6 +53,11 @@ struct LTHCoordinator: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Flag(
+        name: .customLong("retry-failed"),
+        help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
+    var retryFailed = false
+
     func validate() throws {
         guard bind.contains("://") else { throw ValidationError("--bind \(bind): expected e.g. tcp://*:5555") }
         guard heartbeatMilliseconds >= 10 else {
@@ -80,7 +87,7 @@ struct LTHCoordinator: ParsableCommand {
             keysDirectory: keys.map { URL(fileURLWithPath: $0, isDirectory: true) }, insecure: insecure,
             dataDirectory: dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
                 ?? CoordinatorConfig.defaultDataDirectory,
-            heartbeatInterval: Double(heartbeatMilliseconds) / 1000)
+            heartbeatInterval: Double(heartbeatMilliseconds) / 1000, retryFailed: retryFailed)
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth-coordinator"))
         let signals = Self.installSignalHandlers(coordinator)
         defer { withExtendedLifetime(signals) {} }

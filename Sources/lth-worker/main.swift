@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import LotteryCLI
+import LotteryCore
 import LotteryWorker
 
 #if canImport(Glibc)
@@ -32,7 +33,16 @@ struct LTHWorker: ParsableCommand {
     @Option(help: "Trials trained at once (default: one per core).")
     var slots: Int?
 
-    @Option(help: "Worker name shown by the coordinator (default: host name). Give each worker on a host its own.")
+    @Option(
+        help:
+            "Threads per trial with convolutions (conv2/4/6; a LeNet trial trains on one). The numbers do not depend on it. (default: 1)"
+    )
+    var trialThreads: Int = 1
+
+    @Option(
+        help:
+            "Worker name shown by the coordinator (default: host name). Names may repeat: each process is its own worker, shown as NAME, NAME#2, …"
+    )
     var name: String?
 
     @Option(name: .customLong("data-dir"), help: "Dataset cache folder (default: $LTH_DATA_DIR or ./data).")
@@ -55,6 +65,7 @@ struct LTHWorker: ParsableCommand {
             throw ValidationError("--connect \(connect): expected e.g. tcp://host:5555")
         }
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1, got \(slots)") }
+        guard trialThreads >= 1 else { throw ValidationError("--trial-threads must be at least 1, got \(trialThreads)") }
         guard heartbeatMilliseconds >= 10 else {
             throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)")
         }
@@ -77,6 +88,7 @@ struct LTHWorker: ParsableCommand {
         var config = WorkerConfig(
             endpoint: connect, dataDirectory: dataDir ?? ProcessInfo.processInfo.environment["LTH_DATA_DIR"] ?? "data")
         if let slots { config.slots = slots }
+        config.trialThreads = trialThreads
         if let name { config.name = name }
         config.heartbeatMilliseconds = heartbeatMilliseconds
         config.buildID = HostFacts.buildID()
@@ -148,6 +160,9 @@ private struct Failure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
 }
+
+// OpenBLAS kernels this CPU can run, before any training (the environment passes on to trial threads).
+BLASCore.restartIfNeeded(preferred: BLAS.preferredCoreType)
 
 do {
     let command = try LTHWorker.parse()

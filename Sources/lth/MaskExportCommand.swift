@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LotteryAnalysis
+import LotteryCore
 import MaskCodec
 
 /// `lth mask export DIR --format npy`: every stored mask as NumPy boolean arrays, one `.npy` file per layer.
@@ -9,9 +11,11 @@ struct MaskExportCommand: ParsableCommand {
         abstract: "Write a results folder's masks as NumPy .npy boolean arrays (one file per layer).",
         discussion: """
             Reads DIR/masks/<trial_id>/round-NN.ltmask (resolving delta files) and writes \
-            OUT/<trial_id>/round-NN/layer-K.npy, each a bool array of shape (fan_in, fan_out) — the layout of \
-            the weights: row = input unit, column = output unit. Load with numpy.load(path). \
-            OUT defaults to DIR/masks-npy.
+            OUT/<trial_id>/round-NN/layer-K.npy, each a bool array in PyTorch's layout: a fully connected layer \
+            (fan_in, fan_out) — row = input unit, column = output unit; a convolution (out, in, 3, 3), \
+            nn.Conv2d's OIHW. The first fully connected layer after a conv stack has its rows in torch.flatten's \
+            (channel, y, x) order. The network of each trial is read from DIR/trials.csv (or rounds.csv). Load \
+            with numpy.load(path). OUT defaults to DIR/masks-npy.
             """
     )
 
@@ -36,7 +40,9 @@ struct MaskExportCommand: ParsableCommand {
         guard let trials = try? manager.contentsOfDirectory(atPath: masks.path).sorted() else {
             throw MaskToolError(description: "\(masks.path): no masks folder (is \(directory) a results folder?)")
         }
+        let architectures = Self.architectures(in: root)
         var files = 0
+        var convLayers = 0
         for trial in trials where !trial.hasPrefix(".") {
             let folder = masks.appendingPathComponent(trial)
             let names = ((try? manager.contentsOfDirectory(atPath: folder.path)) ?? []).filter {
@@ -47,13 +53,39 @@ struct MaskExportCommand: ParsableCommand {
                 let roundFolder = target.appendingPathComponent(trial)
                     .appendingPathComponent(String(name.dropLast(".ltmask".count)))
                 try manager.createDirectory(at: roundFolder, withIntermediateDirectories: true)
+                let architecture = architectures[trial].flatMap { arch in
+                    arch.weightShapes.map { [$0.rows, $0.cols] } == mask.layers.map { [$0.rows, $0.cols] } ? arch : nil
+                }
                 for (index, layer) in mask.layers.enumerated() {
                     let url = roundFolder.appendingPathComponent("layer-\(index).npy")
-                    try Data(layer.npyBytes()).write(to: url)
+                    if let architecture {
+                        let (shape, values) = architecture.pytorchLayout(layer: index, layer.kept)
+                        if shape.count == 4 { convLayers += 1 }
+                        try Data(NPY.boolArray(shape: shape, values: values)).write(to: url)
+                    } else {
+                        try Data(layer.npyBytes()).write(to: url)
+                    }
                     files += 1
                 }
             }
         }
-        print("wrote \(files) .npy files under \(target.path) (numpy.load(path) → bool array [fan_in, fan_out])")
+        print(
+            "wrote \(files) .npy files under \(target.path) (numpy.load(path) → bool array [fan_in, fan_out]"
+                + (convLayers > 0 ? "; \(convLayers) conv layers as [out, in, 3, 3])" : ")"))
+    }
+
+    /// The network of every trial named in `DIR/trials.csv` (else `rounds.csv`), from its `dataset` and
+    /// `model.layers` columns; trials whose columns are missing or unreadable are left out (exported as stored).
+    static func architectures(in root: URL) -> [String: Architecture] {
+        let table =
+            (try? CSVTable(contentsOf: root.appendingPathComponent("trials.csv").path))
+            ?? (try? CSVTable(contentsOf: root.appendingPathComponent("rounds.csv").path))
+        guard let table, let id = table.column("trial_id"), let layers = table.column("model.layers") else { return [:] }
+        let dataset = table.column("dataset")
+        var result: [String: Architecture] = [:]
+        for row in table.rows where result[row[id]] == nil {
+            result[row[id]] = ResultsFolder.architecture(dataset: dataset.map { row[$0] }, layers: row[layers])
+        }
+        return result
     }
 }

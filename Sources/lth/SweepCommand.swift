@@ -25,8 +25,10 @@ struct SweepCommand: ParsableCommand {
         abstract: "Run a sweep on this machine: a coordinator plus local lth-worker processes.",
         discussion: """
             Results go to --out (default results/<sweep name>): rounds.csv, curves.csv, trials.csv, masks/, \
-            results.db; then run `lth report DIR`. Running the same command again resumes an interrupted sweep. \
-            For many hosts run lth-coordinator and lth-worker yourself (docs/zeromq.md for keys).
+            results.db; then run `lth report DIR`. Running the same command again resumes an interrupted sweep; \
+            trials that failed stay failed unless --retry-failed. One sweep per results folder at a time: a second \
+            `lth sweep` on the same --out refuses to start. For many hosts run lth-coordinator and lth-worker \
+            yourself (docs/zeromq.md for keys).
             """
     )
 
@@ -42,6 +44,12 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("slots-per-worker"), help: "Trials each worker trains at once.")
     var slotsPerWorker: Int = 1
 
+    @Option(
+        help:
+            "Threads per trial for networks with convolutions (default: one per core when the sweep has fewer trials than cores, else 1; LeNet trials always train on one). The numbers do not depend on it."
+    )
+    var trialThreads: Int?
+
     @Option(name: .customLong("data-dir"), help: "Folder with <dataset>/ IDX files (default: $LTH_DATA_DIR or ./data).")
     var dataDir: String?
 
@@ -51,9 +59,15 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Flag(
+        name: .customLong("retry-failed"),
+        help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
+    var retryFailed = false
+
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
         guard slotsPerWorker >= 1 else { throw ValidationError("--slots-per-worker must be at least 1") }
+        if let trialThreads, trialThreads < 1 { throw ValidationError("--trial-threads must be at least 1") }
         guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): unknown level")
@@ -79,6 +93,13 @@ struct SweepCommand: ParsableCommand {
             dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? CoordinatorConfig.defaultDataDirectory
         let workerBinary = try Self.workerBinary()
+        // Before anything is written into the folder: a second `lth sweep` on it stops here.
+        let lock: ResultsFolderLock
+        do {
+            lock = try ResultsFolderLock.acquire(directory: outDirectory)
+        } catch {
+            throw SweepError(error.description)
+        }
         let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
         let logs = outDirectory.appendingPathComponent("logs", isDirectory: true)
         let cache = outDirectory.appendingPathComponent("cache", isDirectory: true)
@@ -94,7 +115,8 @@ struct SweepCommand: ParsableCommand {
 
         let config = CoordinatorConfig(
             specPath: spec, bind: "tcp://127.0.0.1:0", outputDirectory: outDirectory, keysDirectory: keys,
-            dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000)
+            dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000,
+            retryFailed: retryFailed, folderLock: lock)
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth.coordinator"))
         let endpoint: String
         switch coordinator.waitUntilListening() {
@@ -104,7 +126,10 @@ struct SweepCommand: ParsableCommand {
             throw SweepError(error.description)
         }
 
-        let count = workers ?? ProcessInfo.processInfo.activeProcessorCount
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = trialThreads ?? Self.defaultTrialThreads(plan: plan, cores: cores)
+        // Conv trials on several threads each: fewer workers, so the cores are not oversubscribed.
+        let count = workers ?? max(1, cores / threads)
         var processes: [Process] = []
         for index in 1...count {
             let log = logs.appendingPathComponent("worker-\(index).log")
@@ -112,7 +137,8 @@ struct SweepCommand: ParsableCommand {
                 processes.append(
                     try Self.startWorker(
                         binary: workerBinary, index: index, endpoint: endpoint, keys: keys, cache: cache,
-                        slots: slotsPerWorker, heartbeatMilliseconds: heartbeatMilliseconds, log: log))
+                        slots: slotsPerWorker, trialThreads: threads, heartbeatMilliseconds: heartbeatMilliseconds,
+                        log: log))
             } catch {
                 coordinator.stop(reason: "cannot start worker \(index)")
                 Self.stop(processes)
@@ -121,7 +147,7 @@ struct SweepCommand: ParsableCommand {
             }
         }
         logger.info(
-            "started \(count) lth-worker process(es) on \(endpoint) (logs in \(logs.path)/worker-K.log)")
+            "started \(count) lth-worker process(es) on \(endpoint), \(threads) thread(s) per conv trial (logs in \(logs.path)/worker-K.log)")
 
         let signals = Self.installSignalHandlers(coordinator)
         let result = coordinator.wait()
@@ -207,8 +233,8 @@ struct SweepCommand: ParsableCommand {
     }
 
     static func startWorker(
-        binary: URL, index: Int, endpoint: String, keys: URL, cache: URL, slots: Int, heartbeatMilliseconds: Int,
-        log: URL
+        binary: URL, index: Int, endpoint: String, keys: URL, cache: URL, slots: Int, trialThreads: Int,
+        heartbeatMilliseconds: Int, log: URL
     ) throws -> Process {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
@@ -217,13 +243,23 @@ struct SweepCommand: ParsableCommand {
         process.executableURL = binary
         process.arguments = [
             "--connect", endpoint, "--keys", keys.path, "--name", "worker-\(index)", "--slots", "\(slots)",
-            "--data-dir", cache.path, "--heartbeat-ms", "\(heartbeatMilliseconds)",
+            "--data-dir", cache.path, "--heartbeat-ms", "\(heartbeatMilliseconds)", "--trial-threads", "\(trialThreads)",
         ]
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
         return process
+    }
+
+    /// Threads per conv trial when `--trial-threads` is not given: a sweep with at least as many top-level trials
+    /// as cores keeps every core busy with one trial each (the most trials per hour: no thread waits on another);
+    /// one with fewer trials (a single Conv-6 trial, a 2-seed pilot) gives each trial the cores it would otherwise
+    /// leave idle. LeNet sweeps: 1 (an MLP trains on one thread).
+    static func defaultTrialThreads(plan: SweepPlan, cores: Int) -> Int {
+        let specs = plan.trials.map(\.spec)
+        guard specs.contains(where: { (try? $0.architecture())?.hasConvolutions ?? false }) else { return 1 }
+        return max(1, cores / max(1, min(cores, specs.count)))
     }
 
     /// SIGTERM to every worker still running, then SIGKILL to those still there after 10 s.

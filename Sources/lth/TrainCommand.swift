@@ -32,6 +32,12 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var data: DataDirOption
 
+    @Option(
+        help:
+            "Threads for a network with convolutions (default: one per core; LeNet trains on one). The numbers do not depend on it."
+    )
+    var threads: Int?
+
     func run() throws {
         let spec = try buildSpec()
         let splits: DataSplits
@@ -53,7 +59,8 @@ struct TrainCommand: ParsableCommand {
     /// same trial again on the same folder resumes after the last recorded round.
     func runIMP(spec: TrialSpec, splits: DataSplits, folder: String) throws {
         let runner: IMPRunner
-        do { runner = try IMPRunner(spec: spec, data: splits) } catch {
+        let threadCount = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        do { runner = try IMPRunner(spec: spec, data: splits, threads: threadCount) } catch {
             throw ValidationError("\(specFile.map { "\($0): " } ?? "")\(error)")
         }
         let trialID = spec.trialID
@@ -175,9 +182,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The spec as `key: value` lines (every key, defaults resolved): `lth train trial.yaml` runs it again.
+    /// The `model` name is written as a comment: every key it sets is there explicitly.
     static func yaml(_ spec: TrialSpec) -> String {
         spec.columns.map { column -> String in
             let text = column.value.description
+            if column.key == "model" { return "# model: \(text)" }
             let plain = text.isEmpty || text.hasPrefix("[") || Double(text) != nil || !text.contains(": ")
             return "\(column.key): \(plain ? text : "\"\(text)\"")"
         }.joined(separator: "\n") + "\n"
@@ -199,7 +208,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         var spec = TrialSpec()
-        for (key, value) in parsed {
+        for (key, value) in TrialSpec.presetsFirst(parsed, key: \.0) {
             do { try spec.set(key, to: value) } catch { throw ValidationError("--set \(key): \(error.message)") }
         }
         do { try spec.validate() } catch { throw ValidationError("--set: \(error)") }

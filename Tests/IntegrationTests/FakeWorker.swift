@@ -21,8 +21,7 @@ struct TestFailure: Error, CustomStringConvertible {
 /// weights, chosen by a seeded RNG from the trial id and round.
 enum FakeMasks {
     static func shapes(_ spec: TrialSpec) -> [(rows: Int, cols: Int)] {
-        let widths = [784] + spec.model.layers + [10]
-        return (0..<(widths.count - 1)).map { (widths[$0], widths[$0 + 1]) }
+        (try? spec.architecture())?.weightShapes ?? []
     }
 
     static func prune(_ mask: Mask, trialID: String, round: Int) -> Mask {

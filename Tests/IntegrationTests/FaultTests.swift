@@ -140,13 +140,14 @@ final class FaultCluster {
         return child
     }
 
-    func worker(_ name: String, environment: [String: String] = [:]) throws -> Child {
+    /// A worker named `name`; with `named: false` it gets no `--name` (so it says the host name, as every unnamed
+    /// worker on this host does) and shares the dataset cache `cache-shared` with the other unnamed ones.
+    func worker(_ name: String, named: Bool = true, environment: [String: String] = [:]) throws -> Child {
+        let cache = dir.appendingPathComponent(named ? "cache-\(name)" : "cache-shared").path
         let child = try Child(
             bin.appendingPathComponent("lth-worker"),
-            [
-                "--connect", endpoint, "--name", name, "--slots", "1", "--heartbeat-ms", "200", "--data-dir",
-                dir.appendingPathComponent("cache-\(name)").path,
-            ],
+            ["--connect", endpoint] + (named ? ["--name", name] : [])
+                + ["--slots", "1", "--heartbeat-ms", "200", "--data-dir", cache],
             log: log("worker-\(name)"), environment: environment)
         children.append(child)
         return child
@@ -369,6 +370,22 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
                 #expect(coordinator.output.contains("failed: \(id)"), "the summary names the failed trial")
             }
             try FaultSweep.expectMatchesReference(cluster.out, only: Set(healthy.compactMap { $0["trial_id"] }))
+            cluster.stopAll()
+
+            // A plain re-run leaves the failed trial failed; `--retry-failed` (the cause fixed: no poison) queues it
+            // again and the sweep ends with the reference numbers.
+            let plain = try cluster.coordinator()
+            #expect(plain.wait(seconds: 60) == 1, "\(cluster.logs)")
+            #expect(
+                try readCSV(cluster.out.appendingPathComponent("trials.csv")).filter { $0["status"] == "failed" }.count
+                    == 1)
+            let retry = try cluster.coordinator(["--retry-failed"])
+            _ = try cluster.worker("a")
+            #expect(retry.wait(seconds: 240) == 0, "\(cluster.logs)")
+            #expect(retry.output.contains("--retry-failed: 1 failed trial(s) queued again"), "\(retry.output)")
+            try FaultSweep.expectMatchesReference(cluster.out)
+            let retried = try cluster.store().events().filter { $0.kind == "retried" }
+            #expect(retried.map(\.trialID) == failed.map { $0["trial_id"] })
         }
     }
 

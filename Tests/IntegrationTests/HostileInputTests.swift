@@ -179,11 +179,21 @@ import ZeroMQ
             }
             let intruder = try worker(bad, "intruder")
             #expect(coordinator.waitForOutput("refused a connection", seconds: 30), "\(coordinator.output)")
+            // The coordinator names the refused key as its NAME.key file holds it, so an admin can allow it.
+            let intruderKey = try CurveKey.load(publicKeyFile: bad.appendingPathComponent("intruder.key").path)
+            #expect(coordinator.output.contains("with public key \(intruderKey.z85)"), "\(coordinator.output)")
+            // The intruder learns it was refused and stops with one line saying what to do (no endless reconnects).
+            #expect(intruder.wait(seconds: 30) == 1, "\(intruder.output)")
+            let last = intruder.output.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(
+                last.hasPrefix("lth-worker: the coordinator at \(cluster.endpoint) refused this worker's key"),
+                "\(last)")
+            #expect(
+                last.contains(bad.appendingPathComponent("intruder.key").path) && last.contains("workers/"), "\(last)")
+            #expect(!intruder.output.contains("reconnecting"), "\(intruder.output)")
             let honest = try worker(good, "node1")
             #expect(coordinator.wait(seconds: 240) == 0, "\(coordinator.output)")
             #expect(honest.wait(seconds: 30) == 0)
-            intruder.terminate()
-            _ = intruder.wait(seconds: 10)
             #expect(!intruder.output.contains("trial starts"), "the intruder never got a task: \(intruder.output)")
             #expect(!coordinator.output.contains("intruder"), "nothing the intruder said reached the coordinator")
             let rows = try readCSV(cluster.out.appendingPathComponent("rounds.csv"))

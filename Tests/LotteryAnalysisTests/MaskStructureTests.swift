@@ -157,4 +157,21 @@ func handMadeMask() -> [MaskLayer] {
             #expect(error.description == "r.csv:3: 3 cells but the header has 2 columns")
         }
     }
+
+    /// A conv network's units are channels: a filter pruned away starves every filter of the next layer that
+    /// reads only its channel.
+    @Test func convLayersCountFiltersAndChannelsAsUnits() throws {
+        let arch = try Architecture(
+            tokens: [.conv(2), .conv(2)], input: InputShape(channels: 1, height: 3, width: 3), classes: 2)
+        // conv1 [9, 2]: filter 1 keeps nothing.
+        let conv1 = MaskLayer(rows: 9, cols: 2, kept: (0..<18).map { $0 % 2 == 0 })
+        // conv2 [18, 2] (rows (k·2 + c)): nothing reads channel 0; everything reads channel 1.
+        let conv2 = MaskLayer(rows: 18, cols: 2, kept: (0..<36).map { ($0 / 2) % 2 == 1 })
+        let output = MaskLayer(rows: 18, cols: 2, kept: Array(repeating: true, count: 36))
+        let layers = MaskStructure.analyze([conv1, conv2, output], architecture: arch)
+        #expect(layers[0].colsWithoutIn == 1 && layers[0].zombieUnits == 1 && layers[0].inputUnits == 1)
+        #expect(layers[1].inputUnits == 2 && layers[1].inputUnitsWithoutOut == 1)
+        #expect(layers[1].kept == 18 && layers[1].effectiveKept == 0 && layers[1].zombieUnits == 2)
+        #expect(layers[2].inputUnits == 2 && layers[2].zombieUnits == 2)
+    }
 }

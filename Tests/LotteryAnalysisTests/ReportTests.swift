@@ -77,7 +77,8 @@ func scan(_ path: String) throws -> ReportScan {
         "out_degree_min", "out_degree_mean", "out_degree_max", "out_degree_gini",
         "in_degree_min", "in_degree_mean", "in_degree_max", "in_degree_gini",
         "rows_without_out", "cols_without_in", "zombie_units", "inactive_units", "dead_units", "inactive_inputs",
-        "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after",
+        "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after", "kind", "input_units",
+        "input_units_without_out",
     ]
     static let similarityColumns = [
         "kind", "configuration_a", "configuration_b", "trial_a", "trial_b", "seed_a", "seed_b", "round_a", "round_b",

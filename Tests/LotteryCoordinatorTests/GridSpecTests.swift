@@ -263,6 +263,39 @@ struct GridSpecTests {
         #expect(paper.expectedBranchTrials == 20 * 20 * paper.trials[0].spec.controlsSeeds)
     }
 
+    @Test func shippedConvSweepsLoadWithThePapersSettings() throws {
+        let quick = try loadSweep(path: repositoryRoot.appendingPathComponent("sweeps/conv-quick.yaml").path)
+        #expect(quick.trials.count == 4)
+        #expect(quick.trials.allSatisfy { $0.spec.dataset == "fashion-mnist" && $0.spec.model.layers == ModelPreset.conv2.layers })
+        // Explicit keys win over the preset: 800 iterations, not conv2's 20,000; the preset's lr stays.
+        #expect(quick.trials.allSatisfy { $0.spec.train.iterations == 800 && $0.spec.train.lr == 2e-4 })
+        #expect(quick.trials[0].spec.resolvedRates == [0.2, 0.2, 0.4, 0.4, 0.2])
+        let paper = try loadSweep(path: repositoryRoot.appendingPathComponent("sweeps/conv-paper.yaml").path)
+        #expect(paper.trials.count == 3 * 2 * 5)
+        let conv6 = paper.trials.filter { $0.spec.model.layers == ModelPreset.conv6.layers }
+        #expect(conv6.count == 10 && conv6.allSatisfy { $0.spec.train.iterations == 30_000 && $0.spec.train.lr == 3e-4 })
+        #expect(conv6[0].spec.resolvedRates.first == 0.15 && conv6[0].spec.dataset == "cifar10")
+        #expect(paper.trials.allSatisfy { $0.spec.train.evalEvery == 500 && $0.spec.prune.rounds == 20 })
+    }
+
+    @Test func presetOnAGridAxisLeavesTheBasesKeysInCharge() throws {
+        let plan = try parseSweep(
+            text: "name: p\nbase: {train: {iterations: 300}, model.init: he-normal}\ngrid:\n  model: [conv2, lenet300-100]\n",
+            file: "p.yaml")
+        #expect(plan.trials.count == 2)
+        #expect(plan.trials.allSatisfy { $0.spec.train.iterations == 300 && $0.spec.model.initializer == .heNormal })
+        #expect(plan.trials[0].spec.train.lr == 2e-4 && plan.trials[1].spec.train.lr == 1.2e-3)
+    }
+
+    @Test func misspelledPresetIsAFileLineError() {
+        do {
+            _ = try parseSweep(text: "name: p\nbase:\n  model: conv7\n", file: "p.yaml")
+            Issue.record("accepted model: conv7")
+        } catch {
+            #expect(error.description.hasPrefix("p.yaml:3: base.model: 'conv7' is not one of lenet300-100, conv2"))
+        }
+    }
+
     @Test func docMentionsEveryKey() throws {
         let doc = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/sweep-spec.md"), encoding: .utf8)
         for key in TrialSpec.keys.map(\.name) {

@@ -44,7 +44,7 @@ extension [SchedulerAction] {
 extension SchedulerStateMachine {
     /// HELLO + READY(credit) at `now`.
     mutating func join(_ id: WorkerID, slots: Int = 1, credit: Int? = nil, now: Double) -> [SchedulerAction] {
-        _ = event(.workerHello(id, host: "host-\(id)", slots: slots, protocolVersion: 1), now: now)
+        _ = event(.workerHello(name: id, instance: id, host: "host-\(id)", slots: slots, protocolVersion: 1), now: now)
         return event(.workerReady(id, credit: credit ?? slots), now: now)
     }
 
@@ -67,7 +67,8 @@ struct SchedulerStateMachineTests {
     @Test func noTaskWithoutCreditAndAtMostCreditTasks() {
         let plan = plannedTrials(5)
         var scheduler = SchedulerStateMachine(plan: plan, config: config)
-        let hello = scheduler.event(.workerHello("w1", host: "a", slots: 4, protocolVersion: 1), now: 0)
+        let hello = scheduler.event(
+            .workerHello(name: "w1", instance: "w1", host: "a", slots: 4, protocolVersion: 1), now: 0)
         #expect(hello.assigned.isEmpty)
         #expect(scheduler.event(.tick, now: 0.5).assigned.isEmpty)
         let ready = scheduler.event(.workerReady("w1", credit: 2), now: 1)
@@ -83,8 +84,8 @@ struct SchedulerStateMachineTests {
 
     @Test func loadSpreadsToTheWorkerWithMostCredit() {
         var scheduler = SchedulerStateMachine(plan: plannedTrials(4), config: config)
-        _ = scheduler.event(.workerHello("a", host: "a", slots: 2, protocolVersion: 1), now: 0)
-        _ = scheduler.event(.workerHello("b", host: "b", slots: 2, protocolVersion: 1), now: 0)
+        _ = scheduler.event(.workerHello(name: "a", instance: "a", host: "a", slots: 2, protocolVersion: 1), now: 0)
+        _ = scheduler.event(.workerHello(name: "b", instance: "b", host: "b", slots: 2, protocolVersion: 1), now: 0)
         _ = scheduler.event(.workerReady("a", credit: 2), now: 0)  // takes 2 at once
         let actions = scheduler.event(.workerReady("b", credit: 2), now: 0)
         #expect(actions.assigned.map(\.worker) == ["b", "b"])
@@ -93,7 +94,8 @@ struct SchedulerStateMachineTests {
 
     @Test func versionMismatchAndUnknownWorkersAreRejected() {
         var scheduler = SchedulerStateMachine(plan: plannedTrials(1), config: config)
-        let hello = scheduler.event(.workerHello("old", host: "h", slots: 1, protocolVersion: 0), now: 0)
+        let hello = scheduler.event(
+            .workerHello(name: "old", instance: "old", host: "h", slots: 1, protocolVersion: 0), now: 0)
         #expect(
             hello.contains {
                 if case .reject("old", let reason) = $0 {
@@ -266,7 +268,7 @@ struct SchedulerStateMachineTests {
         let plan = plannedTrials(2, rounds: 2, controls: [.reinitRandom], controlsSeeds: 2)
         let parent = plan[0].id
         var scheduler = SchedulerStateMachine(plan: plan, config: config)
-        _ = scheduler.event(.workerHello("w1", host: "h", slots: 2, protocolVersion: 1), now: 0)
+        _ = scheduler.event(.workerHello(name: "w1", instance: "w1", host: "h", slots: 2, protocolVersion: 1), now: 0)
         #expect(scheduler.event(.workerReady("w1", credit: 1), now: 0).assigned.map(\.task.trialID) == [parent])
         #expect(
             scheduler.event(.roundResult("w1", trialID: parent, round: 0, isFinalRound: false), now: 1).branchesCreated

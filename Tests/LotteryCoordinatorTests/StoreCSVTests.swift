@@ -6,7 +6,7 @@ import Testing
 @Suite("Results store: derived CSVs")
 struct StoreCSVTests {
     static let hyperparameters = [
-        "dataset", "model.layers", "model.init", "train.optimizer", "train.lr", "train.momentum", "train.batch",
+        "dataset", "model", "model.layers", "model.init", "train.optimizer", "train.lr", "train.momentum", "train.batch",
         "train.iterations", "train.eval_every", "data.validation", "seed", "seeds.init", "seeds.order",
         "seeds.split", "prune.strategy", "prune.rates", "prune.rounds", "prune.target_density", "prune.criterion", "prune.schedule", "prune.densities", "reinit", "controls",
         "controls_seeds", "synthetic.round_ms", "branch.kind", "branch.parent_trial", "branch.parent_round",
@@ -78,7 +78,7 @@ struct StoreCSVTests {
             let expectedIDs: [String] = [wide.trialID, wide.trialID, wide.trialID, narrow.trialID, branch.trialID]
             #expect(ids == expectedIDs)
             let wideRows = rounds[1...3]
-            #expect(wideRows.allSatisfy { $0.contains(",mnist,\"[300, 100]\",glorot-normal,adam,") })
+            #expect(wideRows.allSatisfy { $0.contains(",mnist,lenet300-100,\"[300, 100]\",glorot-normal,adam,") })
             #expect(wideRows.allSatisfy { $0.contains(",\"[0.2, 0.2, 0.1]\",") })
             let roundColumn = ResultsCSV.roundsHeader(layerCount: 3).firstIndex(of: "round")!
             // Fields before `round` contain quoted lists with commas; count quoted fields as one.

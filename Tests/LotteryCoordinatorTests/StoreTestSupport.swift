@@ -9,7 +9,7 @@ enum StoreFixture {
     static func spec(seed: Int, layers: [Int] = [300, 100]) -> TrialSpec {
         var spec = TrialSpec()
         spec.seed = seed
-        spec.model.layers = layers
+        spec.model.layers = layers.map { .fc($0) }
         spec.train.iterations = 1_000
         spec.prune.rounds = 3
         return spec

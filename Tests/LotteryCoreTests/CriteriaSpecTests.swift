@@ -53,7 +53,9 @@ struct CriteriaSpecTests {
         spec.controls = [.reinitRandom]
         // The canonical text as it was before issue 16's keys existed.
         let added: Set<String> = ["prune.criterion", "prune.schedule", "prune.densities"]
-        let before = spec.columns.filter { !added.contains($0.key) }.map { "\($0.key)=\($0.value)" }
+        let before = try TrialSpec.keys.filter { $0.isCanonical && !added.contains($0.name) }.map {
+            "\($0.name)=\(try spec.value(of: $0.name))"
+        }
         #expect(spec.canonicalText == before.joined(separator: "\n"))
         #expect(spec.trialID == "t" + String(SHA256.hexDigest(Array(before.joined(separator: "\n").utf8)).prefix(16)))
         var explicit = spec
@@ -79,6 +81,17 @@ struct CriteriaSpecTests {
             #expect(spec.canonicalText.contains("prune.criterion") == (criterion != .largeFinal))
         }
         #expect(ids.count == PruneCriterion.allCases.count)
+    }
+
+    /// Prune's hand-written Codable (it omits default criteria) must carry every other field, per-kind rates too.
+    @Test func pruneJSONKeepsEveryField() throws {
+        var spec = TrialSpec()
+        try spec.set("prune.rates.conv", to: .double(0.3))
+        try spec.set("prune.criterion", to: .string("movement"))
+        try spec.set("prune.target_density", to: .double(0.5))
+        let back = try JSONDecoder().decode(TrialSpec.self, from: JSONEncoder().encode(spec))
+        #expect(back.prune.kindRates != nil && back.prune.kindRates == spec.prune.kindRates)
+        #expect(back == spec)
     }
 
     @Test func badCriteriaAreOneLineErrors() throws {

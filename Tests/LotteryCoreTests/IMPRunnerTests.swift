@@ -99,7 +99,7 @@ struct IMPRunnerTests {
         let spec = tinySpec()
         let runner = try IMPRunner(spec: spec, data: tinyData)
         let theta0 = runner.initialNetwork
-        let mask = randomMasks(widths: runner.widths, keep: 0.4, seed: 9)
+        let mask = randomMasks(widths: runner.architecture.widths!, keep: 0.4, seed: 9)
         var model = Reinit.startingNetwork(spec: spec, round: 1, mask: mask, theta0: theta0)
         for l in mask.indices { #expect(zip(model.layers[l].weight.data, mask[l].kept).allSatisfy { $1 || $0 == 0 }) }
         _ = Trainer(spec: spec, data: tinyData).train(&model)
@@ -130,7 +130,7 @@ struct IMPRunnerTests {
         let spec = tinySpec()
         let runner = try IMPRunner(spec: spec, data: tinyData)
         let theta0 = runner.initialNetwork
-        let mask = randomMasks(widths: runner.widths, keep: 0.5, seed: 3)
+        let mask = randomMasks(widths: runner.architecture.widths!, keep: 0.5, seed: 3)
         var trained = theta0
         _ = Trainer(spec: spec, data: tinyData).train(&trained)
         let start = Reinit.startingNetwork(spec: spec, round: 2, mask: mask, theta0: theta0, trained: trained)
@@ -180,7 +180,7 @@ struct IMPRunnerTests {
         let spec = tinySpec(reinit: .signedConstant)
         let runner = try IMPRunner(spec: spec, data: tinyData)
         let theta0 = runner.initialNetwork
-        let mask = randomMasks(widths: runner.widths, keep: 0.5, seed: 5)
+        let mask = randomMasks(widths: runner.architecture.widths!, keep: 0.5, seed: 5)
         let start = Reinit.startingNetwork(spec: spec, round: 1, mask: mask, theta0: theta0)
         for l in mask.indices {
             let layer = theta0.layers[l]

@@ -33,3 +33,29 @@ struct RealMNISTTests {
         #expect(run.finalTestAccuracy >= 0.97, "test accuracy \(run.finalTestAccuracy)")
     }
 }
+
+/// Numbers of the release before conv networks (13a31b3, `lth train` on real MNIST), pinned: the model
+/// description must not change a bit of LeNet's training.
+@Suite("Real MNIST: LeNet numbers pinned across the layer-stack change")
+struct PinnedLeNetTests {
+    @Test func shortIMPTrialGivesTheOldReleasesNumbers() throws {
+        let directory = DataStore.defaultDirectory()
+        let folder = DataStore.folder("mnist", directory: directory)
+        guard FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(DataStore.fileNames[0]))
+        else {
+            Issue.record("real MNIST not found at \(folder); run scripts/setup")
+            return
+        }
+        var spec = TrialSpec()
+        try spec.set("train.iterations", to: .int(100))
+        try spec.set("train.eval_every", to: .int(50))
+        try spec.set("prune.rounds", to: .int(1))
+        try spec.set("seed", to: .int(7))
+        let runner = try IMPRunner(spec: spec, data: try DataStore.splits(for: spec, directory: directory))
+        var rounds: [RoundMetrics] = []
+        try runner.run { rounds.append($0.metrics) }
+        #expect(rounds.map(\.valLossAtES) == [0.3539637607974102, 0.3317544200366686])
+        #expect(rounds.map(\.testAccAtES) == [0.8984, 0.9073])
+        #expect(rounds.map(\.density) == [1.0, 0.8003756574004508])
+    }
+}

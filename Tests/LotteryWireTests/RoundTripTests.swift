@@ -20,6 +20,25 @@ import Testing
         #expect(try decoded.encode() == frames)
     }
 
+    /// Conv specs — a preset and a custom stack with per-kind rates — survive the TASK message's checks.
+    @Test(arguments: ["conv6", "custom"])
+    func convTaskRoundTrips(model: String) throws {
+        var spec = TrialSpec()
+        try spec.set("dataset", to: .string("cifar10"))
+        if model == "custom" {
+            try spec.set("model.layers", to: .list([.string("conv16"), .string("pool"), .int(32)]))
+            try spec.set("prune.rates.conv", to: .double(0.3))
+        } else {
+            try spec.set("model", to: .string(model))
+        }
+        let message = WireMessage.task(
+            .init(taskID: 3, trialID: spec.trialID, spec: spec, dataset: WireMessage.DatasetRef(id: "cifar10", checksum: String(repeating: "a", count: 64))))
+        let decoded = try WireMessage.decode(try message.encode())
+        #expect(decoded == message)
+        guard case .task(let task) = decoded else { Issue.record("not a TASK"); return }
+        #expect(task.spec.resolvedRates.first == (model == "custom" ? 0.3 : 0.15))
+    }
+
     @Test func bodyIsSortedSnakeCaseJSON() throws {
         let frames = try Fixtures.all[9].encode()  // ROUND_RESULT with two blobs
         let text = try #require(String(bytes: frames[1], encoding: .utf8))
@@ -29,6 +48,24 @@ import Testing
         #expect(text.contains(#""task_id":17"#))
         #expect(!text.contains("taskID"))
         #expect(frames.count == 4)
+    }
+
+    /// The HELLO, byte for byte: the worker's identity is `instance_id` (issue 15); a rename of a field on either
+    /// side would change these bytes and must bump the protocol version. Header: version 2 (issue 16 bumped it for
+    /// TASK and ROUND_RESULT fields; HELLO's body is unchanged).
+    @Test func helloBytesArePinned() throws {
+        let frames = try Fixtures.all[1].encode()
+        #expect(frames[0] == [0x4C, 0x54, 0x57, 0x31, 0x00, 0x02, 0x01])
+        let body = try #require(String(bytes: frames[1], encoding: .utf8))
+        #expect(
+            body
+                == #"{"blobs":[],"message":{"build_id":"dev","cores":2,"cpu_kind":"arm64","datasets":[],"host":"laptop","instance_id":"1","running":[],"slots":1,"worker_name":"laptop"}}"#
+        )
+        // Two processes under one name differ only in their instance id, and decode as different workers.
+        var other = try #require({ if case .hello(let hello) = Fixtures.all[1] { hello } else { nil } }())
+        other.instanceID = "2"
+        let decoded = try WireMessage.decode(try WireMessage.hello(other).encode())
+        #expect(decoded != Fixtures.all[1])
     }
 
     @Test func maskParentsTravelAsHex() throws {

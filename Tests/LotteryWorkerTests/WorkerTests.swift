@@ -295,6 +295,51 @@ struct WorkerTests {
         }
     }
 
+    /// A worker that died mid-transfer left `.fetch-<id>-<checksum>.part`; the next one on the host resumes from it
+    /// (less the last byte), unless another live worker holds it locked, when it starts a private file from 0.
+    @Test(arguments: [false, true])
+    func aDownloadResumesFromThePartialFileADeadWorkerLeft(lockedByAnother: Bool) throws {
+        try withTemporaryDirectory { dir in
+            let bundle = TinyData.bundle
+            let partial = dir + "/.fetch-mnist-\(TinyData.ref.checksum.prefix(16)).part"
+            try Data(bundle[0..<150_000]).write(to: URL(fileURLWithPath: partial))
+            var holder: Int32 = -1
+            if lockedByAnother {
+                holder = open(partial, O_RDWR)
+                #expect(flock(holder, LOCK_EX | LOCK_NB) == 0)
+            }
+            defer { if holder >= 0 { close(holder) } }
+            let coordinator = try FakeCoordinator()
+            let running = RunningWorker(testConfig(endpoint: coordinator.endpoint, dataDirectory: dir))
+            defer { running.shutDown() }
+            _ = try coordinator.handshake()
+            let spec = tinySpec(seed: 12)
+            try coordinator.send(
+                .task(WireMessage.TaskAssignment(taskID: 50, trialID: spec.trialID, spec: spec, dataset: TinyData.ref)))
+            var offsets: [Int] = []
+            while true {
+                let request = try coordinator.expect("DATA_REQUEST") {
+                    if case .dataRequest(let r) = $0 { r } else { nil }
+                }
+                offsets.append(request.offset)
+                let end = min(bundle.count, request.offset + request.length)
+                try coordinator.send(
+                    .dataChunk(
+                        WireMessage.DataChunk(
+                            datasetID: "mnist", offset: request.offset, totalSize: bundle.count,
+                            checksum: TinyData.ref.checksum, bytes: Array(bundle[request.offset..<end]))))
+                if end == bundle.count { break }
+            }
+            #expect(offsets.first == (lockedByAnother ? 0 : 149_999))
+            for result in try (0..<3).map({ _ in try coordinator.roundResult() }) { try coordinator.ack(result) }
+            _ = try coordinator.expect("TRIAL_DONE") { if case .trialDone(let d) = $0 { d } else { nil } }
+            let installed = try DatasetBundle.packDirectory(URL(fileURLWithPath: dir), dataset: "mnist")
+            #expect(installed == bundle)
+            // Done: the worker's own download file is gone; a file another worker holds is left to it.
+            #expect(FileManager.default.fileExists(atPath: partial) == lockedByAnother)
+        }
+    }
+
     @Test func aDatasetWithTheWrongChecksumFailsTheTrialAndIsFetchedAfresh() throws {
         try withTemporaryDirectory { dir in
             let coordinator = try FakeCoordinator()

@@ -164,6 +164,40 @@ struct CurveTests {
         }
     }
 
+    /// What lets a worker say "the coordinator refused my key" instead of reconnecting forever (issue 15).
+    @Test("a refused client learns it from its socket monitor: HANDSHAKE_FAILED_AUTH with ZAP status 400")
+    func refusedClientSeesTheAuthFailure() throws {
+        let context = try ZMQContext()
+        let decisions = Box<[ZAPDecision]>([])
+        try withServer(context, decisions: decisions) { _, endpoint, _ in
+            func events(_ pair: CurveKeyPair) throws -> [ZMQMonitorEvent.Kind] {
+                let client = try ZMQSocket(context, type: .dealer)
+                try client.set(.linger, 0)
+                try client.configureCurveClient(keyPair: pair, serverKey: keys.serverKeys.publicKey)
+                let monitor = try client.monitor()
+                try client.connect(endpoint)
+                var seen: [ZMQMonitorEvent] = []
+                // A bound against hangs only (the loop ends at the first handshake outcome): generous for a loaded CI.
+                let deadline = Date().addingTimeInterval(4 * Double(patience) / 1000)
+                while Date() < deadline {
+                    guard let event = try monitor.nextEvent(timeoutMilliseconds: 50) else { continue }
+                    seen.append(event)
+                    if case .handshakeFailedAuth = event.kind { #expect(event.value == 400) }
+                    if [.handshakeFailedAuth, .handshakeSucceeded].contains(event.kind) { break }
+                }
+                // Used after the wait, so the optimiser cannot end the (noncopyable) socket's life at `connect`.
+                try client.set(.linger, 0)
+                return seen.map(\.kind)
+            }
+            let refused = try events(keys.unknownClient)
+            #expect(refused.contains(.handshakeFailedAuth), "\(refused)")
+            #expect(!refused.contains(.handshakeSucceeded))
+            let admitted = try events(keys.allowedClient)
+            #expect(admitted.contains(.handshakeSucceeded), "\(admitted)")
+            #expect(!admitted.contains(.handshakeFailedAuth))
+        }
+    }
+
     @Test("a client with the wrong server key never gets a message through")
     func wrongServerKey() throws {
         let context = try ZMQContext()

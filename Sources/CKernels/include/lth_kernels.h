@@ -6,6 +6,9 @@
 /// Whether this CPU runs the AVX2 kernels below (checked once per call; a load of a libgcc/compiler-rt global).
 int lth_has_avx2(void);
 
+/// Whether the CPU (and OS) support AVX-512 F, BW, DQ, VL and CD: what OpenBLAS's SkylakeX kernels use.
+int lth_has_avx512(void);
+
 /// One Adam step over `count` parameters, 8 lanes per instruction (AVX2; call only when lth_has_avx2()).
 ///
 /// Per parameter, exactly these IEEE single-precision operations in this order, no fused multiply-add (the same

@@ -9,35 +9,20 @@ public enum RoundEstimate {
     ///
     /// - A branch (control) trial trains its parent's mask once: 1 round.
     /// - `prune.rounds` R: R + 1 rounds (0…R).
-    /// - `prune.target_density` d: the IMP loop stops after the first round whose kernel density is ≤ d. We
-    ///   replay its arithmetic on weight counts: per weight layer `remaining -= round(rate × remaining)`
-    ///   (`global-magnitude`: one rate over all kernels together), rounding half away from zero. This is
-    ///   exact if the IMP loop rounds the same way; otherwise it may be off by a round near the threshold.
-    ///   Layer widths: 784 inputs and 10 outputs (MNIST, Fashion-MNIST).
+    /// - `prune.target_density` d: the trial's own ``PruningPlan`` (the counts the IMP loop prunes, on the
+    ///   network of ``TrialSpec/architecture()``), so the estimate is exact.
+    ///
+    ///   A target the ladder never reaches (rates that stop removing weights) counts as ``maximumRounds`` + 1; a
+    ///   network that does not fit its input (refused at validation, before any trial is registered) as 1.
     public static func rounds(of spec: TrialSpec) -> Int {
         if spec.branch != nil { return 1 }
         if spec.prune.schedule == .oneshot { return 1 }  // round 0; its densities are branches
-        guard let target = spec.prune.targetDensity else { return spec.prune.rounds + 1 }
-        let widths = [784] + spec.model.layers + [10]
-        let sizes = (0..<(widths.count - 1)).map { widths[$0] * widths[$0 + 1] }
-        let total = Double(sizes.reduce(0, +))
-        var remaining = sizes
-        let rates = spec.resolvedRates
-        var round = 0
-        while Double(remaining.reduce(0, +)) / total > target, round < maximumRounds {
-            round += 1
-            if spec.prune.strategy == .globalMagnitude {
-                // Only the total matters for density; put the whole count in one bucket.
-                let all = remaining.reduce(0, +)
-                remaining = [all - Int((rates[0] * Double(all)).rounded())]
-            } else {
-                for layer in remaining.indices {
-                    let rate = layer < rates.count ? rates[layer] : rates.last ?? 0
-                    remaining[layer] -= Int((rate * Double(remaining[layer])).rounded())
-                }
-            }
+        guard spec.prune.targetDensity != nil else { return spec.prune.rounds + 1 }
+        guard let architecture = try? spec.architecture() else { return 1 }
+        guard let plan = try? PruningPlan(spec: spec, layerSizes: architecture.layerSizes) else {
+            return maximumRounds + 1
         }
-        return round + 1
+        return min(plan.lastRound, maximumRounds) + 1
     }
 
     /// Densities of a `prune.schedule: oneshot` trial: `prune.densities`, or the iterative ladder's rounds 1…last

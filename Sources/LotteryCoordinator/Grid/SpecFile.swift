@@ -200,10 +200,18 @@ struct SpecDocument {
 /// - Returns: The trial spec, defaults filled in for every key the file does not name.
 /// - Throws: ``SpecFileError`` naming the file and line (or `--set`), the key and what is allowed.
 public func loadTrialSpec(path: String, overrides: [(String, SpecValue)] = []) throws(SpecFileError) -> TrialSpec {
-    let entries = try SpecFile.load(path: path)
+    // A `model` preset first (from the file or --set), so that every key named explicitly wins over it.
+    let entries = TrialSpec.presetsFirst(try SpecFile.load(path: path), key: \.key)
     var spec = TrialSpec()
+    if let preset = overrides.last(where: { $0.0 == "model" }) {
+        do {
+            try spec.set("model", to: preset.1)
+        } catch {
+            throw SpecFileError(file: "--set", line: nil, key: "model", message: error.message)
+        }
+    }
     var lines: [String: Int] = [:]
-    for entry in entries {
+    for entry in entries where !(entry.key == "model" && overrides.contains { $0.0 == "model" }) {
         do {
             try spec.set(entry.key, to: entry.value)
         } catch {
@@ -211,7 +219,7 @@ public func loadTrialSpec(path: String, overrides: [(String, SpecValue)] = []) t
         }
         lines[entry.key] = entry.line
     }
-    for (key, value) in overrides {
+    for (key, value) in overrides where key != "model" {
         do {
             try spec.set(key, to: value)
         } catch {

@@ -146,11 +146,13 @@ struct SweepLoader {
         // base: hyperparameters applied to every trial.
         var base = TrialSpec()
         var baseLines: [String: Int] = [:]
+        var baseEntries: [SpecEntry] = []
         if let baseNode {
             guard case .mapping(let mapping) = baseNode else {
                 throw document.error(at: baseNode, key: "base", "expected a map of hyperparameters")
             }
-            for entry in try document.entries(of: mapping, section: "base.") {
+            baseEntries = TrialSpec.presetsFirst(try document.entries(of: mapping, section: "base."), key: \.key)
+            for entry in baseEntries {
                 do {
                     try base.set(entry.key, to: entry.value)
                 } catch {
@@ -216,7 +218,18 @@ struct SweepLoader {
         var firstPoint: [String: String] = [:]
         for point in points {
             var spec = base
-            for value in point {
+            if let preset = point.first(where: { $0.key == "model" }) {
+                // A preset on a grid axis comes first too: the base's explicit keys win over it.
+                spec = TrialSpec()
+                do {
+                    try spec.set("model", to: preset.value)
+                    for entry in baseEntries where entry.key != "model" { try spec.set(entry.key, to: entry.value) }
+                } catch {
+                    throw SpecFileError(
+                        file: document.file, line: axisLines["model"], key: "grid." + error.key, message: error.message)
+                }
+            }
+            for value in point where value.key != "model" {
                 do {
                     try spec.set(value.key, to: value.value)
                 } catch {

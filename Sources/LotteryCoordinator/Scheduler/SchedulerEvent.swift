@@ -1,7 +1,8 @@
 public import LotteryCore
 
-/// How the scheduler names a worker: whatever stable id the coordinator loop maps a peer to (the id the
-/// worker sends in HELLO, or its ZeroMQ routing id as text). Opaque to the scheduler.
+/// How the scheduler names a worker *process*: the name it said in HELLO (for people; it may repeat), made unique
+/// by the scheduler when another live process already uses it (`vm`, `vm#2`, `vm#3`…). Logs, progress and the
+/// results show it. One id belongs to one process (one HELLO `instance_id`) while that process is alive.
 public typealias WorkerID = String
 
 /// Where a worker is in a trial, as reported by its heartbeats: IMP round and training iteration.
@@ -67,8 +68,10 @@ public struct SchedulerConfig: Sendable, Hashable {
 
 /// Something that happened, as the coordinator loop saw it (wire messages translated, plus clock ticks).
 public enum SchedulerEvent: Sendable, Hashable {
-    /// A worker (re)connected: its host name, how many trials it runs at once, its protocol version.
-    case workerHello(WorkerID, host: String, slots: Int, protocolVersion: Int)
+    /// A worker said HELLO: the name it gave (may repeat across processes), the id of its process (HELLO
+    /// `instance_id`, new at every process start), its host, how many trials it runs at once, its protocol version.
+    /// Answered with ``SchedulerAction/workerJoined(_:instance:sameProcess:)`` naming the ``WorkerID`` it gets.
+    case workerHello(name: String, instance: String, host: String, slots: Int, protocolVersion: Int)
     /// The worker has `credit` more free slots (additive, as in the ZeroMQ Guide's credit-based flow control).
     case workerReady(WorkerID, credit: Int)
     /// The worker is alive; `progress` says where each of its trials is.
@@ -96,6 +99,10 @@ public enum SchedulerEvent: Sendable, Hashable {
 
 /// What the coordinator loop must do, in order.
 public enum SchedulerAction: Sendable, Hashable {
+    /// A HELLO was accepted: the process `instance` is now the worker `id` (route its messages there). `sameProcess`:
+    /// that process was already registered and alive (a reconnect), so it keeps its trials; otherwise it starts
+    /// with none, and any trial it says it still runs must be cancelled.
+    case workerJoined(WorkerID, instance: String, sameProcess: Bool)
     /// Send the task to the worker (it held credit; one credit is spent).
     case assign(WorkerID, SchedulerTask)
     /// Record the round durably (mask file, then rows), then acknowledge it to the worker.

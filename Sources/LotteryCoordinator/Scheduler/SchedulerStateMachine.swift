@@ -12,6 +12,10 @@ public import LotteryCore
 ///   gets the next task (ties: the one that said HELLO first), so load spreads across hosts.
 /// - **Queue order.** Branch (control) trials first, so a figure's controls finish with its tickets; then
 ///   top-level trials in plan order. A requeued trial goes to the front of its queue (finish started work).
+/// - **Identity.** A worker is a process (HELLO `instance_id`), not a name: names may repeat (several unnamed
+///   workers on one host) and get told apart as `name#2`, `name#3`…. A HELLO from a registered, live instance is
+///   a reconnect (it keeps its trials); from a new instance it is a new worker, even under a live name (a
+///   restart: the old process's trials are requeued when *it* is found dead, never because another said HELLO).
 /// - **Liveness.** A worker silent for ``SchedulerConfig/heartbeatTimeout`` (or whose connection closed) is
 ///   dead: its trials are requeued from their last recorded round + 1, and it gets nothing until HELLO.
 ///   A trial whose progress has not moved for ``SchedulerConfig/trialTimeLimit`` is hung: requeued, and
@@ -63,9 +67,13 @@ public struct SchedulerStateMachine: Sendable {
         public var nextRound: Int { (lastRecordedRound ?? -1) + 1 }
     }
 
-    /// What the scheduler knows about one worker.
+    /// What the scheduler knows about one worker process.
     public struct WorkerInfo: Sendable, Hashable {
         public let id: WorkerID
+        /// The name it said in HELLO (`id` is this name, or `name#k` when another live process had it).
+        public internal(set) var name: String
+        /// Its process's HELLO `instance_id`.
+        public internal(set) var instance: String
         public internal(set) var host: String
         public internal(set) var slots: Int
         /// Tasks it asked for and has not been given yet.
@@ -81,7 +89,7 @@ public struct SchedulerStateMachine: Sendable {
 
     public let config: SchedulerConfig
     public private(set) var trials: [String: TrialInfo] = [:]
-    public private(set) var workers: [WorkerID: WorkerInfo] = [:]
+    public internal(set) var workers: [WorkerID: WorkerInfo] = [:]
     /// Top-level trial ids in plan order.
     public let topLevelIDs: [String]
     /// Every trial id in creation order (plan order, then branches as created).
@@ -89,6 +97,8 @@ public struct SchedulerStateMachine: Sendable {
     var branchQueue: [String] = []
     var topQueue: [String] = []
     var joinCounter = 0
+    /// The worker id of each process (HELLO `instance_id`) ever registered.
+    var instances: [String: WorkerID] = [:]
     var completeAnnounced = false
 
     /// A scheduler for `plan`, resuming from what a results database recorded.
@@ -148,8 +158,8 @@ public struct SchedulerStateMachine: Sendable {
     public mutating func event(_ event: SchedulerEvent, now: Double) -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
         switch event {
-        case .workerHello(let id, let host, let slots, let version):
-            hello(id, host: host, slots: slots, version: version, now: now, into: &actions)
+        case .workerHello(let name, let instance, let host, let slots, let version):
+            hello(name: name, instance: instance, host: host, slots: slots, version: version, now: now, into: &actions)
         case .workerReady(let id, let credit):
             if registered(id, now: now, into: &actions) {
                 let before = workers[id]!.credit
@@ -210,40 +220,6 @@ public struct SchedulerStateMachine: Sendable {
             actions.append(.sweepComplete(anyFailed: anyFailed))
         }
         return actions
-    }
-
-    mutating func hello(
-        _ id: WorkerID, host: String, slots: Int, version: Int, now: Double, into actions: inout [SchedulerAction]
-    ) {
-        guard version == config.protocolVersion else {
-            actions.append(
-                .reject(
-                    id,
-                    reason:
-                        "protocol version \(version), but this coordinator speaks \(config.protocolVersion): run the same lth release on both"
-                )
-            )
-            return
-        }
-        guard slots >= 1 else {
-            actions.append(.reject(id, reason: "HELLO with \(slots) slots; a worker needs at least 1"))
-            return
-        }
-        if let old = workers[id], old.alive, !old.running.isEmpty {
-            // Same id says HELLO again while we think it runs trials: it restarted and lost them.
-            actions.append(
-                .log("worker \(id) said HELLO again while running \(old.running.count) trial(s): it restarted"))
-            for trialID in old.running {
-                badEnd(trialID, reason: "worker \(id) restarted while running it", into: &actions)
-            }
-        }
-        joinCounter += 1
-        workers[id] = WorkerInfo(
-            id: id, host: host, slots: slots, credit: 0, alive: true, lastSeen: now, lastHeartbeatSent: now,
-            running: [],
-            joinOrder: workers[id]?.joinOrder ?? joinCounter
-        )
-        actions.append(.log("worker \(id) on \(host) joined with \(slots) slot(s)"))
     }
 
     /// True if `id` is a live registered worker (and marks it seen); otherwise rejects it.

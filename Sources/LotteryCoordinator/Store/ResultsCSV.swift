@@ -18,7 +18,7 @@ public import LotteryCore
 /// the extra cells empty.
 public enum ResultsCSV {
     /// Hyperparameter and branch columns, shared by `trials.csv` and `rounds.csv`.
-    public static var specColumns: [String] { TrialSpec.keys.map(\.name) + TrialSpec.branchColumns }
+    public static var specColumns: [String] { TrialSpec.columnNames + TrialSpec.branchColumns }
 
     /// Cells of ``specColumns`` for one trial.
     public static func specCells(_ spec: TrialSpec) -> [String] {

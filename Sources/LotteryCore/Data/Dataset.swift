@@ -34,15 +34,16 @@ public struct InputShape: Sendable, Hashable, Codable, CustomStringConvertible {
 
 /// Labelled images as the training core reads them.
 ///
-/// `images` is `[count, features]` row-major, each row one image in ``InputShape`` (CHW) order, pixels scaled to
-/// [0, 1]; `labels[i] < classes`.
+/// `images` is `[count, features]` row-major, each row one image in ``InputShape`` (CHW) order, pixels normalised
+/// as the data set's ``PixelNormalization`` says (MNIST: [0, 1]; CIFAR-10: standardised per channel);
+/// `labels[i] < classes`.
 public struct Dataset: Sendable {
     public let count: Int
     public let features: Int
     public let classes: Int
     /// The shape of one image; `shape.features == features`.
     public let shape: InputShape
-    /// `count × features` values in [0, 1], row-major (one image per row).
+    /// `count × features` input values, row-major (one image per row).
     public var images: [Float]
     public var labels: [UInt8]
 

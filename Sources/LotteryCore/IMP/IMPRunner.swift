@@ -66,27 +66,33 @@ public struct IMPRunner: Sendable {
     public let data: DataSplits
     /// The density ladder and the last round.
     public let plan: PruningPlan
-    /// Units per layer including input and output, from `spec.model.layers` and the data.
-    public let widths: [Int]
+    /// The network: `spec.model.layers` on the data's input shape.
+    public let architecture: Architecture
+    /// Threads each training call may use (conv networks; ``Trainer/threads``). Not part of the trial: the
+    /// numbers are the same for any value.
+    public let threads: Int
 
     /// - Throws: ``SpecError`` when the spec is inconsistent (``TrialSpec/validate()``) or its
     ///   `prune.target_density` cannot be reached.
-    public init(spec: TrialSpec, data: DataSplits) throws(SpecError) {
+    public init(spec: TrialSpec, data: DataSplits, threads: Int = 1) throws(SpecError) {
+        precondition(threads >= 1, "IMPRunner: \(threads) threads")
         try spec.validate()
+        self.threads = threads
         self.spec = spec
         self.data = data
-        widths = [data.train.features] + spec.model.layers + [data.train.classes]
-        plan = try PruningPlan(spec: spec, layerSizes: zip(widths, widths.dropFirst()).map { $0 * $1 })
+        architecture = try Architecture(
+            tokens: spec.model.layers, input: data.train.shape, classes: data.train.classes)
+        plan = try PruningPlan(spec: spec, layerSizes: architecture.layerSizes)
     }
 
     /// θ₀: the trial's initial network (``TrialSpec/initSeed``).
     public var initialNetwork: MLP {
-        MLP(widths: widths, initializer: spec.model.initializer, seed: spec.initSeed)
+        MLP(architecture: architecture, initializer: spec.model.initializer, seed: spec.initSeed)
     }
 
     /// The all-kept masks of round 0.
     public var denseMasks: [LayerMask] {
-        zip(widths, widths.dropFirst()).map { LayerMask(rows: $0, cols: $1, fill: true) }
+        architecture.weightLayers.map { LayerMask(rows: $0.rows, cols: $0.cols, fill: true) }
     }
 
     /// Runs rounds `startRound ... plan.lastRound`, calling `onRound` after each.
@@ -118,7 +124,7 @@ public struct IMPRunner: Sendable {
         let theta0 = initialNetwork
         let rewindIteration: Int
         if case .rewind(let k) = spec.reinit { rewindIteration = k } else { rewindIteration = 0 }
-        let trainer = Trainer(spec: spec, data: data)
+        let trainer = Trainer(spec: spec, data: data, threads: threads)
 
         // `none` cannot be resumed from a mask alone: replay from round 0 (see the type's discussion).
         let replay = spec.reinit == .none && startRound > 0
@@ -203,7 +209,7 @@ public struct IMPRunner: Sendable {
         var mask = mask
         switch branch.kind {
         case .reinitRandom:
-            start = Reinit.branchNetwork(spec: branchSpec, widths: widths)
+            start = Reinit.branchNetwork(spec: branchSpec, architecture: architecture)
             start.apply(masks: mask)
         case .pruneRandom:
             mask = Pruning.randomMask(like: mask, seed: Reinit.branchMaskSeed(branchSpec))
@@ -213,7 +219,7 @@ public struct IMPRunner: Sendable {
         }
         var model = start
         let density = Pruning.density(mask)
-        let run = try Trainer(spec: branchSpec, data: data).train(&model) { [lastRound = plan.lastRound] p in
+        let run = try Trainer(spec: branchSpec, data: data, threads: threads).train(&model) { [lastRound = plan.lastRound] p in
             try progress?(
                 IMPProgress(
                     round: branch.parentRound, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
@@ -237,7 +243,7 @@ public struct IMPRunner: Sendable {
         short.train.iterations = iteration
         short.train.evalEvery = iteration
         var model = theta0
-        _ = Trainer(spec: short, data: data).train(&model)
+        _ = Trainer(spec: short, data: data, threads: threads).train(&model)
         return model
     }
 
@@ -252,10 +258,10 @@ public struct IMPRunner: Sendable {
     }
 
     private func check(_ mask: [LayerMask], round: Int?) throws {
-        let shapes = zip(widths, widths.dropFirst()).map { [$0, $1] }
+        let shapes = architecture.weightLayers.map { [$0.rows, $0.cols] }
         guard mask.map({ [$0.rows, $0.cols] }) == shapes else {
             throw IMPError(
-                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network \(widths)"
+                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network's \(shapes.map { "\($0[0])x\($0[1])" })"
             )
         }
         if let round, round > 0 {

@@ -85,7 +85,7 @@ extension IMPRunner {
         var dense = theta0
         var rewindIteration = 0
         if case .rewind(let k) = branchSpec.reinit { rewindIteration = k }
-        let run = try Trainer(spec: branchSpec, data: data).train(
+        let run = try Trainer(spec: branchSpec, data: data, threads: threads).train(
             &dense, snapshotAt: rewindIteration > 0 ? rewindIteration : nil
         ) { [lastRound = plan.lastRound] p in
             try progress?(

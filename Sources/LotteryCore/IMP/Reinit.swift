@@ -60,7 +60,8 @@ public enum Reinit {
             }
         case .random:
             model = MLP(
-                widths: theta0.widths, initializer: spec.model.initializer, seed: randomInitSeed(spec, round: round))
+                architecture: theta0.architecture, initializer: spec.model.initializer,
+                seed: randomInitSeed(spec, round: round))
             for l in model.layers.indices {
                 model.layers[l].bias = [Float](repeating: 0, count: model.layers[l].bias.count)
             }
@@ -81,14 +82,14 @@ public enum Reinit {
         var model = theta0
         for l in model.layers.indices {
             let layer = model.layers[l]
-            let sigma = Float(MLP.initStd(fanIn: layer.inputs, fanOut: layer.outputs, initializer: initializer))
+            let sigma = Float(theta0.initStd(layer: l, initializer: initializer))
             model.layers[l].weight.data = layer.weight.data.map { $0 < 0 ? -sigma : sigma }
         }
         return model
     }
 
     /// A fresh, dense network for a control branch (``branchInitSeed(_:)``), biases zero.
-    public static func branchNetwork(spec: TrialSpec, widths: [Int]) -> MLP {
-        MLP(widths: widths, initializer: spec.model.initializer, seed: branchInitSeed(spec))
+    public static func branchNetwork(spec: TrialSpec, architecture: Architecture) -> MLP {
+        MLP(architecture: architecture, initializer: spec.model.initializer, seed: branchInitSeed(spec))
     }
 }

@@ -18,13 +18,10 @@ public struct SyntheticRunner: Sendable {
     public let spec: TrialSpec
     /// The density ladder and the last round.
     public let plan: PruningPlan
-    /// Units per layer including input (784) and output (10).
-    public let widths: [Int]
+    /// The network of the spec on its data set's input shape (no data is read).
+    public let architecture: Architecture
     /// How long each round sleeps (`synthetic.round_ms`).
     public let roundDuration: Duration
-
-    /// Input and output widths of a synthetic network (MNIST's).
-    public static let inputs = 784, classes = 10
 
     /// The process's last synthetic ladder steps: the same seed gives the same masks, so trials that share one need
     /// not draw them again. A hit needs the same input mask too (compared in full, or at once when it is the very
@@ -39,14 +36,14 @@ public struct SyntheticRunner: Sendable {
             throw SpecError(key: "synthetic.round_ms", message: "not set: this trial is not synthetic")
         }
         self.spec = spec
-        widths = [Self.inputs] + spec.model.layers + [Self.classes]
-        plan = try PruningPlan(spec: spec, layerSizes: zip(widths, widths.dropFirst()).map { $0 * $1 })
+        architecture = try spec.architecture()
+        plan = try PruningPlan(spec: spec, layerSizes: architecture.layerSizes)
         roundDuration = .milliseconds(synthetic.roundMilliseconds)
     }
 
     /// The all-kept masks of round 0.
     public var denseMasks: [LayerMask] {
-        zip(widths, widths.dropFirst()).map { LayerMask(rows: $0, cols: $1, fill: true) }
+        architecture.weightLayers.map { LayerMask(rows: $0.rows, cols: $0.cols, fill: true) }
     }
 
     /// The mask of round `round + 1`, pruned at random from `mask` (round `round`'s) with the round's seed.
@@ -202,10 +199,10 @@ public struct SyntheticRunner: Sendable {
     }
 
     private func check(_ mask: [LayerMask], round: Int?) throws {
-        let shapes = zip(widths, widths.dropFirst()).map { [$0, $1] }
+        let shapes = architecture.weightLayers.map { [$0.rows, $0.cols] }
         guard mask.map({ [$0.rows, $0.cols] }) == shapes else {
             throw IMPError(
-                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network \(widths)"
+                "trial \(spec.trialID): mask shapes \(mask.map { "\($0.rows)x\($0.cols)" }) do not fit the network's \(shapes.map { "\($0[0])x\($0[1])" })"
             )
         }
         if let round, round > 0 {

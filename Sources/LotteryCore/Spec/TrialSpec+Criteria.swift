@@ -55,6 +55,7 @@ extension TrialSpec.Prune {
         criterion = try c.decodeIfPresent(PruneCriterion.self, forKey: .criterion) ?? .largeFinal
         schedule = try c.decodeIfPresent(PruneSchedule.self, forKey: .schedule) ?? .iterative
         densities = try c.decodeIfPresent([Double].self, forKey: .densities)
+        kindRates = try c.decodeIfPresent(TrialSpec.KindRates.self, forKey: .kindRates)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -66,6 +67,7 @@ extension TrialSpec.Prune {
         if criterion != .largeFinal { try c.encode(criterion, forKey: .criterion) }
         if schedule != .iterative { try c.encode(schedule, forKey: .schedule) }
         try c.encodeIfPresent(densities, forKey: .densities)
+        try c.encodeIfPresent(kindRates, forKey: .kindRates)
     }
 }
 

@@ -19,22 +19,37 @@ extension TrialSpec {
         /// Set on keys added after trial ids were first published: at this value the key is left out of
         /// ``TrialSpec/canonicalText``, so every spec that does not use it keeps its trial id.
         public internal(set) var canonicalDefault: SpecValue? = nil
+        /// Whether the key is part of the trial's identity (``canonicalText``); `false` for keys that only restate
+        /// others (the `model` preset name restates `model.layers`; per-kind rates are in `prune.rates`).
+        public var isCanonical = true
+        /// Whether the key is a CSV column (``columns``).
+        public var isColumn = true
         let get: @Sendable (TrialSpec) -> SpecValue
         let set: @Sendable (inout TrialSpec, SpecValue) throws(SpecError) -> Void
     }
 
     /// Every key a spec file, `--set` or a grid axis may name, in canonical (CSV column) order.
     public static let keys: [Key] = [
-        Key(name: "dataset", help: "mnist | fashion-mnist", get: { .string($0.dataset) }) {
+        Key(name: "dataset", help: "mnist | fashion-mnist | cifar10", get: { .string($0.dataset) }) {
             spec, value throws(SpecError) in
-            spec.dataset = try value.oneOf(["mnist", "fashion-mnist"], key: "dataset")
+            spec.dataset = try value.oneOf(DataStore.names, key: "dataset")
         },
         Key(
-            name: "model.layers", help: "hidden layer widths, e.g. [300, 100]",
-            get: { .list($0.model.layers.map(SpecValue.int)) }
+            name: "model",
+            help:
+                "a network of the paper: \(ModelPreset.allCases.map(\.rawValue).joined(separator: " | ")) (sets model.layers, train.iterations, train.lr, prune.rates per kind; explicit keys win)",
+            isCanonical: false,
+            get: { .string(ModelPreset.matching($0.model.layers)?.rawValue ?? "custom") }
+        ) { spec, value throws(SpecError) in
+            let preset = try value.enumCase(ModelPreset.self, key: "model")
+            preset.apply(to: &spec)
+        },
+        Key(
+            name: "model.layers", help: "layer stack without the output layer, e.g. [300, 100] or [conv64, conv64, pool, 256, 256]",
+            get: { .list($0.model.layers.map(\.specValue)) }
         ) {
             spec, value throws(SpecError) in
-            spec.model.layers = try value.intList(key: "model.layers", minimum: 1)
+            spec.model.layers = try value.layerList(key: "model.layers")
         },
         Key(name: "model.init", help: allowed(InitScheme.self), get: { .string($0.model.initializer.rawValue) }) {
             spec, value throws(SpecError) in
@@ -105,6 +120,7 @@ extension TrialSpec {
             for item in list { rates.append(try item.double(key: "prune.rates", range: .unitHalfOpen)) }
             spec.prune.rates = rates
         },
+        kindRateKey(.conv), kindRateKey(.fc), kindRateKey(.output),
         Key(
             name: "prune.rounds", help: "pruning rounds after the dense round 0 (0 = dense only)",
             get: { .int($0.prune.rounds) }
@@ -180,6 +196,37 @@ extension TrialSpec {
         },
     ]
 
+    /// `prune.rates.<kind>`: the rate of every layer of that kind (used when `prune.rates` is not a list).
+    private static func kindRateKey(_ kind: WeightLayerKind) -> Key {
+        let name = "prune.rates.\(kind.rawValue)"
+        return Key(
+            name: name,
+            help:
+                "fraction of remaining weights pruned per round in every \(kind.rawValue) layer (default \(SpecValue.format(KindRates.defaults[kind]!)))",
+            isCanonical: false, isColumn: false,
+            get: { .double(($0.prune.kindRates ?? KindRates()).rate(kind)) }
+        ) { spec, value throws(SpecError) in
+            let rate = try value.double(key: name, range: .unitHalfOpen)
+            var rates = spec.prune.kindRates ?? KindRates()
+            switch kind {
+            case .conv: rates.conv = rate
+            case .fc: rates.fc = rate
+            case .output: rates.output = rate
+            }
+            spec.prune.kindRates = rates
+        }
+    }
+
+    /// Every key that is part of the trial's identity with its resolved value, in canonical order: what
+    /// ``canonicalText`` hashes and what re-applying to a fresh spec reproduces the trial from (the `model`
+    /// preset name and the per-kind rates restate these and are left out).
+    public var canonicalColumns: [(key: String, value: SpecValue)] {
+        Self.keys.filter(\.isCanonical).map { ($0.name, $0.get(self)) }
+    }
+
+    /// The names of the keys that are CSV columns, in canonical order (``columns``).
+    public static var columnNames: [String] { keys.filter(\.isColumn).map(\.name) }
+
     /// Key names that hold branch identity rather than hyperparameters (CSV columns of branch trials).
     public static let branchColumns = ["branch.kind", "branch.parent_trial", "branch.parent_round", "branch.index"]
 
@@ -208,7 +255,13 @@ extension TrialSpec {
 
     /// Every key with its resolved value, in canonical order: the hyperparameter columns of the CSVs.
     public var columns: [(key: String, value: SpecValue)] {
-        Self.keys.map { ($0.name, $0.get(self)) }
+        Self.keys.filter(\.isColumn).map { ($0.name, $0.get(self)) }
+    }
+
+    /// `entries` in the order they should be applied: a `model` preset first, so that every key a spec names
+    /// explicitly wins over the preset wherever it is written.
+    public static func presetsFirst<Entry>(_ entries: [Entry], key: (Entry) -> String) -> [Entry] {
+        entries.filter { key($0) == "model" } + entries.filter { key($0) != "model" }
     }
 
     private static func allowed<E: CaseIterable & RawRepresentable>(_: E.Type) -> String where E.RawValue == String {
@@ -258,10 +311,24 @@ extension SpecValue {
         return value
     }
 
-    func intList(key: String, minimum: Int) throws(SpecError) -> [Int] {
-        guard let list = asList else { throw SpecError(key: key, message: "'\(self)' is not a list of integers") }
-        var result: [Int] = []
-        for item in list { result.append(try item.int(key: key, minimum: minimum)) }
+    func layerList(key: String) throws(SpecError) -> [LayerToken] {
+        guard let list = asList else {
+            throw SpecError(key: key, message: "'\(self)' is not a list of layers, e.g. [300, 100] or [conv64, pool, 256]")
+        }
+        var result: [LayerToken] = []
+        for item in list {
+            let token: LayerToken? =
+                switch item {
+                case .int(let n): n >= 1 ? .fc(n) : nil
+                case .string(let text): LayerToken(text)
+                default: nil
+                }
+            guard let token else {
+                throw SpecError(
+                    key: key, message: "'\(item)' is not a layer: N (fully connected, N ≥ 1), convN (3x3, N filters) or pool")
+            }
+            result.append(token)
+        }
         return result
     }
 

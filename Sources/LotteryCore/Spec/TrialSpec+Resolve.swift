@@ -1,15 +1,41 @@
 extension TrialSpec {
-    /// Number of weight (kernel) layers: hidden layers plus the output layer.
-    public var weightLayerCount: Int { model.layers.count + 1 }
+    /// Number of weight (kernel) layers: convolutions, fully connected layers and the output layer.
+    public var weightLayerCount: Int { weightLayerKinds.count }
+
+    /// The kind of every weight layer, input to output (pools have no weights).
+    public var weightLayerKinds: [WeightLayerKind] {
+        model.layers.compactMap { token -> WeightLayerKind? in
+            switch token {
+            case .conv: return .conv
+            case .fc: return .fc
+            case .pool: return nil
+            }
+        } + [.output]
+    }
+
+    /// The shape of one input image of ``dataset``: 3×32×32 for `cifar10`, else 1×28×28 (MNIST, Fashion-MNIST).
+    public var inputShape: InputShape { DataStore.expectedShape(dataset) }
+
+    /// Classes of ``dataset`` (10 for every supported data set).
+    public var classes: Int { 10 }
+
+    /// The network this trial trains on its data set.
+    ///
+    /// - Throws: ``SpecError`` (key `model.layers`) when the stack does not fit the input (``Architecture``).
+    public func architecture() throws(SpecError) -> Architecture {
+        try Architecture(tokens: model.layers, input: inputShape, classes: classes)
+    }
 
     /// Per-layer pruning rates with the paper's defaults filled in.
     ///
-    /// `global-magnitude` uses one rate; the other strategies one per weight layer. A single rate given for a
-    /// layer-wise strategy applies to every layer.
+    /// `global-magnitude` uses one rate; the other strategies one per weight layer: `prune.rates` when given (a
+    /// single value applies to every layer), else the per-kind rates (``KindRates``, conv 0.1 / fc 0.2 /
+    /// output 0.1 unless set).
     public var resolvedRates: [Double] {
         if prune.strategy == .globalMagnitude { return [prune.rates?.first ?? 0.2] }
         guard let rates = prune.rates else {
-            return Array(repeating: 0.2, count: model.layers.count) + [0.1]
+            let kinds = prune.kindRates ?? KindRates()
+            return weightLayerKinds.map { kinds.rate($0) }
         }
         return rates.count == 1 ? Array(repeating: rates[0], count: weightLayerCount) : rates
     }
@@ -23,13 +49,26 @@ extension TrialSpec {
 
     /// Checks what single keys cannot: consistency between keys.
     public func validate() throws(SpecError) {
+        _ = try architecture()
+        if let kinds = prune.kindRates {
+            let present = Set(weightLayerKinds)
+            for (kind, value) in [(WeightLayerKind.conv, kinds.conv), (.fc, kinds.fc)] where value != nil {
+                if !present.contains(kind) {
+                    throw SpecError(
+                        key: "prune.rates.\(kind.rawValue)",
+                        message:
+                            "the model has no \(kind.rawValue) layer (model.layers [\(model.layers.map(\.description).joined(separator: ", "))]); remove the rate or add such a layer"
+                    )
+                }
+            }
+        }
         if prune.strategy != .globalMagnitude, let rates = prune.rates, rates.count != 1,
             rates.count != weightLayerCount
         {
             throw SpecError(
                 key: "prune.rates",
                 message:
-                    "\(rates.count) rates given for \(weightLayerCount) weight layers (model.layers \(model.layers) plus the output layer); give one per layer or a single rate"
+                    "\(rates.count) rates given for \(weightLayerCount) weight layers (model.layers [\(model.layers.map(\.description).joined(separator: ", "))] plus the output layer); give one per layer, a single rate, or per kind (prune.rates: {conv: …, fc: …, output: …})"
             )
         }
         if prune.strategy == .globalMagnitude, let rates = prune.rates, rates.count != 1 {
@@ -61,10 +100,11 @@ extension TrialSpec {
 
     /// The canonical text of the trial: every key with its resolved value, one `key=value` per line
     /// (plus branch identity on a branch trial). Two specs describe the same trial iff their texts are equal.
-    /// Keys with a ``Key/canonicalDefault`` (added after ids were published) are left out at that value, so
-    /// adding a key never changes the id of a trial that does not use it.
+    /// Keys that only restate others (``Key/isCanonical`` false: the `model` preset name) are left out, and so are
+    /// keys with a ``Key/canonicalDefault`` (added after ids were published) while they hold that value, so adding
+    /// either kind of key never changes a trial's id.
     public var canonicalText: String {
-        var lines = Self.keys.compactMap { key -> String? in
+        var lines = Self.keys.filter(\.isCanonical).compactMap { key -> String? in
             let value = key.get(self)
             return value == key.canonicalDefault ? nil : "\(key.name)=\(value)"
         }

@@ -7,7 +7,7 @@
 /// 5,000-image validation split, layer-wise pruning of 20% of the remaining hidden-layer weights and
 /// 10% of the output-layer weights per round, rewinding to θ₀.
 public struct TrialSpec: Codable, Sendable, Hashable {
-    /// Data set name: `mnist` or `fashion-mnist` (IDX files under the data directory).
+    /// Data set name: `mnist`, `fashion-mnist` or `cifar10` (IDX files under the data directory).
     public var dataset: String = "mnist"
     public var model = Model()
     public var train = Train()
@@ -29,8 +29,9 @@ public struct TrialSpec: Codable, Sendable, Hashable {
     public init() {}
 
     public struct Model: Codable, Sendable, Hashable {
-        /// Hidden layer widths; input and output widths come from the data set (784 and 10 for MNIST).
-        public var layers: [Int] = [300, 100]
+        /// The layer stack without the output layer (``LayerToken``: `300`, `conv64`, `pool`); input and output
+        /// shapes come from the data set (1×28×28 and 10 for MNIST). The default is LeNet-300-100.
+        public var layers: [LayerToken] = [.fc(300), .fc(100)]
         public var initializer: InitScheme = .glorotNormal
 
         public init() {}
@@ -97,12 +98,43 @@ public struct TrialSpec: Codable, Sendable, Hashable {
         public var schedule: PruneSchedule = .iterative
         /// One-shot only: the densities to prune to; `nil` means the iterative ladder's rounds 1…last.
         public var densities: [Double]?
+        /// Per-kind rates (`prune.rates.conv|fc|output`), used when ``rates`` is `nil`; unset kinds take the
+        /// paper's defaults (conv 0.1, fc 0.2, output 0.1). `nil` (all defaults) keeps the JSON of older specs.
+        public var kindRates: KindRates?
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case strategy, rates, rounds, criterion, schedule, densities
             case targetDensity = "target_density"
+            case kindRates = "kind_rates"
+        }
+    }
+
+    /// Pruning rates per weight-layer kind (``WeightLayerKind``); `nil` = the paper's default for that kind.
+    public struct KindRates: Codable, Sendable, Hashable {
+        public var conv: Double?
+        public var fc: Double?
+        public var output: Double?
+
+        public init(conv: Double? = nil, fc: Double? = nil, output: Double? = nil) {
+            self.conv = conv
+            self.fc = fc
+            self.output = output
+        }
+
+        /// The paper's defaults: conv 0.1 (Conv-2/4; Conv-6 uses 0.15), fc 0.2, output 0.1.
+        public static let defaults: [WeightLayerKind: Double] = [.conv: 0.1, .fc: 0.2, .output: 0.1]
+
+        /// The rate of `kind`, its default when unset.
+        public func rate(_ kind: WeightLayerKind) -> Double {
+            let value: Double? =
+                switch kind {
+                case .conv: conv
+                case .fc: fc
+                case .output: output
+                }
+            return value ?? Self.defaults[kind]!
         }
     }
 

@@ -1,4 +1,5 @@
 internal import CBLAS
+import CKernels
 import Foundation
 
 /// Process-wide OpenBLAS settings.
@@ -28,6 +29,26 @@ public enum BLAS {
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
+    }
+
+    /// OpenBLAS kernel families that use AVX2 or AVX-512 (what a `DYNAMIC_ARCH` build picks on a CPU it knows).
+    static let modernCores: Set<String> = [
+        "Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Neoversen1", "Neoversen2", "Neoversev1",
+    ]
+
+    /// The kernel family to ask OpenBLAS for (`OPENBLAS_CORETYPE`) when it did not recognise this CPU: `SkylakeX`
+    /// on a CPU with AVX-512, `Haswell` on one with AVX2; `nil` when OpenBLAS already runs AVX2 or AVX-512
+    /// kernels, or the CPU has neither.
+    ///
+    /// An OpenBLAS older than the CPU (Debian 12's 0.3.21 on Intel's Emerald Rapids, family 6 model 207) falls
+    /// back to its SSE3 `Prescott` kernels, 2–3× slower than the ones the CPU can run. The executables restart
+    /// themselves once with the variable set (``LotteryCLI``), so every worker on the same CPU kind runs the same
+    /// kernels, as determinism needs.
+    public static var preferredCoreType: String? {
+        guard !modernCores.contains(coreName) else { return nil }
+        if lth_has_avx512() != 0 { return "SkylakeX" }
+        if lth_has_avx2() != 0 { return "Haswell" }
+        return nil
     }
 
     /// The current OpenBLAS thread count.

@@ -62,6 +62,8 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// Per layer of `model`: `true` where this policy runs the sparse kernels. `zeroInputs`: the training data is
     /// mostly zero (``isMostlyZero(_:)``), which lowers the `auto` limit.
     public func sparseLayers(of model: MLP, zeroInputs: Bool = false) -> [Bool] {
+        // Networks with convolutions train on the dense conv engine (``ConvNetwork``) in every layer.
+        if model.architecture.hasConvolutions { return model.layers.map { _ in false } }
         switch self {
         case .dense: return model.layers.map { _ in false }
         case .sparse: return model.layers.map { _ in true }

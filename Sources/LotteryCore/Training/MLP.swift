@@ -30,11 +30,16 @@ public struct DenseLayer: Sendable, Hashable {
     }
 }
 
-/// A multilayer perceptron: dense layers with ReLU between them and softmax cross-entropy on the logits.
+/// A network's parameters: one masked weight layer per weight layer of its ``Architecture`` (convolutions, fully
+/// connected layers, the output layer), each a `[in, out]` kernel with its mask and bias.
 ///
-/// The paper's LeNet-300-100 is `MLP(widths: [784, 300, 100, 10], …)` (Frankle & Carbin 2019, Figure 2).
+/// The name is historical: the type began as the multilayer perceptron of LeNet-300-100
+/// (`MLP(widths: [784, 300, 100, 10], …)`, Frankle & Carbin 2019, Figure 2); the conv networks of the same paper
+/// (``ModelPreset/conv2`` …) are the same type with convolution kernels as `[3·3·in, out]` layers.
 public struct MLP: Sendable, Hashable {
     public var layers: [DenseLayer]
+    /// The layer stack and every shape in it.
+    public let architecture: Architecture
 
     /// A freshly initialised, dense network.
     ///
@@ -47,12 +52,21 @@ public struct MLP: Sendable, Hashable {
     public init(widths: [Int], initializer: InitScheme, seed: Int) {
         precondition(
             widths.count >= 2 && widths.allSatisfy { $0 >= 1 }, "MLP: widths \(widths) need ≥ 2 positive entries")
+        self.init(architecture: .mlp(widths: widths), initializer: initializer, seed: seed)
+    }
+
+    /// A freshly initialised, dense network of `architecture`.
+    ///
+    /// Weight layer `l` draws its `[rows, cols]` kernel from the RNG stream `"init/layer<l>"` of `seed`
+    /// (``LotteryRNG``) in row-major order, with the fans of ``WeightLayerShape`` (a convolution's are
+    /// `3·3·in` and `3·3·out`). Biases start at zero.
+    public init(architecture: Architecture, initializer: InitScheme, seed: Int) {
         var layers: [DenseLayer] = []
-        for l in 0..<(widths.count - 1) {
-            let fanIn = widths[l], fanOut = widths[l + 1]
+        for (l, shape) in architecture.weightLayers.enumerated() {
+            let fanIn = shape.fanIn, fanOut = shape.fanOut
             var rng = LotteryRNG(seed: seed, stream: "init/layer\(l)")
             let std = MLP.initStd(fanIn: fanIn, fanOut: fanOut, initializer: initializer)
-            var values = [Float](repeating: 0, count: fanIn * fanOut)
+            var values = [Float](repeating: 0, count: shape.count)
             switch initializer {
             case .glorotNormal, .heNormal:
                 for i in values.indices { values[i] = Float(rng.gaussian() * std) }
@@ -62,26 +76,38 @@ public struct MLP: Sendable, Hashable {
             }
             layers.append(
                 DenseLayer(
-                    weight: Matrix(rows: fanIn, cols: fanOut, data: values),
-                    bias: [Float](repeating: 0, count: fanOut),
-                    mask: Matrix(rows: fanIn, cols: fanOut, repeating: 1)))
+                    weight: Matrix(rows: shape.rows, cols: shape.cols, data: values),
+                    bias: [Float](repeating: 0, count: shape.cols),
+                    mask: Matrix(rows: shape.rows, cols: shape.cols, repeating: 1)))
         }
         self.layers = layers
+        self.architecture = architecture
     }
 
-    /// The network a trial spec describes, initialised from its init seed.
+    /// The network a trial spec describes on its data set, initialised from its init seed.
     ///
-    /// - Parameters:
-    ///   - spec: gives hidden widths, init scheme and ``TrialSpec/initSeed``.
-    ///   - features: input width (784 for MNIST).
-    ///   - classes: output width (10).
-    public init(spec: TrialSpec, features: Int = 784, classes: Int = 10) {
+    /// - Precondition: the spec is valid (``TrialSpec/validate()``).
+    public init(spec: TrialSpec) {
+        let architecture: Architecture
+        do { architecture = try spec.architecture() } catch { preconditionFailure("MLP(spec:): \(error)") }
+        self.init(architecture: architecture, initializer: spec.model.initializer, seed: spec.initSeed)
+    }
+
+    /// A fully connected network of `spec` on flat inputs of `features` values (synthetic data in tests and
+    /// benchmarks).
+    ///
+    /// - Precondition: `spec.model.layers` has only fully connected layers.
+    public init(spec: TrialSpec, features: Int, classes: Int = 10) {
+        let widths = spec.model.layers.map { token -> Int in
+            guard case .fc(let n) = token else { preconditionFailure("MLP(spec:features:): '\(token)' is not fully connected") }
+            return n
+        }
         self.init(
-            widths: [features] + spec.model.layers + [classes], initializer: spec.model.initializer,
+            architecture: .mlp(widths: [features] + widths + [classes]), initializer: spec.model.initializer,
             seed: spec.initSeed)
     }
 
-    /// A network from explicit layers (e.g. decoded from a checkpoint).
+    /// A fully connected network from explicit layers (e.g. decoded from a checkpoint).
     public init(layers: [DenseLayer]) {
         for l in 1..<max(layers.count, 1) {
             precondition(
@@ -89,9 +115,29 @@ public struct MLP: Sendable, Hashable {
                 "MLP: layer \(l) takes \(layers[l].inputs) inputs, previous gives \(layers[l - 1].outputs)")
         }
         self.layers = layers
+        self.architecture = .mlp(widths: layers.isEmpty ? [1, 1] : [layers[0].inputs] + layers.map(\.outputs))
     }
 
-    /// Units per layer including input and output.
+    /// Explicit layers of `architecture`.
+    ///
+    /// - Precondition: one layer per weight layer of `architecture`, each of its shape.
+    public init(architecture: Architecture, layers: [DenseLayer]) {
+        precondition(
+            layers.count == architecture.weightLayers.count
+                && zip(layers, architecture.weightLayers).allSatisfy { $0.inputs == $1.rows && $0.outputs == $1.cols },
+            "MLP: layers do not fit the architecture")
+        self.layers = layers
+        self.architecture = architecture
+    }
+
+    /// σ of the init distribution of weight layer `l` (``initStd(fanIn:fanOut:initializer:)`` with its fans).
+    public func initStd(layer l: Int, initializer: InitScheme) -> Double {
+        let shape = architecture.weightLayers[l]
+        return MLP.initStd(fanIn: shape.fanIn, fanOut: shape.fanOut, initializer: initializer)
+    }
+
+    /// Units per layer including input and output (for a conv network: kernel rows of the first layer, then
+    /// each layer's outputs; use ``architecture`` for its shapes).
     public var widths: [Int] {
         guard let first = layers.first else { return [] }
         return [first.inputs] + layers.map(\.outputs)

@@ -97,44 +97,15 @@ final class Network<T: NetworkScalar> {
         }
     }
 
-    /// Softmax cross-entropy of the logits against `labels`: sum of per-row losses and correct count.
-    ///
-    /// Per row: `log Σ exp(z − max) − (z_y − max)`, accumulated in Double in row order. A row is correct
-    /// when its label is the first index of the maximum logit.
+    /// Softmax cross-entropy of the logits against `labels`: sum of per-row losses and correct count
+    /// (``Softmax/score(logits:classes:labels:rows:)``).
     func score(labels: UnsafePointer<UInt8>, rows: Int) -> (lossSum: Double, correct: Int) {
-        let n = outputs(layerCount - 1)
-        var lossSum = 0.0
-        var correct = 0
-        for r in 0..<rows {
-            let row = logits + r * n
-            var best = 0
-            for j in 1..<max(n, 1) where row[j] > row[best] { best = j }
-            let top = row[best]
-            var sum: T = 0
-            for j in 0..<n { sum += T.exponential(row[j] - top) }
-            let y = Int(labels[r])
-            lossSum += Double(T.logarithm(sum) - (row[y] - top))
-            if best == y { correct += 1 }
-        }
-        return (lossSum, correct)
+        Softmax.score(logits: logits, classes: outputs(layerCount - 1), labels: labels, rows: rows)
     }
 
-    /// Δ of the last layer for the mean loss over `rows`: `(softmax(z) − onehot(y)) / rows`.
+    /// Δ of the last layer for the mean loss over `rows` (``Softmax/delta(logits:classes:labels:rows:into:)``).
     func outputDelta(labels: UnsafePointer<UInt8>, rows: Int) {
-        let l = layerCount - 1
-        let n = outputs(l)
-        let scale = 1 / T(rows)
-        for r in 0..<rows {
-            let row = logits + r * n
-            let d = deltas[l] + r * n
-            var top = row[0]
-            for j in 1..<n where row[j] > top { top = row[j] }
-            var sum: T = 0
-            for j in 0..<n { let e = T.exponential(row[j] - top); d[j] = e; sum += e }
-            let inv = scale / sum
-            for j in 0..<n { d[j] *= inv }
-            d[Int(labels[r])] -= scale
-        }
+        Softmax.delta(logits: logits, classes: outputs(layerCount - 1), labels: labels, rows: rows, into: deltas[layerCount - 1])
     }
 
     /// Backward pass after ``forward(_:rows:)`` and ``outputDelta(labels:rows:)``: fills the weight and bias

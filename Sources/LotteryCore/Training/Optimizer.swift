@@ -36,7 +36,12 @@ final class Optimizer {
     /// Per block: Adam second moment.
     private let v: [UnsafeMutablePointer<Float>]
 
-    init(kind: OptimizerKind, lr: Double, momentum: Double, blocks: [ParameterBlock]) {
+    /// Threads ``update()`` spreads the blocks over; each block is updated by one thread, element by element, so
+    /// the result does not depend on it.
+    let threads: Int
+
+    init(kind: OptimizerKind, lr: Double, momentum: Double, blocks: [ParameterBlock], threads: Int = 1) {
+        self.threads = max(1, threads)
         self.kind = kind
         self.lr = Float(lr)
         self.momentum = Float(momentum)
@@ -63,17 +68,29 @@ final class Optimizer {
             let t = Double(step)
             let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
             let vScale = Float(1 / (1 - pow(Double(beta2), t)))
-            for b in blocks.indices {
+            forEachBlock { b in
                 let block = blocks[b]
                 adam(
                     w: block.values, g: block.gradients, m: m[b], v: v[b], mask: block.mask, count: block.count,
                     stepSize: stepSize, vScale: vScale)
             }
         case .sgd:
-            for b in blocks.indices {
+            forEachBlock { b in
                 let block = blocks[b]
                 sgd(w: block.values, g: block.gradients, velocity: m[b], mask: block.mask, count: block.count)
             }
+        }
+    }
+
+    /// `body(b)` for every block, on ``threads`` threads when there are more than one.
+    private func forEachBlock(_ body: (Int) -> Void) {
+        let lanes = min(threads, blocks.count)
+        guard lanes > 1 else {
+            for b in blocks.indices { body(b) }
+            return
+        }
+        parallelLanes(lanes) { lane in
+            for b in stride(from: lane, to: blocks.count, by: lanes) { body(b) }
         }
     }
 

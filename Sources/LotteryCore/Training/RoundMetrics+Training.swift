@@ -6,7 +6,7 @@ extension RoundMetrics {
     ///   - trained: the model after ``Trainer/train(_:snapshotAt:progress:)``; gives the masks and "after" stats.
     ///   - run: the training run's curve and accuracies.
     public init(trialID: String, round: Int, initial: MLP, trained: MLP, run: TrainingRun) {
-        precondition(initial.widths == trained.widths, "RoundMetrics: initial and trained models differ in shape")
+        precondition(initial.architecture == trained.architecture, "RoundMetrics: initial and trained models differ in shape")
         let kept = trained.keptCounts
         let sizes = trained.layers.map(\.weight.count)
         let layers = trained.layers.indices.map { l in

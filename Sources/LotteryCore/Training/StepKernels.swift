@@ -17,6 +17,12 @@ protocol StepKernels: AnyObject {
     func evaluate(_ dataset: Dataset) -> (loss: Double, accuracy: Double)
     /// Writes the parameters back into `model`.
     func store(into model: inout MLP)
+    /// Threads the optimizer may spread its parameter blocks over (element-wise, so the bits do not change).
+    var optimizerThreads: Int { get }
+}
+
+extension StepKernels {
+    var optimizerThreads: Int { 1 }
 }
 
 /// The row-major dense ``Network`` with its batch buffers.
@@ -163,6 +169,7 @@ final class SparseKernels: StepKernels {
 extension Optimizer {
     /// An optimizer bound to `kernels`' parameters.
     convenience init(kind: OptimizerKind, lr: Double, momentum: Double, kernels: some StepKernels) {
-        self.init(kind: kind, lr: lr, momentum: momentum, blocks: kernels.parameterBlocks())
+        self.init(
+            kind: kind, lr: lr, momentum: momentum, blocks: kernels.parameterBlocks(), threads: kernels.optimizerThreads)
     }
 }

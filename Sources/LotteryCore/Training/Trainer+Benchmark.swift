@@ -37,6 +37,9 @@ extension Trainer {
         precondition(steps >= 1 && warmup >= 0, "measureStepRate: steps \(steps), warmup \(warmup)")
         var model = model
         model.enforceMasks()
+        if model.architecture.hasConvolutions {
+            return stepRate(ConvKernels(model: model, batch: spec.train.batch, threads: threads), steps: steps, warmup: warmup)
+        }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             return stepRate(
@@ -97,7 +100,9 @@ extension Trainer {
         let sparse = sparseLayers(of: model)
         let evaluate: () -> (loss: Double, accuracy: Double)
         let kernels: any StepKernels
-        if sparse.contains(true) {
+        if model.architecture.hasConvolutions {
+            kernels = ConvKernels(model: model, batch: 1, threads: threads)
+        } else if sparse.contains(true) {
             kernels = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
         } else {
@@ -117,6 +122,7 @@ extension Trainer {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
+        if model.architecture.hasConvolutions { return ConvKernels(model: model, batch: 1, threads: threads).evaluate(dataset) }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(

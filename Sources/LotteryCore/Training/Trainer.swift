@@ -70,6 +70,9 @@ public struct Trainer: Sendable {
     /// Whether the training images are mostly zero (``KernelPolicy/isMostlyZero(_:)``; MNIST is), which the `auto`
     /// rule takes into account. Computed once, from the data alone.
     public let zeroInputs: Bool
+    /// Threads one training call may use (networks with convolutions; an MLP trains on one). Results are
+    /// bit-identical for any value (``ConvNetwork``).
+    public let threads: Int
     /// Images per pass during evaluation.
     public static let evaluationChunk = 1_000
 
@@ -78,13 +81,16 @@ public struct Trainer: Sendable {
     /// - Parameter kernels: ``KernelPolicy/auto`` (the default) picks dense or sparse kernels per layer from its
     ///   density and shape alone, so every worker computes the same bits; `.dense`/`.sparse` force one kind for
     ///   measurement and tests.
-    public init(spec: TrialSpec, data: DataSplits, kernels: KernelPolicy = .auto) {
+    ///   - threads: threads per training call (conv networks only; the numbers do not depend on it).
+    public init(spec: TrialSpec, data: DataSplits, kernels: KernelPolicy = .auto, threads: Int = 1) {
         precondition(
             spec.train.batch <= data.train.count,
             "Trainer: batch \(spec.train.batch) larger than the \(data.train.count) training images")
+        precondition(threads >= 1, "Trainer: \(threads) threads")
         self.spec = spec
         self.data = data
         self.kernels = kernels
+        self.threads = threads
         zeroInputs = kernels.skipsZeroInputs && KernelPolicy.isMostlyZero(data.train)
     }
 
@@ -115,11 +121,11 @@ public struct Trainer: Sendable {
     ) rethrows -> TrainingRun {
         _ = BLAS.configured
         let started = ContinuousClock.now
-        let widths = model.widths
         let train = data.train
         precondition(
-            widths.first == train.features && widths.last == train.classes,
-            "Trainer: model widths \(widths) do not fit \(train.features) features / \(train.classes) classes")
+            model.architecture.input.features == train.features && model.architecture.classes == train.classes,
+            "Trainer: the model's \(model.architecture.input) inputs / \(model.architecture.classes) classes do not fit \(train.shape) images / \(train.classes) classes"
+        )
         let iterations = spec.train.iterations, batch = spec.train.batch
         if let snapshotAt {
             precondition(
@@ -128,6 +134,10 @@ public struct Trainer: Sendable {
         }
 
         model.enforceMasks()
+        if model.architecture.hasConvolutions {
+            let k = ConvKernels(model: model, batch: batch, threads: threads)
+            return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
+        }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(
@@ -210,6 +220,10 @@ public struct Trainer: Sendable {
         loss: Double, accuracy: Double
     ) {
         _ = BLAS.configured
+        if model.architecture.hasConvolutions {
+            let k = ConvKernels(model: model, batch: 1, threads: 1)
+            return k.evaluate(dataset)
+        }
         let net = Network<Float>(widths: model.widths, capacity: min(evaluationChunk, max(dataset.count, 1)))
         net.load(model)
         return evaluate(net, on: dataset, inputs: kernels.skipsZeroInputs ? .compressEachChunk : .dense)

@@ -1,0 +1,672 @@
+import CKernels
+import Dispatch
+
+/// The forward and backward pass of a masked network with convolutions (``Architecture``) over preallocated
+/// buffers (internal).
+///
+/// Layout: feature maps are NHWC (one image's map is `[height · width, channels]`, row-major), so every layer
+/// is a row-major product with the `[in, out]` kernels of ``MLP``:
+/// - a 3×3 convolution (same padding, stride 1) gathers each output position's 3·3·C inputs (`im2col`, row
+///   `(ky·3 + kx)·C + c`, zeros off the map) and multiplies: `out[pos, O] = col[pos, 9C] · W[9C, O]`; its
+///   backward is `∂W = colᵀ · Δ` and `∂col = Δ · Wᵀ`, scattered back (`col2im`);
+/// - a 2×2 max-pool keeps the first maximum of each window (row-major order) and routes the gradient to it;
+/// - a fully connected layer reads the last map flattened in `(y, x, c)` order.
+///
+/// **Determinism for any thread count.** The convolution part of a batch is cut into fixed chunks of
+/// ``chunkImages`` images whatever the thread count; each chunk's work is independent, and the weight and bias
+/// gradients of the convolutions are summed over chunks in chunk order. The fully connected part runs on the
+/// whole batch, its products cut into fixed blocks of output columns (``fcColumns``, ``fcInputColumns``) that
+/// threads share. So `threads` changes only who computes a chunk or a block, never a bit of the result.
+/// Not thread-safe to call concurrently; one per training call.
+final class ConvNetwork<T: NetworkScalar> {
+    /// Images per unit of work (see the type's discussion). Batch 60 is 12 chunks: even work for 2, 3, 4 or 6
+    /// threads.
+    static var chunkImages: Int { 5 }
+    /// Output columns per block of a fully connected forward product and weight gradient.
+    static var fcColumns: Int { 64 }
+    /// Columns per block of a fully connected input-delta product.
+    static var fcInputColumns: Int { 512 }
+    /// Weights per unit of the ordered sum of conv gradients over chunks.
+    static var reductionSegment: Int { 16_384 }
+
+    let architecture: Architecture
+    /// Images per pass (the batch, or an evaluation pass).
+    let capacity: Int
+    let threads: Int
+
+    let weights: [UnsafeMutablePointer<T>]
+    let masks: [UnsafeMutablePointer<T>]
+    let weightGrads: [UnsafeMutablePointer<T>]
+    let biases: [UnsafeMutablePointer<T>]
+    let biasGrads: [UnsafeMutablePointer<T>]
+
+    /// Per stage, `[capacity, outputFeatures]`: post-ReLU outputs (conv, hidden fc), pooled maps, or logits.
+    let outputs: [UnsafeMutablePointer<T>]
+    /// Per stage, `[capacity, outputFeatures]`: ∂loss/∂(pre-activation) for conv and fc stages, ∂loss/∂output for
+    /// pools.
+    let grads: [UnsafeMutablePointer<T>]
+    /// Per pool stage, the window slot (0…3) of each output's maximum.
+    let argmax: [UnsafeMutablePointer<UInt8>?]
+    /// Per weight layer, its stage.
+    let stageOfLayer: [Int]
+    /// Per stage, its weight layer (`nil` for pools).
+    let layerOfStage: [Int?]
+    /// Per chunk slot: the gathered columns and their gradient (`[chunk positions, 9C]` of the widest conv).
+    private let columns: [UnsafeMutablePointer<T>]
+    private let columnGrads: [UnsafeMutablePointer<T>]
+    /// Per chunk of a full batch, per conv layer: the chunk's weight and bias gradients before the ordered sum.
+    private let partialWeightGrads: [[UnsafeMutablePointer<T>]]
+    private let partialBiasGrads: [[UnsafeMutablePointer<T>]]
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    init(architecture: Architecture, capacity: Int, threads: Int = 1) {
+        precondition(capacity >= 1 && threads >= 1, "ConvNetwork: capacity \(capacity), threads \(threads)")
+        self.architecture = architecture
+        self.capacity = capacity
+        self.threads = threads
+        var allocations: [UnsafeMutableRawPointer] = []
+        func alloc<E: Numeric>(_ n: Int, _: E.Type = E.self) -> UnsafeMutablePointer<E> {
+            let p = UnsafeMutablePointer<E>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            allocations.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        let shapes = architecture.weightLayers
+        weights = shapes.map { alloc($0.count) }
+        masks = shapes.map { alloc($0.count) }
+        weightGrads = shapes.map { alloc($0.count) }
+        biases = shapes.map { alloc($0.cols) }
+        biasGrads = shapes.map { alloc($0.cols) }
+        var stageOfLayer: [Int] = []
+        var layerOfStage: [Int?] = []
+        var outputs: [UnsafeMutablePointer<T>] = []
+        var grads: [UnsafeMutablePointer<T>] = []
+        var argmax: [UnsafeMutablePointer<UInt8>?] = []
+        var widestColumns = 1
+        for (s, stage) in architecture.stages.enumerated() {
+            let features: Int
+            switch stage {
+            case .conv(let input, let output):
+                features = output.features
+                widestColumns = max(widestColumns, input.height * input.width * 9 * input.channels)
+                layerOfStage.append(stageOfLayer.count)
+                stageOfLayer.append(s)
+                argmax.append(nil)
+            case .pool(_, let output):
+                features = output.features
+                layerOfStage.append(nil)
+                argmax.append(alloc(capacity * features, UInt8.self))
+            case .fc(_, let units, _):
+                features = units
+                layerOfStage.append(stageOfLayer.count)
+                stageOfLayer.append(s)
+                argmax.append(nil)
+            }
+            outputs.append(alloc(capacity * features))
+            grads.append(alloc(capacity * features))
+        }
+        self.stageOfLayer = stageOfLayer
+        self.layerOfStage = layerOfStage
+        self.outputs = outputs
+        self.grads = grads
+        self.argmax = argmax
+        let slots = min(threads, Self.chunks(capacity))
+        columns = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
+        columnGrads = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
+        let convLayers = shapes.indices.filter { shapes[$0].kind == .conv }
+        partialWeightGrads = (0..<Self.chunks(capacity)).map { _ in
+            shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].count) : alloc(1) }
+        }
+        partialBiasGrads = (0..<Self.chunks(capacity)).map { _ in
+            shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].cols) : alloc(1) }
+        }
+        self.allocations = allocations
+    }
+
+    deinit {
+        for p in allocations { p.deallocate() }
+    }
+
+    static func chunks(_ rows: Int) -> Int { (rows + chunkImages - 1) / chunkImages }
+
+    var stageCount: Int { architecture.stages.count }
+    var logits: UnsafeMutablePointer<T> { outputs[stageCount - 1] }
+    var classes: Int { architecture.classes }
+
+    /// Values per image after stage `s` (`s = -1`: the input).
+    func features(after s: Int) -> Int {
+        guard s >= 0 else { return architecture.input.features }
+        switch architecture.stages[s] {
+        case .conv(_, let output), .pool(_, let output): return output.features
+        case .fc(_, let units, _): return units
+        }
+    }
+
+    // MARK: Forward
+
+    /// Forward pass of `rows` NHWC images (`[rows, H·W·C]`); leaves the logits in ``logits``.
+    func forward(_ input: UnsafePointer<T>, rows: Int) {
+        precondition(rows >= 1 && rows <= capacity, "ConvNetwork.forward: \(rows) rows, capacity \(capacity)")
+        let firstFC = firstFullyConnectedStage
+        parallelChunks(rows: rows) { chunk, slot in
+            let first = chunk * Self.chunkImages, count = min(Self.chunkImages, rows - first)
+            for s in 0..<firstFC { self.forwardMapStage(s, input: input, first: first, count: count, slot: slot) }
+        }
+        for s in firstFC..<stageCount { forwardFullyConnected(s, input: input, rows: rows) }
+    }
+
+    /// The first fully connected stage (the output layer at the latest).
+    var firstFullyConnectedStage: Int {
+        architecture.stages.firstIndex { if case .fc = $0 { true } else { false } }!
+    }
+
+    private func stageInput(_ s: Int, _ input: UnsafePointer<T>) -> UnsafePointer<T> {
+        s == 0 ? input : UnsafePointer(outputs[s - 1])
+    }
+
+    private func forwardMapStage(_ s: Int, input: UnsafePointer<T>, first: Int, count: Int, slot: Int) {
+        let source = stageInput(s, input)
+        switch architecture.stages[s] {
+        case .conv(let inShape, let outShape):
+            let l = layerOfStage[s]!
+            let positions = inShape.height * inShape.width
+            let k = 9 * inShape.channels, o = outShape.channels
+            let col = columns[slot]
+            im2col(source + first * inShape.features, shape: inShape, images: count, into: col)
+            let out = outputs[s] + first * outShape.features
+            T.gemm(
+                transA: false, transB: false, m: count * positions, n: o, k: k, alpha: 1, a: col, lda: k,
+                b: weights[l], ldb: o, beta: 0, c: out, ldc: o)
+            biasReLU(out, bias: biases[l], rows: count * positions, columns: o, relu: true)
+        case .pool(let inShape, let outShape):
+            maxPool(
+                source + first * inShape.features, shape: inShape, images: count,
+                into: outputs[s] + first * outShape.features, argmax: argmax[s]! + first * outShape.features)
+        case .fc:
+            preconditionFailure("ConvNetwork: stage \(s) is fully connected")
+        }
+    }
+
+    private func forwardFullyConnected(_ s: Int, input: UnsafePointer<T>, rows: Int) {
+        guard case .fc(let k, let n, let isOutput) = architecture.stages[s] else {
+            preconditionFailure("ConvNetwork: stage \(s) is not fully connected")
+        }
+        let l = layerOfStage[s]!
+        let a = stageInput(s, input), w = UnsafePointer(weights[l]), out = outputs[s]
+        columnBlocks(n, Self.fcColumns) { j0, width in
+            T.gemm(
+                transA: false, transB: false, m: rows, n: width, k: k, alpha: 1, a: a, lda: k, b: w + j0, ldb: n,
+                beta: 0, c: out + j0, ldc: n)
+        }
+        biasReLU(outputs[s], bias: biases[l], rows: rows, columns: n, relu: !isOutput)
+    }
+
+    // MARK: Loss
+
+    func score(labels: UnsafePointer<UInt8>, rows: Int) -> (lossSum: Double, correct: Int) {
+        Softmax.score(logits: logits, classes: classes, labels: labels, rows: rows)
+    }
+
+    func outputDelta(labels: UnsafePointer<UInt8>, rows: Int) {
+        Softmax.delta(logits: logits, classes: classes, labels: labels, rows: rows, into: grads[stageCount - 1])
+    }
+
+    // MARK: Backward
+
+    /// Backward pass after ``forward(_:rows:)`` and ``outputDelta(labels:rows:)``: every weight and bias gradient
+    /// (unmasked; the optimizer masks them).
+    func backward(_ input: UnsafePointer<T>, rows: Int) {
+        let firstFC = firstFullyConnectedStage
+        for s in stride(from: stageCount - 1, through: firstFC, by: -1) {
+            backwardFullyConnected(s, input: input, rows: rows)
+        }
+        guard firstFC > 0 else { return }
+        let chunkCount = Self.chunks(rows)
+        parallelChunks(rows: rows) { chunk, slot in
+            let first = chunk * Self.chunkImages, count = min(Self.chunkImages, rows - first)
+            for s in stride(from: firstFC - 1, through: 0, by: -1) {
+                self.backwardMapStage(s, input: input, first: first, count: count, chunk: chunk, slot: slot)
+            }
+        }
+        // The ordered sum over chunks, element by element: the same bits whoever computed each chunk or segment.
+        for (l, shape) in architecture.weightLayers.enumerated() where shape.kind == .conv {
+            let dw = weightGrads[l], db = biasGrads[l]
+            let segment = Self.reductionSegment
+            parallelUnits((shape.count + segment - 1) / segment) { unit in
+                let start = unit * segment, end = min(shape.count, start + segment)
+                (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
+                for c in 1..<max(chunkCount, 1) {
+                    let pw = self.partialWeightGrads[c][l]
+                    for i in start..<end { dw[i] += pw[i] }
+                }
+            }
+            db.update(from: partialBiasGrads[0][l], count: shape.cols)
+            for c in 1..<max(chunkCount, 1) {
+                let pb = partialBiasGrads[c][l]
+                for j in 0..<shape.cols { db[j] += pb[j] }
+            }
+        }
+    }
+
+    private func backwardFullyConnected(_ s: Int, input: UnsafePointer<T>, rows: Int) {
+        guard case .fc(let k, let n, _) = architecture.stages[s] else { return }
+        let l = layerOfStage[s]!
+        let delta = UnsafePointer(grads[s]), a = stageInput(s, input), dw = weightGrads[l]
+        columnBlocks(n, Self.fcColumns) { j0, width in
+            T.gemm(
+                transA: true, transB: false, m: k, n: width, k: rows, alpha: 1, a: a, lda: k, b: delta + j0, ldb: n,
+                beta: 0, c: dw + j0, ldc: n)
+        }
+        columnSums(delta, rows: rows, columns: n, into: biasGrads[l])
+        guard s > 0 else { return }
+        let w = UnsafePointer(weights[l]), below = grads[s - 1]
+        columnBlocks(k, Self.fcInputColumns) { i0, width in
+            T.gemm(
+                transA: false, transB: true, m: rows, n: width, k: n, alpha: 1, a: delta, lda: n, b: w + i0 * n,
+                ldb: n, beta: 0, c: below + i0, ldc: k)
+        }
+        reluMaskBelow(s, first: 0, count: rows)
+    }
+
+    private func backwardMapStage(_ s: Int, input: UnsafePointer<T>, first: Int, count: Int, chunk: Int, slot: Int) {
+        switch architecture.stages[s] {
+        case .conv(let inShape, let outShape):
+            let l = layerOfStage[s]!
+            let positions = inShape.height * inShape.width
+            let k = 9 * inShape.channels, o = outShape.channels
+            let col = columns[slot]
+            let delta = UnsafePointer(grads[s] + first * outShape.features)
+            im2col(stageInput(s, input) + first * inShape.features, shape: inShape, images: count, into: col)
+            T.gemm(
+                transA: true, transB: false, m: k, n: o, k: count * positions, alpha: 1, a: col, lda: k, b: delta,
+                ldb: o, beta: 0, c: partialWeightGrads[chunk][l], ldc: o)
+            columnSums(delta, rows: count * positions, columns: o, into: partialBiasGrads[chunk][l])
+            guard s > 0 else { return }
+            let dcol = columnGrads[slot]
+            T.gemm(
+                transA: false, transB: true, m: count * positions, n: k, k: o, alpha: 1, a: delta, lda: o,
+                b: weights[l], ldb: o, beta: 0, c: dcol, ldc: k)
+            col2im(dcol, shape: inShape, images: count, into: grads[s - 1] + first * inShape.features)
+            reluMaskBelow(s, first: first, count: count)
+        case .pool(let inShape, let outShape):
+            guard s > 0 else { return }
+            unpool(
+                grads[s] + first * outShape.features, argmax: argmax[s]! + first * outShape.features, shape: inShape,
+                images: count, into: grads[s - 1] + first * inShape.features)
+            reluMaskBelow(s, first: first, count: count)
+        case .fc:
+            preconditionFailure("ConvNetwork: stage \(s) is fully connected")
+        }
+    }
+
+    /// Turns ∂loss/∂output of stage `s − 1` into ∂loss/∂pre-activation when that stage has a ReLU (conv, hidden
+    /// fc), for images `first ..< first + count`.
+    private func reluMaskBelow(_ s: Int, first: Int, count: Int) {
+        let below = s - 1
+        if case .pool = architecture.stages[below] { return }
+        let n = features(after: below)
+        let g = grads[below] + first * n, act = UnsafePointer(outputs[below] + first * n)
+        if T.self == Float.self, CPUKernels.avx2 {
+            lth_relu_mask_avx2(
+                UnsafeMutableRawPointer(g).assumingMemoryBound(to: Float.self),
+                UnsafeRawPointer(act).assumingMemoryBound(to: Float.self), count * n)
+        } else {
+            for i in 0..<(count * n) { g[i] = act[i] > 0 ? g[i] : 0 }
+        }
+    }
+
+    // MARK: Threads
+
+    /// Runs `body(chunk, slot)` for every chunk of `rows` images, on up to ``threads`` threads; slot `t` is used by
+    /// one thread at a time (it owns the scratch columns of that slot).
+    private func parallelChunks(rows: Int, _ body: (Int, Int) -> Void) {
+        let chunkCount = Self.chunks(rows)
+        let lanes = min(threads, chunkCount, columns.count)
+        if lanes <= 1 {
+            for c in 0..<chunkCount { body(c, 0) }
+            return
+        }
+        parallelLanes(lanes) { lane in
+            for c in stride(from: lane, to: chunkCount, by: lanes) { body(c, lane) }
+        }
+    }
+
+    /// Runs `body(first, width)` for the fixed blocks of `width` columns out of `columns`, on up to ``threads``
+    /// threads.
+    private func columnBlocks(_ columns: Int, _ width: Int, _ body: (Int, Int) -> Void) {
+        parallelUnits((columns + width - 1) / width) { b in body(b * width, min(width, columns - b * width)) }
+    }
+
+    /// Runs `body(unit)` for `units` independent units of work on up to ``threads`` threads.
+    func parallelUnits(_ units: Int, _ body: (Int) -> Void) {
+        let lanes = min(threads, units)
+        if lanes <= 1 {
+            for u in 0..<units { body(u) }
+            return
+        }
+        parallelLanes(lanes) { lane in
+            for u in stride(from: lane, to: units, by: lanes) { body(u) }
+        }
+    }
+}
+
+/// Runs `body(lane)` for lanes `0..<lanes` at once, each on its own thread, and returns when all are done.
+///
+/// The callers give each lane disjoint memory (its own chunks, blocks or scratch), which is why the closure may
+/// cross threads although it is not `Sendable`.
+func parallelLanes(_ lanes: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in box.value(lane) }
+    }
+}
+
+/// Carries a non-`Sendable` closure into `concurrentPerform` (see ``parallelLanes(_:_:)``).
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+// MARK: Kernels (per chunk of images, NHWC)
+
+/// `col[(i, y, x), (ky, kx, c)] = input[i, y + ky − 1, x + kx − 1, c]`, 0 off the map.
+func im2col<T: NetworkScalar>(
+    _ input: UnsafePointer<T>, shape: InputShape, images: Int, into col: UnsafeMutablePointer<T>
+) {
+    let h = shape.height, w = shape.width, c = shape.channels
+    let rowWidth = 9 * c
+    for i in 0..<images {
+        let image = input + i * shape.features
+        for y in 0..<h {
+            for x in 0..<w {
+                let row = col + ((i * h + y) * w + x) * rowWidth
+                for ky in 0..<3 {
+                    let sy = y + ky - 1
+                    for kx in 0..<3 {
+                        let sx = x + kx - 1
+                        let target = row + (ky * 3 + kx) * c
+                        if sy < 0 || sy >= h || sx < 0 || sx >= w {
+                            target.update(repeating: 0, count: c)
+                        } else {
+                            target.update(from: image + (sy * w + sx) * c, count: c)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of ``im2col(_:shape:images:into:)``: `grad[i, y + ky − 1, x + kx − 1, c] += dcol[(i, y, x), (ky,
+/// kx, c)]`, summed in a fixed order (positions row-major, then ky, kx), over a zeroed `grad`.
+func col2im<T: NetworkScalar>(
+    _ dcol: UnsafePointer<T>, shape: InputShape, images: Int, into grad: UnsafeMutablePointer<T>
+) {
+    let h = shape.height, w = shape.width, c = shape.channels
+    let rowWidth = 9 * c
+    grad.update(repeating: 0, count: images * shape.features)
+    for i in 0..<images {
+        let image = grad + i * shape.features
+        for y in 0..<h {
+            for x in 0..<w {
+                let row = dcol + ((i * h + y) * w + x) * rowWidth
+                for ky in 0..<3 {
+                    let sy = y + ky - 1
+                    if sy < 0 || sy >= h { continue }
+                    for kx in 0..<3 {
+                        let sx = x + kx - 1
+                        if sx < 0 || sx >= w { continue }
+                        let source = row + (ky * 3 + kx) * c
+                        let target = image + (sy * w + sx) * c
+                        for ch in 0..<c { target[ch] += source[ch] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 2×2 max-pool, stride 2, of NHWC maps; ties keep the first window slot (row-major).
+func maxPool<T: NetworkScalar>(
+    _ input: UnsafePointer<T>, shape: InputShape, images: Int, into output: UnsafeMutablePointer<T>,
+    argmax: UnsafeMutablePointer<UInt8>
+) {
+    let h = shape.height, w = shape.width, c = shape.channels
+    let oh = h / 2, ow = w / 2
+    for i in 0..<images {
+        let image = input + i * shape.features
+        let out = output + i * oh * ow * c
+        let arg = argmax + i * oh * ow * c
+        for y in 0..<oh {
+            for x in 0..<ow {
+                let p00 = image + ((2 * y) * w + 2 * x) * c
+                let p01 = p00 + c, p10 = p00 + w * c, p11 = p10 + c
+                let o = out + (y * ow + x) * c, a = arg + (y * ow + x) * c
+                for ch in 0..<c {
+                    var best = p00[ch]
+                    var slot: UInt8 = 0
+                    if p01[ch] > best { best = p01[ch]; slot = 1 }
+                    if p10[ch] > best { best = p10[ch]; slot = 2 }
+                    if p11[ch] > best { best = p11[ch]; slot = 3 }
+                    o[ch] = best
+                    a[ch] = slot
+                }
+            }
+        }
+    }
+}
+
+/// The gradient of ``maxPool(_:shape:images:into:argmax:)``: each output's gradient to its window's maximum,
+/// zero elsewhere (also in a row or column an odd side dropped).
+func unpool<T: NetworkScalar>(
+    _ grad: UnsafePointer<T>, argmax: UnsafePointer<UInt8>, shape: InputShape, images: Int,
+    into inputGrad: UnsafeMutablePointer<T>
+) {
+    let h = shape.height, w = shape.width, c = shape.channels
+    let oh = h / 2, ow = w / 2
+    inputGrad.update(repeating: 0, count: images * shape.features)
+    for i in 0..<images {
+        let image = inputGrad + i * shape.features
+        let g = grad + i * oh * ow * c
+        let arg = argmax + i * oh * ow * c
+        for y in 0..<oh {
+            for x in 0..<ow {
+                let base = ((2 * y) * w + 2 * x) * c
+                let offsets = (0, c, w * c, w * c + c)
+                for ch in 0..<c {
+                    let index = (y * ow + x) * c + ch
+                    let offset: Int
+                    switch arg[index] {
+                    case 0: offset = offsets.0
+                    case 1: offset = offsets.1
+                    case 2: offset = offsets.2
+                    default: offset = offsets.3
+                    }
+                    image[base + offset + ch] = g[index]
+                }
+            }
+        }
+    }
+}
+
+/// `out[r, j] += bias[j]`, then ReLU when `relu` (AVX2 for Float, the same bits as the portable loop).
+func biasReLU<T: NetworkScalar>(
+    _ out: UnsafeMutablePointer<T>, bias: UnsafePointer<T>, rows: Int, columns n: Int, relu: Bool
+) {
+    if T.self == Float.self, CPUKernels.avx2 {
+        lth_bias_activate_avx2(
+            UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self),
+            UnsafeRawPointer(bias).assumingMemoryBound(to: Float.self), rows, n, relu ? 1 : 0)
+        return
+    }
+    for r in 0..<rows {
+        let row = out + r * n
+        if relu {
+            for j in 0..<n { let v = row[j] + bias[j]; row[j] = v > 0 ? v : 0 }
+        } else {
+            for j in 0..<n { row[j] += bias[j] }
+        }
+    }
+}
+
+/// `sums[j] = Σ_r m[r, j]`, rows in order.
+func columnSums<T: NetworkScalar>(_ m: UnsafePointer<T>, rows: Int, columns n: Int, into sums: UnsafeMutablePointer<T>)
+{
+    for j in 0..<n { sums[j] = rows > 0 ? m[j] : 0 }
+    for r in 1..<max(rows, 1) {
+        let row = m + r * n
+        for j in 0..<n { sums[j] += row[j] }
+    }
+}
+
+extension ConvNetwork {
+    /// Copies a model's parameters and masks in, enforcing `weight = weight ⊙ mask`.
+    func load(_ model: MLP) {
+        precondition(model.architecture == architecture, "ConvNetwork.load: the model has another architecture")
+        for l in model.layers.indices {
+            let layer = model.layers[l]
+            layer.weight.data.withUnsafeBufferPointer { w in
+                layer.mask.data.withUnsafeBufferPointer { m in
+                    for i in 0..<w.count { weights[l][i] = T(w[i] * m[i]); masks[l][i] = T(m[i]) }
+                }
+            }
+            for j in layer.bias.indices { biases[l][j] = T(layer.bias[j]) }
+        }
+    }
+
+    /// Writes the current parameters back into `model` (masks unchanged).
+    func store(into model: inout MLP) {
+        for l in model.layers.indices {
+            let count = architecture.weightLayers[l].count
+            model.layers[l].weight.data.withUnsafeMutableBufferPointer { w in
+                for i in 0..<count { w[i] = Float(weights[l][i]) }
+            }
+            model.layers[l].bias.withUnsafeMutableBufferPointer { b in
+                for j in b.indices { b[j] = Float(biases[l][j]) }
+            }
+        }
+    }
+
+    /// Copies images `order[0..<rows]` of `images` (`[*, C·H·W]`, channel-first as data sets store them) into
+    /// `destination` as NHWC rows.
+    static func loadImages(
+        _ images: UnsafePointer<Float>, shape: InputShape, order: (Int) -> Int, rows: Int,
+        into destination: UnsafeMutablePointer<T>
+    ) {
+        let c = shape.channels, plane = shape.height * shape.width
+        for r in 0..<rows {
+            let source = images + order(r) * shape.features
+            let target = destination + r * shape.features
+            if c == 1 {
+                for p in 0..<plane { target[p] = T(source[p]) }
+            } else {
+                for p in 0..<plane {
+                    for ch in 0..<c { target[p * c + ch] = T(source[ch * plane + p]) }
+                }
+            }
+        }
+    }
+}
+
+/// ``ConvNetwork`` with its batch buffers: the trainer's kernels for networks with convolutions.
+final class ConvKernels: StepKernels {
+    /// Images per evaluation pass.
+    static let evaluationChunk = 100
+
+    let net: ConvNetwork<Float>
+    let batch: Int
+    private let input: UnsafeMutablePointer<Float>
+    private let labels: UnsafeMutablePointer<UInt8>
+    private var rows = 0
+
+    init(model: MLP, batch: Int, threads: Int) {
+        let capacity = max(batch, Self.evaluationChunk)
+        net = ConvNetwork<Float>(architecture: model.architecture, capacity: capacity, threads: threads)
+        net.load(model)
+        self.batch = batch
+        input = .allocate(capacity: capacity * model.architecture.input.features)
+        labels = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        input.deallocate()
+        labels.deallocate()
+    }
+
+    func loadBatch(
+        images: UnsafePointer<Float>, labels allLabels: UnsafePointer<UInt8>, features: Int, order: UnsafePointer<Int>,
+        rows: Int
+    ) {
+        precondition(rows <= batch, "ConvKernels: \(rows) rows, batch \(batch)")
+        for row in 0..<rows { labels[row] = allLabels[order[row]] }
+        self.rows = rows
+        ConvNetwork<Float>.loadImages(
+            images, shape: net.architecture.input, order: { order[$0] }, rows: rows, into: input)
+    }
+
+    func computeGradients() {
+        net.forward(input, rows: rows)
+        net.outputDelta(labels: labels, rows: rows)
+        net.backward(input, rows: rows)
+    }
+
+    /// Weights per optimizer block: big layers are cut so that several threads can update them.
+    static let optimizerSegment = 65_536
+
+    /// Every layer's kernel in segments of ``optimizerSegment`` (an update is element-wise, so cutting changes no
+    /// bit), then its bias.
+    func parameterBlocks() -> [ParameterBlock] {
+        var blocks: [ParameterBlock] = []
+        for (l, shape) in net.architecture.weightLayers.enumerated() {
+            let allKept = UnsafeBufferPointer(start: net.masks[l], count: shape.count).allSatisfy { $0 != 0 }
+            for start in stride(from: 0, to: shape.count, by: Self.optimizerSegment) {
+                let count = min(Self.optimizerSegment, shape.count - start)
+                blocks.append(
+                    ParameterBlock(
+                        values: net.weights[l] + start, gradients: net.weightGrads[l] + start,
+                        mask: allKept ? nil : net.masks[l] + start, count: count))
+            }
+            blocks.append(ParameterBlock(values: net.biases[l], gradients: net.biasGrads[l], mask: nil, count: shape.cols))
+        }
+        return blocks
+    }
+
+    var optimizerThreads: Int { net.threads }
+
+    func evaluator(for dataset: Dataset) -> () -> (loss: Double, accuracy: Double) {
+        { [self] in self.evaluate(dataset) }
+    }
+
+    func evaluate(_ dataset: Dataset) -> (loss: Double, accuracy: Double) {
+        Self.evaluate(net, on: dataset, scratch: input)
+    }
+
+    /// Mean loss and accuracy of `net` on `dataset`, in passes of ``evaluationChunk`` images through `scratch`.
+    static func evaluate(_ net: ConvNetwork<Float>, on dataset: Dataset, scratch: UnsafeMutablePointer<Float>) -> (
+        loss: Double, accuracy: Double
+    ) {
+        precondition(dataset.shape == net.architecture.input, "ConvKernels.evaluate: \(dataset.shape) images")
+        guard dataset.count > 0 else { return (0, 0) }
+        var lossSum = 0.0
+        var correct = 0
+        let pass = min(net.capacity, evaluationChunk)
+        dataset.images.withUnsafeBufferPointer { images in
+            dataset.labels.withUnsafeBufferPointer { labels in
+                var start = 0
+                while start < dataset.count {
+                    let rows = min(pass, dataset.count - start)
+                    ConvNetwork<Float>.loadImages(
+                        images.baseAddress!, shape: dataset.shape, order: { start + $0 }, rows: rows, into: scratch)
+                    net.forward(scratch, rows: rows)
+                    let score = net.score(labels: labels.baseAddress! + start, rows: rows)
+                    lossSum += score.lossSum
+                    correct += score.correct
+                    start += rows
+                }
+            }
+        }
+        return (lossSum / Double(dataset.count), Double(correct) / Double(dataset.count))
+    }
+
+    func store(into model: inout MLP) { net.store(into: &model) }
+}
