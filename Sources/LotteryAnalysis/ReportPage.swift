@@ -10,6 +10,9 @@ struct ReportPage {
         var testAccAtES: Stats
         var earlyStop: Stats
         var testAccFinal: Stats
+        /// Supermask accuracies (no training), n = 0 when the folder has none.
+        var supermask = Stats([])
+        var supermaskSignedConstant = Stats([])
     }
 
     let folder: ResultsFolder
@@ -22,22 +25,27 @@ struct ReportPage {
         self.folder = folder
         self.analysis = analysis
         self.options = options
-        var values: [[Int: (density: [Double], acc: [Double], es: [Double], final: [Double])]] =
-            Array(repeating: [:], count: folder.configurations.count)
+        typealias Values = (
+            density: [Double], acc: [Double], es: [Double], final: [Double], supermask: [Double], signed: [Double]
+        )
+        var values: [[Int: Values]] = Array(repeating: [:], count: folder.configurations.count)
         for round in folder.rounds {
             guard let trial = folder.trial(round.trialID) else { continue }
-            var entry = values[trial.configuration][round.maskRound] ?? ([], [], [], [])
+            var entry = values[trial.configuration][round.maskRound] ?? ([], [], [], [], [], [])
             entry.density.append(round.density)
             entry.acc.append(round.testAccAtES ?? .nan)
             entry.es.append(round.earlyStopIteration ?? .nan)
             entry.final.append(round.testAccFinal ?? .nan)
+            entry.supermask.append(round.supermaskTestAcc ?? .nan)
+            entry.signed.append(round.supermaskSignedConstantTestAcc ?? .nan)
             values[trial.configuration][round.maskRound] = entry
         }
         groups = values.map { byRound in
             byRound.mapValues {
                 Group(
                     density: Stats($0.density), testAccAtES: Stats($0.acc), earlyStop: Stats($0.es),
-                    testAccFinal: Stats($0.final))
+                    testAccFinal: Stats($0.final), supermask: Stats($0.supermask),
+                    supermaskSignedConstant: Stats($0.signed))
             }
         }
     }
@@ -49,7 +57,7 @@ struct ReportPage {
         body += section(
             id: "accuracy", title: "Test accuracy at early stop vs weights remaining",
             note:
-                "Frankle &amp; Carbin (2019), Figures 1 and 4 (right). Mean ± standard deviation over seeds; n = seeds per point.",
+                "Frankle &amp; Carbin (2019), Figures 1 and 4 (right). Mean ± standard deviation over seeds; n = seeds per point. One line per configuration: with <code>prune.criterion</code> in the grid, one per mask criterion (Zhou et al. 2019, §3, mask criteria); control branches dashed — random reinit (the paper's Figure 4 control) and random pruning; <code>prune.schedule: oneshot</code> densities as one-shot pruning (Frankle &amp; Carbin, Figure 4, iterative vs one-shot).",
             content: figure(
                 id: "chart-accuracy",
                 densityChart(title: "Test accuracy at early stop", label: "test accuracy at early stop (%)", scale: 100)
@@ -60,6 +68,7 @@ struct ReportPage {
             content: figure(
                 id: "chart-early-stop",
                 densityChart(title: "Early-stop iteration", label: "early-stop iteration", scale: 1) { $0.earlyStop }))
+        body += supermaskSection()
         body += curvesSection()
         body += pixelsSection()
         body += similaritySection()

@@ -22,6 +22,8 @@ public struct ResultsFolder: Sendable {
         public var parentRound: Int?
         /// The network, from the `dataset` and `model.layers` columns (`nil` when they are missing or unreadable).
         public var architecture: Architecture? = nil
+        /// `branch.index` (seed index of a control; density index of a one-shot branch).
+        public var branchIndex: Int? = nil
     }
 
     /// Trials that differ only in their seeds.
@@ -42,7 +44,8 @@ public struct ResultsFolder: Sendable {
         public var trialID: String
         /// The `round` column.
         public var round: Int
-        /// The IMP round whose mask was trained: `round` for a main trial, `branch.parent_round` for a branch.
+        /// The IMP round whose mask was trained: `round` for a main trial, `branch.parent_round` for a control
+        /// branch, `branch.index + 1` for a one-shot branch (its density is the ladder's round index+1 by default).
         public var maskRound: Int
         public var density: Double
         public var earlyStopIteration: Double?
@@ -53,6 +56,9 @@ public struct ResultsFolder: Sendable {
         public var host: String?
         /// Per layer, from `positive_at_init_l*` … `mean_abs_after_l*` (`nil` where the columns are absent).
         public var summaries: [LayerSummary?]
+        /// `supermask_test_acc`, `supermask_signed_constant_test_acc` (`nil` when absent or empty).
+        public var supermaskTestAcc: Double? = nil
+        public var supermaskSignedConstantTestAcc: Double? = nil
     }
 
     public let directory: String
@@ -129,7 +135,13 @@ public struct ResultsFolder: Sendable {
                 let base = varying.map { "\($0)=\(cell(row, $0) ?? "")" }.joined(separator: ", ")
                 let name: String
                 if let kind {
-                    let control = kind == "reinit-random" ? "random reinit (control)" : "\(kind) (control)"
+                    let control =
+                        switch kind {
+                        case "reinit-random": "random reinit (control)"
+                        case "prune-random": "random pruning (control)"
+                        case "oneshot": "one-shot pruning"
+                        default: "\(kind) (control)"
+                        }
                     name = base.isEmpty ? control : "\(base) · \(control)"
                 } else {
                     name = base.isEmpty ? "winning ticket" : base
@@ -145,7 +157,8 @@ public struct ResultsFolder: Sendable {
                     id: id, configuration: index, seed: cell(row, "seed") ?? "", branchKind: kind,
                     parentTrial: cell(row, "branch.parent_trial"),
                     parentRound: cell(row, "branch.parent_round").flatMap { Int($0) },
-                    architecture: Self.architecture(dataset: cell(row, "dataset"), layers: cell(row, "model.layers"))))
+                    architecture: Self.architecture(dataset: cell(row, "dataset"), layers: cell(row, "model.layers")),
+                    branchIndex: cell(row, "branch.index").flatMap { Int($0) }))
         }
 
         var layerCount = 0
@@ -174,11 +187,15 @@ public struct ResultsFolder: Sendable {
             rounds.append(
                 Round(
                     trialID: id, round: round,
-                    maskRound: trial.branchKind == nil ? round : (trial.parentRound ?? round),
+                    maskRound: trial.branchKind == nil
+                        ? round
+                        : trial.branchKind == "oneshot" ? (trial.branchIndex ?? 0) + 1 : (trial.parentRound ?? round),
                     density: density, earlyStopIteration: number(row, "early_stop_iteration"),
                     testAccAtES: number(row, "test_acc_at_es"), valAccAtES: number(row, "val_acc_at_es"),
                     testAccFinal: number(row, "test_acc_final"), seconds: number(row, "seconds"),
-                    host: cell(row, "host"), summaries: summaries))
+                    host: cell(row, "host"), summaries: summaries,
+                    supermaskTestAcc: number(row, "supermask_test_acc"),
+                    supermaskSignedConstantTestAcc: number(row, "supermask_signed_constant_test_acc")))
         }
         self.trials = trials
         self.trialIndex = trialIndex

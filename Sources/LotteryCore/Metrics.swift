@@ -70,12 +70,20 @@ public struct RoundMetrics: Codable, Sendable, Hashable {
     public var seconds: Double
     public var curve: [EvalPoint]
     public var layers: [LayerSummary]
+    /// Supermask (Zhou et al. 2019): test accuracy of this round's mask applied to the trial's untrained θ₀, and
+    /// to θ₀'s signed-constant version (kept weights sign(θ₀)·σ_l), no training. `nil` where not measured
+    /// (synthetic runs, results recorded before the field existed).
+    public var supermaskTestAcc: Double?
+    public var supermaskSignedConstantTestAcc: Double?
 
     public init(
         trialID: String, round: Int, density: Double, layerDensities: [Double], keptCounts: [Int],
         earlyStopIteration: Int, valLossAtES: Double, valAccAtES: Double, testAccAtES: Double, testAccFinal: Double,
-        trainAccFinal: Double, seconds: Double, curve: [EvalPoint], layers: [LayerSummary]
+        trainAccFinal: Double, seconds: Double, curve: [EvalPoint], layers: [LayerSummary],
+        supermaskTestAcc: Double? = nil, supermaskSignedConstantTestAcc: Double? = nil
     ) {
+        self.supermaskTestAcc = supermaskTestAcc
+        self.supermaskSignedConstantTestAcc = supermaskSignedConstantTestAcc
         self.trialID = trialID
         self.round = round
         self.density = density
@@ -103,6 +111,8 @@ public struct RoundMetrics: Codable, Sendable, Hashable {
         case testAccAtES = "test_acc_at_es"
         case testAccFinal = "test_acc_final"
         case trainAccFinal = "train_acc_final"
+        case supermaskTestAcc = "supermask_test_acc"
+        case supermaskSignedConstantTestAcc = "supermask_signed_constant_test_acc"
     }
 }
 

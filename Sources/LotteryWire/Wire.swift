@@ -8,12 +8,14 @@ public enum Wire {
     /// The first four bytes of every header frame: `"LTW1"`. Never changes, whatever the version.
     public static let magic: [UInt8] = Array("LTW1".utf8)
 
-    /// The protocol version this build speaks, sent in every header.
-    public static let version: UInt16 = 1
+    /// The protocol version this build speaks, sent in every header. Version 2 (issue 16): TASK specs carry
+    /// `prune.criterion` and `prune-random` controls, ROUND_RESULT metrics the supermask accuracies; a version-1
+    /// worker would ignore the criterion and train the wrong trial, so versions 1 and 2 do not talk.
+    public static let version: UInt16 = 2
 
     /// Versions this build decodes. A header with another version fails with
     /// ``WireError/Kind/unsupportedVersion(peer:supported:)``, which carries the peer's version for the REJECT.
-    public static let supportedVersions: ClosedRange<UInt16> = 1...1
+    public static let supportedVersions: ClosedRange<UInt16> = 2...2
 
     /// Bytes in a header frame: magic (4) + version (2, big-endian) + message type (1).
     public static let headerBytes = 7

@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
             directory: URL(fileURLWithPath: folder), sweepName: "train", specText: Self.yaml(spec),
             fingerprint: trialID, logger: Logger(label: "lth.train"))
         try? Data(Self.yaml(spec).utf8).write(to: URL(fileURLWithPath: folder).appendingPathComponent("trial.yaml"))
-        try store.registerTrials([(id: trialID, spec: spec, expectedRounds: plan.lastRound + 1)])
+        try store.registerTrials([(id: trialID, spec: spec, expectedRounds: runner.lastRound + 1)])
         let recovered = try store.recoveredState()
         let recordedBranches = Set(recovered.trials.filter { $0.lastRecordedRound != nil }.map(\.id))
         let host = ProcessInfo.processInfo.hostName
@@ -97,15 +97,18 @@ struct TrainCommand: ParsableCommand {
 
         let iterations = spec.train.iterations
         let branchesPerRound = spec.controls.count * spec.controlsSeeds
-        let roundsLeft = plan.lastRound + 1 - startRound
-        let totalIterations = (roundsLeft + roundsLeft * branchesPerRound) * iterations
+        let roundsLeft = runner.lastRound + 1 - startRound
+        // One-shot branches re-train the dense round 0 first: two rounds' iterations each.
+        let oneShotRuns = startRound == 0 ? 2 * (runner.oneShotPlan?.count ?? 0) : 0
+        let totalIterations = (roundsLeft + roundsLeft * branchesPerRound + oneShotRuns) * iterations
         var doneIterations = 0
         let started = Date()
         let line = ProgressLine()
         printError(
-            "trial \(trialID): \(spec.dataset), layers \(spec.model.layers), rounds \(startRound)...\(plan.lastRound) "
-                + "down to \(percent(plan.density(round: plan.lastRound))), \(iterations) iterations each, "
-                + "\(branchesPerRound) control run(s) per pruned round → \(folder)")
+            "trial \(trialID): \(spec.dataset), layers \(spec.model.layers), rounds \(startRound)...\(runner.lastRound) "
+                + "down to \(percent(plan.density(round: runner.lastRound))), \(iterations) iterations each, "
+                + (runner.oneShotPlan.map { "\($0.count) one-shot densities" }
+                    ?? "\(branchesPerRound) control run(s) per pruned round") + " → \(folder)")
 
         func show(_ p: IMPProgress, label: String) {
             let done = doneIterations + p.iteration
@@ -148,25 +151,26 @@ struct TrainCommand: ParsableCommand {
                 "round \(pad(m.round, 2))  density \(percent(m.density))  early stop \(pad(m.earlyStopIteration, 6))"
                     + String(format: "  test acc @es %.4f  final %.4f", m.testAccAtES, m.testAccFinal)
                     + "  (\(formatDuration(m.seconds)))")
-            if m.round > 0 {
-                for kind in spec.controls {
-                    for index in 0..<spec.controlsSeeds {
-                        // A branch is its own one-round trial on the parent's mask, stored self-contained.
-                        let branch = spec.branch(kind, round: m.round, index: index)
-                        doneIterations += iterations
-                        guard !recordedBranches.contains(branch.trialID) else { continue }
-                        let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
-                            show($0, label: kind.rawValue)
-                        }
-                        try record(branch, result, mask: MaskFile.encode(mask), next: nil)
-                        try store.markDone(trialID: branch.trialID)
-                        line.finish()
-                        let b = result.metrics
-                        say(
-                            "    \(kind.rawValue) #\(index)  early stop \(pad(b.earlyStopIteration, 6))"
-                                + String(format: "  test acc @es %.4f  final %.4f", b.testAccAtES, b.testAccFinal))
-                    }
+            // Control branches of rounds ≥ 1, or the one-shot densities of round 0 (RoundEstimate.branches).
+            for branch in RoundEstimate.branches(of: spec, round: m.round) {
+                // A branch is its own one-round trial on the parent's mask (prune-random: on a random mask with its
+                // per-layer counts; oneshot: on its own density's mask), stored self-contained.
+                let kind = branch.branch!.kind
+                let index = branch.branch!.index
+                doneIterations += iterations * (kind == .oneshot ? 2 : 1)
+                guard !recordedBranches.contains(branch.trialID) else { continue }
+                let result = try runner.runBranch(spec: branch, mask: outcome.mask) {
+                    show($0, label: kind.rawValue)
                 }
+                // prune-random and oneshot train their own masks: store the mask the branch trained with.
+                let branchMask = result.mask == outcome.mask ? mask : Mask(result.mask)
+                try record(branch, result, mask: MaskFile.encode(branchMask), next: nil)
+                try store.markDone(trialID: branch.trialID)
+                line.finish()
+                let b = result.metrics
+                say(
+                    "    \(kind.rawValue) #\(index)  density \(percent(b.density))  early stop \(pad(b.earlyStopIteration, 6))"
+                        + String(format: "  test acc @es %.4f  final %.4f", b.testAccAtES, b.testAccFinal))
             }
             try store.exportCSVs()
         }

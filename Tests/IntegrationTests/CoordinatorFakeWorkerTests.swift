@@ -105,7 +105,7 @@ import ZeroMQ
             try hostile.sendRaw([[0xde, 0xad], [0xbe, 0xef]])
             let first = try hostile.wait { if case .reject(let r) = $0 { return r } else { return nil } }
             #expect(first.code == .badMessage)
-            // A future protocol version: REJECT version_mismatch, in version 1.
+            // A future protocol version: REJECT version_mismatch, in this build's version.
             try hostile.sendRaw([Wire.header(.hello, version: 9), Array("{}".utf8)])
             let second = try hostile.wait { if case .reject(let r) = $0 { return r } else { return nil } }
             #expect(second.code == .versionMismatch)

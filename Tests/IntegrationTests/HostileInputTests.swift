@@ -39,7 +39,7 @@ import ZeroMQ
                 ("bad JSON", [ready[0], Array("{\"blobs\": [], \"message\": {\"credit\": ".utf8)]),
                 ("wrong type in JSON", [ready[0], Array("{\"blobs\":[],\"message\":{\"credit\":\"many\"}}".utf8)]),
                 ("blob checksum", badCRC),
-                ("unknown type code", [Array("LTW1".utf8) + [0, 1, 99], ready[1]]),
+                ("unknown type code", [Wire.magic + [UInt8(Wire.version >> 8), UInt8(Wire.version & 0xFF), 99], ready[1]]),
             ]
             for (name, frames) in cases {
                 try hostile.sendRaw(frames)

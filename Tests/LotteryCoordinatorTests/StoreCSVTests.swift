@@ -8,7 +8,7 @@ struct StoreCSVTests {
     static let hyperparameters = [
         "dataset", "model", "model.layers", "model.init", "train.optimizer", "train.lr", "train.momentum", "train.batch",
         "train.iterations", "train.eval_every", "data.validation", "seed", "seeds.init", "seeds.order",
-        "seeds.split", "prune.strategy", "prune.rates", "prune.rounds", "prune.target_density", "reinit", "controls",
+        "seeds.split", "prune.strategy", "prune.rates", "prune.rounds", "prune.target_density", "prune.criterion", "prune.schedule", "prune.densities", "reinit", "controls",
         "controls_seeds", "synthetic.round_ms", "branch.kind", "branch.parent_trial", "branch.parent_round",
         "branch.index",
     ]
@@ -23,7 +23,7 @@ struct StoreCSVTests {
                     "worker", "host", "kept_l0", "kept_l1", "kept_l2", "positive_at_init_l0", "positive_at_init_l1",
                     "positive_at_init_l2", "positive_after_l0", "positive_after_l1", "positive_after_l2",
                     "mean_abs_at_init_l0", "mean_abs_at_init_l1", "mean_abs_at_init_l2", "mean_abs_after_l0",
-                    "mean_abs_after_l1", "mean_abs_after_l2",
+                    "mean_abs_after_l1", "mean_abs_after_l2", "supermask_test_acc", "supermask_signed_constant_test_acc",
                 ])
         #expect(
             ResultsCSV.trialsHeader

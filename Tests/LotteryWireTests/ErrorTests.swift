@@ -59,19 +59,23 @@ import Testing
 
     @Test func unsupportedVersionCarriesThePeersVersion() throws {
         var frames = Self.result
-        frames[0] = Wire.header(.roundResult, version: 2)
-        #expect(Self.kind(frames) == .unsupportedVersion(peer: 2, supported: 1...1))
+        let other = Wire.version + 1
+        frames[0] = Wire.header(.roundResult, version: other)
+        #expect(Self.kind(frames) == .unsupportedVersion(peer: other, supported: Wire.supportedVersions))
         // Checked before the header length, so a future longer header still reports its version.
         frames[0] = Wire.magic + [0x01, 0x00, 5, 0, 0]
-        #expect(Self.kind(frames) == .unsupportedVersion(peer: 256, supported: 1...1))
-        let error = WireError(.unsupportedVersion(peer: 2, supported: 1...1))
+        #expect(Self.kind(frames) == .unsupportedVersion(peer: 256, supported: Wire.supportedVersions))
+        let error = WireError(.unsupportedVersion(peer: other, supported: Wire.supportedVersions))
         #expect(error.rejectCode == .versionMismatch)
-        #expect(error.description.contains("version 2"))
+        #expect(error.description.contains("version \(other)"))
     }
+
+    /// This build's version as the header's two big-endian bytes.
+    static let versionBytes = [UInt8(Wire.version >> 8), UInt8(Wire.version & 0xFF)]
 
     @Test func badHeaderLength() {
         var frames = Self.result
-        frames[0] = Wire.magic + [0, 1, 5, 0]
+        frames[0] = Wire.magic + Self.versionBytes + [5, 0]
         #expect(Self.kind(frames) == .badHeader(length: 8))
         frames[0] = Wire.magic + [0]
         #expect(Self.kind(frames) == .badHeader(length: 5))
@@ -79,9 +83,9 @@ import Testing
 
     @Test func unknownType() {
         var frames = Self.result
-        frames[0] = Wire.magic + [0, 1, 200]
+        frames[0] = Wire.magic + Self.versionBytes + [200]
         #expect(Self.kind(frames) == .unknownType(code: 200))
-        frames[0] = Wire.magic + [0, 1, 0]
+        frames[0] = Wire.magic + Self.versionBytes + [0]
         #expect(Self.kind(frames) == .unknownType(code: 0))
     }
 

@@ -46,7 +46,10 @@ enum Fixtures {
             layerDensities: [Double(kept[0]) / 235_200, Double(kept[1]) / 30_000, Double(kept[2]) / 1_000],
             keptCounts: kept, earlyStopIteration: 3_400, valLossAtES: 0.0612, valAccAtES: 0.9812,
             testAccAtES: 0.9797, testAccFinal: 0.9788, trainAccFinal: 0.9991, seconds: 41.25, curve: curve,
-            layers: layers)
+            layers: layers,
+            // Supermask accuracies (protocol version 2) on some rounds; absent on round 0, as from an older store.
+            supermaskTestAcc: round == 0 ? nil : 0.1 + 0.7 * rng.uniform(),
+            supermaskSignedConstantTestAcc: round == 0 ? nil : 0.1 + 0.8 * rng.uniform())
     }
 
     static var branchSpec: TrialSpec { spec.branch(.reinitRandom, round: 3, index: 0) }

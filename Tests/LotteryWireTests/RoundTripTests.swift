@@ -13,7 +13,7 @@ import Testing
         let message = sample.message
         let frames = try message.encode()
         #expect(frames.count >= 2 && frames.count <= Wire.maxFrames)
-        #expect(frames[0] == Wire.magic + [0, 1, message.type.rawValue])
+        #expect(frames[0] == Wire.magic + [0, 2, message.type.rawValue])  // protocol version 2
         let decoded = try WireMessage.decode(frames)
         #expect(decoded == message)
         // Deterministic: equal messages give equal bytes.
@@ -50,11 +50,12 @@ import Testing
         #expect(frames.count == 4)
     }
 
-    /// Version 1's HELLO, byte for byte: the worker's identity is `instance_id` (issue 15); a rename of a field on
-    /// either side would change these bytes and must bump the protocol version.
+    /// The HELLO, byte for byte: the worker's identity is `instance_id` (issue 15); a rename of a field on either
+    /// side would change these bytes and must bump the protocol version. Header: version 2 (issue 16 bumped it for
+    /// TASK and ROUND_RESULT fields; HELLO's body is unchanged).
     @Test func helloBytesArePinned() throws {
         let frames = try Fixtures.all[1].encode()
-        #expect(frames[0] == [0x4C, 0x54, 0x57, 0x31, 0x00, 0x01, 0x01])
+        #expect(frames[0] == [0x4C, 0x54, 0x57, 0x31, 0x00, 0x02, 0x01])
         let body = try #require(String(bytes: frames[1], encoding: .utf8))
         #expect(
             body
@@ -72,6 +73,26 @@ import Testing
         let text = try #require(String(bytes: frames[1], encoding: .utf8))
         #expect(text.contains(#""mask_parent":"fedcba9876543210""#))
         #expect(text.contains(#""next_mask_parent":"00000000000000ff""#))
+    }
+
+    /// Supermask accuracies travel in `metrics` under their CSV names, and are simply absent when not measured.
+    @Test func supermaskAccuraciesTravelAndAreOmittedWhenAbsent() throws {
+        for round in [0, 5] {
+            let metrics = Fixtures.metrics(round: round)
+            let frames = try WireMessage.roundResult(.init(taskID: 1, metrics: metrics, mask: [1, 2, 3])).encode()
+            let body = String(decoding: frames[1], as: UTF8.self)
+            #expect(body.contains("\"supermask_test_acc\"") == (metrics.supermaskTestAcc != nil))
+            #expect(
+                body.contains("\"supermask_signed_constant_test_acc\"")
+                    == (metrics.supermaskSignedConstantTestAcc != nil))
+            guard case .roundResult(let result) = try WireMessage.decode(frames) else {
+                Issue.record("decoded to another type")
+                return
+            }
+            #expect(result.metrics.supermaskTestAcc == metrics.supermaskTestAcc)
+            #expect(result.metrics.supermaskSignedConstantTestAcc == metrics.supermaskSignedConstantTestAcc)
+        }
+        #expect(Fixtures.metrics(round: 5).supermaskTestAcc != nil && Fixtures.metrics(round: 0).supermaskTestAcc == nil)
     }
 
     @Test func nonFiniteMetricsSurvive() throws {
@@ -106,7 +127,8 @@ import Testing
         let error = WireError(.unsupportedVersion(peer: 9, supported: 1...1), messageType: nil)
         let reject = WireMessage.Reject(error)
         #expect(reject.code == .versionMismatch)
-        #expect(reject.minVersion == 1 && reject.maxVersion == 1)
+        #expect(
+            reject.minVersion == Wire.supportedVersions.lowerBound && reject.maxVersion == Wire.supportedVersions.upperBound)
         #expect(reject.message.contains("version 9"))
         #expect(WireMessage.Reject(WireError(.badJSON(detail: "x"))).code == .badMessage)
     }

@@ -384,7 +384,7 @@ struct WorkerTests {
             var rng = LotteryRNG(seed: 99)
             let ackFrames = try WireMessage.ack(WireMessage.Ack(taskID: 1, trialID: "t", round: 0)).encode()
             var garbage: [[[UInt8]]] = [
-                [[]], [[1, 2, 3]], [Array("LTW1".utf8) + [0, 1, 99], Array("{}".utf8)],
+                [[]], [[1, 2, 3]], [Wire.magic + [UInt8(Wire.version >> 8), UInt8(Wire.version & 0xFF), 99], Array("{}".utf8)],
                 [ackFrames[0], Array("{\"blobs\":[],\"message\":{\"task_id\":-1}}".utf8)],
                 [ackFrames[0], Array("not json".utf8)],
             ]
@@ -425,12 +425,12 @@ struct WorkerTests {
             defer { running.shutDown() }
             _ = try coordinator.handshake()
             var frames = try WireMessage.heartbeat(WireMessage.Heartbeat()).encode()
-            frames[0] = Wire.header(.heartbeat, version: 2)
+            frames[0] = Wire.header(.heartbeat, version: Wire.version + 1)
             try coordinator.sendRaw(frames)
             let exit = try #require(running.outcome(within: 10))
             #expect(throws: WorkerError.self) { try exit.get() }
             if case .failure(let error) = exit {
-                #expect("\(error)".contains("protocol version 2"))
+                #expect("\(error)".contains("protocol version \(Wire.version + 1)"))
             }
         }
     }

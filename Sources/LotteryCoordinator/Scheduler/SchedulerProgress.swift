@@ -37,6 +37,11 @@ extension SchedulerStateMachine {
             progress.roundsDone += recorded
             let estimate = trial.state.isTerminal ? recorded : max(RoundEstimate.rounds(of: trial.spec), recorded + 1)
             progress.roundsExpected += estimate
+            if trial.spec.branch == nil, !trial.state.isTerminal, trial.spec.prune.schedule == .oneshot,
+                trial.lastRecordedRound == nil
+            {
+                progress.roundsExpected += RoundEstimate.oneShotDensities(of: trial.spec)  // branches of round 0
+            }
             if trial.spec.branch == nil, !trial.state.isTerminal, !trial.spec.controls.isEmpty {
                 // Branches of rounds not yet recorded (rounds 1…estimate−1 minus those recorded).
                 let future = max(estimate - 1 - max(trial.lastRecordedRound ?? 0, 0), 0)

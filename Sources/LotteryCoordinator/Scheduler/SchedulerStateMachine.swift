@@ -138,8 +138,8 @@ public struct SchedulerStateMachine: Sendable {
         }
         for trial in plan { add(trial.id, trial.spec, queue: &topQueue) }
         for trial in plan {
-            guard let last = recorded[trial.id], last >= 1 else { continue }
-            for round in 1...last {
+            guard let last = recorded[trial.id] else { continue }
+            for round in 0...last {  // round 0 spawns only one-shot branches
                 for branch in RoundEstimate.branches(of: trial.spec, round: round) {
                     add(branch.trialID, branch, queue: &branchQueue)
                 }
@@ -272,7 +272,7 @@ public struct SchedulerStateMachine: Sendable {
                     "accepted round \(round) of \(trialID) from \(id), not its current worker (results are deterministic)"
                 ))
         }
-        if trial.spec.branch == nil, round >= 1 {
+        if trial.spec.branch == nil {  // RoundEstimate.branches: rounds ≥ 1 for controls, 0 for one-shot densities
             for branch in RoundEstimate.branches(of: trial.spec, round: round) {
                 let branchID = branch.trialID
                 guard trials[branchID] == nil else { continue }

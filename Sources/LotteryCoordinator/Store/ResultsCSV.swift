@@ -44,17 +44,19 @@ public enum ResultsCSV {
     static let roundsTrailingLayerGroups = [
         "kept", "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after",
     ]
+    /// Columns appended after the per-layer groups (added later; appended so earlier columns keep their places).
+    static let roundsAppendedMetrics = ["supermask_test_acc", "supermask_signed_constant_test_acc"]
 
     /// Header of `rounds.csv` for trials with at most `layerCount` weight layers:
     /// `trial_id`, spec columns, `round`, `density`, `density_l*`, early-stopping and final metrics, `seconds`,
     /// `worker`, `host`, then `kept_l*`, `positive_at_init_l*`, `positive_after_l*`, `mean_abs_at_init_l*`,
-    /// `mean_abs_after_l*`.
+    /// `mean_abs_after_l*`, then `supermask_test_acc`, `supermask_signed_constant_test_acc` (empty when not measured).
     public static func roundsHeader(layerCount: Int) -> [String] {
         var header = ["trial_id"] + specColumns + roundsLeadingMetrics
         header += perLayer("density", layerCount)
         header += roundsScalarMetrics
         for group in roundsTrailingLayerGroups { header += perLayer(group, layerCount) }
-        return header
+        return header + roundsAppendedMetrics
     }
 
     /// One `rounds.csv` row, aligned with ``roundsHeader(layerCount:)``.
@@ -73,6 +75,7 @@ public enum ResultsCSV {
         row += padded(metrics.layers.map { CSV.number($0.positiveAfter) }, layerCount)
         row += padded(metrics.layers.map { CSV.number($0.meanAbsAtInit) }, layerCount)
         row += padded(metrics.layers.map { CSV.number($0.meanAbsAfter) }, layerCount)
+        row += [metrics.supermaskTestAcc, metrics.supermaskSignedConstantTestAcc].map { $0.map(CSV.number) ?? "" }
         return row
     }
 

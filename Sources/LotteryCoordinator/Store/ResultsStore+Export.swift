@@ -69,7 +69,7 @@ extension ResultsStore {
             """
             SELECT r.trial_id, r.round, r.density, r.layer_densities, r.kept_counts, r.layers, r.early_stop_iteration,
                    r.val_loss_at_es, r.val_acc_at_es, r.test_acc_at_es, r.test_acc_final, r.train_acc_final,
-                   r.seconds, r.worker, r.host, t.spec_json
+                   r.seconds, r.worker, r.host, t.spec_json, r.supermask_test_acc, r.supermask_signed_constant_test_acc
             FROM trials t JOIN rounds r ON r.trial_id = t.trial_id
             ORDER BY t.seq, r.round
             """
@@ -84,7 +84,8 @@ extension ResultsStore {
                 keptCounts: try decodeJSON([Int].self, row.text(4), trialID: id),
                 earlyStopIteration: row.int(6) ?? 0, valLossAtES: real(7), valAccAtES: real(8),
                 testAccAtES: real(9), testAccFinal: real(10), trainAccFinal: real(11), seconds: real(12),
-                curve: [], layers: try decodeJSON([LayerSummary].self, row.text(5), trialID: id)
+                curve: [], layers: try decodeJSON([LayerSummary].self, row.text(5), trialID: id),
+                supermaskTestAcc: row.double(16), supermaskSignedConstantTestAcc: row.double(17)
             )
             let cells = ResultsCSV.roundsRow(
                 spec: cachedSpec!.spec, metrics: metrics, worker: row.text(13) ?? "", host: row.text(14) ?? "",

@@ -18,8 +18,10 @@ public final class ResultsStore {
     /// The schema this build writes, stored in SQLite's `user_version`. A database with a higher version is refused.
     ///
     /// Version 2 added `rounds.next_mask` (the mask the next round trains with, for resuming); a version-1 database
-    /// is migrated in place when opened (`ALTER TABLE … ADD COLUMN`, one transaction).
-    public static let schemaVersion = 2
+    /// is migrated in place when opened (`ALTER TABLE … ADD COLUMN`, one transaction). Version 3 added the
+    /// supermask accuracies (`rounds.supermask_test_acc`, `rounds.supermask_signed_constant_test_acc`); older
+    /// databases are migrated the same way (``migrate(from:)``).
+    public static let schemaVersion = 3
 
     /// The results folder.
     public let directory: URL
@@ -102,20 +104,13 @@ public final class ResultsStore {
                 try db.execute(Self.schemaSQL)
                 try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
             }
-        } else if version == 1 {
-            var hasColumn = false
-            try db.forEachRow("PRAGMA table_info(rounds)") { row in hasColumn = hasColumn || row.text(1) == "next_mask"
-            }
-            try db.transaction { () throws(StoreError) in
-                if !hasColumn { try db.execute("ALTER TABLE rounds ADD COLUMN next_mask BLOB") }
-                try db.execute("PRAGMA user_version=2")
-            }
-            logger.notice("results.db: migrated schema version 1 → 2 (added rounds.next_mask)")
+        } else if version < Self.schemaVersion {
+            try migrate(from: version)
         }
         nextSequence = (try db.scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM trials")?.int) ?? 0
     }
 
-    /// The current schema (version 2; docs/results.md describes every column).
+    /// The current schema (version 3; docs/results.md describes every column).
     static let schemaSQL = """
         CREATE TABLE sweep (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -164,6 +159,8 @@ public final class ResultsStore {
             mask_checksum TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
             next_mask BLOB,
+            supermask_test_acc REAL,
+            supermask_signed_constant_test_acc REAL,
             PRIMARY KEY (trial_id, round)
         ) WITHOUT ROWID;
         CREATE TABLE curve_points (
@@ -452,8 +449,9 @@ public final class ResultsStore {
             """
             INSERT INTO rounds (trial_id, round, density, layer_count, layer_densities, kept_counts, layers,
                 early_stop_iteration, val_loss_at_es, val_acc_at_es, test_acc_at_es, test_acc_final, train_acc_final,
-                seconds, worker, host, mask_path, mask_bytes, mask_checksum, recorded_at, next_mask)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                seconds, worker, host, mask_path, mask_bytes, mask_checksum, recorded_at, next_mask,
+                supermask_test_acc, supermask_signed_constant_test_acc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(result.trialID), .integer(result.round), .real(metrics.density), .integer(layerCount),
@@ -463,6 +461,8 @@ public final class ResultsStore {
                 .real(metrics.trainAccFinal), .real(metrics.seconds), .text(result.worker), .text(result.host),
                 .text(maskPath), .integer(result.maskBytes.count), .text(SHA256.hexDigest(result.maskBytes)),
                 .text(ResultsCSV.timestamp(time)), result.nextMaskBytes.map(SQLiteValue.blob) ?? .null,
+                metrics.supermaskTestAcc.map(SQLiteValue.real) ?? .null,
+                metrics.supermaskSignedConstantTestAcc.map(SQLiteValue.real) ?? .null,
             ]
         )
         for (index, point) in metrics.curve.enumerated() {

@@ -110,8 +110,9 @@ public struct IMPRunner: Sendable {
         startRound: Int = 0, startMask: [LayerMask]? = nil, progress: ((IMPProgress) throws -> Void)? = nil,
         onRound: (RoundOutcome) throws -> Void
     ) throws {
-        guard startRound >= 0 && startRound <= plan.lastRound else {
-            throw IMPError("trial \(spec.trialID): start round \(startRound) is outside 0...\(plan.lastRound)")
+        let lastRound = self.lastRound  // 0 for one-shot: its densities are branches (OneShot.swift)
+        guard startRound >= 0 && startRound <= lastRound else {
+            throw IMPError("trial \(spec.trialID): start round \(startRound) is outside 0...\(lastRound)")
         }
         if let startMask { try check(startMask, round: startRound) }
         if startRound > 0 && startMask == nil {
@@ -149,7 +150,7 @@ public struct IMPRunner: Sendable {
             let density = Pruning.density(mask)
             let replaying = round < startRound
             let run = try trainer.train(&model, snapshotAt: round == 0 && rewindIteration > 0 ? rewindIteration : nil) {
-                [round, lastRound = plan.lastRound] p in
+                [round, lastRound] p in
                 try progress?(
                     IMPProgress(
                         round: round, lastRound: lastRound, iteration: p.iteration, iterations: p.iterations,
@@ -158,10 +159,15 @@ public struct IMPRunner: Sendable {
             if round == 0 && rewindIteration > 0 { rewindPoint = run.snapshot }
 
             var next: [LayerMask]? = nil
-            if round < plan.lastRound {
+            if round < lastRound {
+                let criterion = spec.prune.criterion
                 let pruned = Pruning.prune(
-                    strategy: spec.prune.strategy, weights: model.layers.map(\.weight.data), masks: mask,
-                    rates: spec.resolvedRates, randomSeed: Reinit.randomPruneSeed(spec, round: round + 1))
+                    strategy: spec.prune.strategy, criterion: criterion, weights: model.layers.map(\.weight.data),
+                    initial: criterion.usesInitialWeights ? start.layers.map(\.weight.data) : nil, masks: mask,
+                    rates: spec.resolvedRates,
+                    randomSeed: criterion == .random
+                        ? Reinit.criterionRandomSeed(spec, round: round + 1)
+                        : Reinit.randomPruneSeed(spec, round: round + 1))
                 precondition(
                     pruned.reduce(0) { $0 + $1.keptCount } == plan.keptTotals[round + 1],
                     "IMPRunner: pruning kept a different count than the plan at round \(round + 1)")
@@ -170,7 +176,8 @@ public struct IMPRunner: Sendable {
             if !replaying {
                 let seconds = seconds(since: started)
                 let metrics = Self.metrics(
-                    trialID: spec.trialID, round: round, start: start, trained: model, run: run, seconds: seconds)
+                    trialID: spec.trialID, round: round, start: start, trained: model, run: run, seconds: seconds
+                ).withSupermask(mask: mask, theta0: theta0, initializer: spec.model.initializer, test: data.test)
                 try onRound(RoundOutcome(metrics: metrics, mask: mask, nextMask: next))
             }
             guard let next else { return }
@@ -199,10 +206,17 @@ public struct IMPRunner: Sendable {
         try check(mask, round: nil)
         let started = ContinuousClock.now
         var start: MLP
+        var mask = mask
         switch branch.kind {
-        case .reinitRandom: start = Reinit.branchNetwork(spec: branchSpec, architecture: architecture)
+        case .reinitRandom:
+            start = Reinit.branchNetwork(spec: branchSpec, architecture: architecture)
+            start.apply(masks: mask)
+        case .pruneRandom:
+            mask = Pruning.randomMask(like: mask, seed: Reinit.branchMaskSeed(branchSpec))
+            start = pruneRandomStart(branchSpec: branchSpec, round: branch.parentRound, mask: mask)
+        case .oneshot:
+            (start, mask) = try oneShotStart(branchSpec: branchSpec, progress: progress)
         }
-        start.apply(masks: mask)
         var model = start
         let density = Pruning.density(mask)
         let run = try Trainer(spec: branchSpec, data: data, threads: threads).train(&model) { [lastRound = plan.lastRound] p in
@@ -213,7 +227,8 @@ public struct IMPRunner: Sendable {
         }
         let metrics = Self.metrics(
             trialID: branchSpec.trialID, round: 0, start: start, trained: model, run: run,
-            seconds: seconds(since: started))
+            seconds: seconds(since: started)
+        ).withSupermask(mask: mask, theta0: initialNetwork, initializer: spec.model.initializer, test: data.test)
         return RoundOutcome(metrics: metrics, mask: mask, nextMask: nil)
     }
 

@@ -16,6 +16,9 @@ extension TrialSpec {
     public struct Key: Sendable {
         public let name: String
         public let help: String
+        /// Set on keys added after trial ids were first published: at this value the key is left out of
+        /// ``TrialSpec/canonicalText``, so every spec that does not use it keeps its trial id.
+        public internal(set) var canonicalDefault: SpecValue? = nil
         /// Whether the key is part of the trial's identity (``canonicalText``); `false` for keys that only restate
         /// others (the `model` preset name restates `model.layers`; per-kind rates are in `prune.rates`).
         public var isCanonical = true
@@ -134,6 +137,30 @@ extension TrialSpec {
             if value == .null { spec.prune.targetDensity = nil; return }
             spec.prune.targetDensity = try value.double(key: "prune.target_density", range: .unitOpenClosed)
         },
+        Key(
+            name: "prune.criterion", help: allowed(PruneCriterion.self), canonicalDefault: .string("large_final"),
+            get: { .string($0.prune.criterion.rawValue) }
+        ) {
+            spec, value throws(SpecError) in
+            spec.prune.criterion = try value.enumCase(PruneCriterion.self, key: "prune.criterion")
+        },
+        Key(
+            name: "prune.schedule", help: allowed(PruneSchedule.self), canonicalDefault: .string("iterative"),
+            get: { .string($0.prune.schedule.rawValue) }
+        ) {
+            spec, value throws(SpecError) in
+            spec.prune.schedule = try value.enumCase(PruneSchedule.self, key: "prune.schedule")
+        },
+        Key(
+            name: "prune.densities", help: "oneshot only: densities in (0, 1) to prune to (default: the IMP ladder)",
+            canonicalDefault: .null, get: { $0.prune.densities.map { .list($0.map(SpecValue.double)) } ?? .null }
+        ) { spec, value throws(SpecError) in
+            if value == .null { spec.prune.densities = nil; return }
+            let list = value.asList ?? [value]
+            var densities: [Double] = []
+            for item in list { densities.append(try item.double(key: "prune.densities", range: .unitOpenClosed)) }
+            spec.prune.densities = densities
+        },
         Key(name: "reinit", help: ReinitRule.allowed, get: { .string($0.reinit.description) }) {
             spec, value throws(SpecError) in
             guard let text = value.asString, let rule = ReinitRule(text) else {
@@ -142,14 +169,16 @@ extension TrialSpec {
             spec.reinit = rule
         },
         Key(
-            name: "controls", help: "control branches: [] or [reinit-random]",
+            name: "controls", help: "control branches: [] or a list of reinit-random, prune-random",
             get: {
                 .list($0.controls.map { .string($0.rawValue) })
             }
         ) { spec, value throws(SpecError) in
             let list = value == .null ? [] : (value.asList ?? [value])
             var controls: [ControlKind] = []
-            for item in list { controls.append(try item.enumCase(ControlKind.self, key: "controls")) }
+            // `oneshot` is a branch kind but not a control (prune.schedule: oneshot makes those branches).
+            let allowed = ControlKind.allCases.filter { $0 != .oneshot }.map(\.rawValue)
+            for item in list { controls.append(ControlKind(rawValue: try item.oneOf(allowed, key: "controls"))!) }
             spec.controls = controls
         },
         Key(name: "controls_seeds", help: "seeds per control branch ≥ 1", get: { .int($0.controlsSeeds) }) {

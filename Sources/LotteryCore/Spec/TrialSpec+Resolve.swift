@@ -89,7 +89,9 @@ extension TrialSpec {
                 key: "train.eval_every",
                 message: "\(train.evalEvery) is more than train.iterations (\(train.iterations))")
         }
-        if let branch, branch.index >= controlsSeeds || branch.parentRound < 1 {
+        try validateCriteria()
+        try validateControls()
+        if let branch, branch.kind != .oneshot, branch.index >= controlsSeeds || branch.parentRound < 1 {
             throw SpecError(
                 key: "branch", message: "branch index \(branch.index) / parent round \(branch.parentRound) out of range"
             )
@@ -98,10 +100,14 @@ extension TrialSpec {
 
     /// The canonical text of the trial: every key with its resolved value, one `key=value` per line
     /// (plus branch identity on a branch trial). Two specs describe the same trial iff their texts are equal.
-    /// Keys that only restate others (``Key/isCanonical`` false: the `model` preset name) are left out, so adding
-    /// such a key never changes a trial's id.
+    /// Keys that only restate others (``Key/isCanonical`` false: the `model` preset name) are left out, and so are
+    /// keys with a ``Key/canonicalDefault`` (added after ids were published) while they hold that value, so adding
+    /// either kind of key never changes a trial's id.
     public var canonicalText: String {
-        var lines = canonicalColumns.map { "\($0.key)=\($0.value)" }
+        var lines = Self.keys.filter(\.isCanonical).compactMap { key -> String? in
+            let value = key.get(self)
+            return value == key.canonicalDefault ? nil : "\(key.name)=\(value)"
+        }
         if let branch {
             lines += [
                 "branch.kind=\(branch.kind.rawValue)", "branch.parent_trial=\(branch.parentTrial)",

@@ -91,6 +91,13 @@ public struct TrialSpec: Codable, Sendable, Hashable {
         public var rounds: Int = 20
         /// Stop after the first round whose total kernel density is at or below this.
         public var targetDensity: Double?
+        /// Which survivors a magnitude strategy keeps (Zhou et al. 2019); `large_final` is the paper's rule.
+        /// Encoded only when not the default, so specs written before it existed decode and hash as before.
+        public var criterion: PruneCriterion = .largeFinal
+        /// `iterative` (IMP, the default) or `oneshot` (prune the trained dense network straight to each density).
+        public var schedule: PruneSchedule = .iterative
+        /// One-shot only: the densities to prune to; `nil` means the iterative ladder's rounds 1…last.
+        public var densities: [Double]?
         /// Per-kind rates (`prune.rates.conv|fc|output`), used when ``rates`` is `nil`; unset kinds take the
         /// paper's defaults (conv 0.1, fc 0.2, output 0.1). `nil` (all defaults) keeps the JSON of older specs.
         public var kindRates: KindRates?
@@ -98,7 +105,7 @@ public struct TrialSpec: Codable, Sendable, Hashable {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case strategy, rates, rounds
+            case strategy, rates, rounds, criterion, schedule, densities
             case targetDensity = "target_density"
             case kindRates = "kind_rates"
         }
@@ -192,6 +199,12 @@ public enum PruneStrategy: String, Codable, Sendable, Hashable, CaseIterable {
 public enum ControlKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// Train the trial's round-r mask from a fresh random initialisation (the paper's Figure 4 control).
     case reinitRandom = "reinit-random"
+    /// Train a random mask with the round-r mask's per-layer kept counts from the trial's rewound weights (the
+    /// random-pruning control; docs/imp.md, "Control branches").
+    case pruneRandom = "prune-random"
+    /// Not a control: one density of a `prune.schedule: oneshot` trial, a branch of its round 0 (never listed in
+    /// `controls`; docs/imp.md, "One-shot pruning").
+    case oneshot
 }
 
 /// What the surviving weights are reset to before a round trains.

@@ -1,0 +1,27 @@
+import Logging
+
+extension ResultsStore {
+    /// Columns added to `rounds` after version 1, with the schema version that added them (docs/results.md).
+    static let addedRoundColumns: [(version: Int, name: String, type: String)] = [
+        (2, "next_mask", "BLOB"),
+        (3, "supermask_test_acc", "REAL"),
+        (3, "supermask_signed_constant_test_acc", "REAL"),
+    ]
+
+    /// Brings a database of schema `version` (1 ≤ version < ``schemaVersion``) up to date in place, in one
+    /// transaction: every column added since is added (`ALTER TABLE rounds ADD COLUMN`, NULL in old rows; a column
+    /// already there is skipped), then `user_version` is set. Old rows keep NULL: a version-1 round has no next
+    /// mask, a round recorded before version 3 has no supermask accuracies (empty cells in `rounds.csv`).
+    func migrate(from version: Int) throws(StoreError) {
+        var existing: Set<String> = []
+        try db.forEachRow("PRAGMA table_info(rounds)") { row in existing.insert(row.text(1) ?? "") }
+        let missing = Self.addedRoundColumns.filter { $0.version > version && !existing.contains($0.name) }
+        try db.transaction { () throws(StoreError) in
+            for column in missing { try db.execute("ALTER TABLE rounds ADD COLUMN \(column.name) \(column.type)") }
+            try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
+        }
+        logger.notice(
+            "results.db: migrated schema version \(version) → \(Self.schemaVersion) (added rounds.\(missing.map(\.name).joined(separator: ", rounds.")))"
+        )
+    }
+}
