@@ -74,12 +74,20 @@ struct BenchTrainCommand: ParsableCommand {
     var evalEvery = 100
 
     @Option(
-        help: ArgumentHelp("Real MNIST from this data directory instead of synthetic data.", valueName: "DIR"))
+        help: ArgumentHelp(
+            "Real images from this data directory instead of synthetic data (the --dataset, default mnist).",
+            valueName: "DIR"))
     var mnist: String?
+
+    @Option(help: ArgumentHelp("With --mnist DIR: which data set to read: mnist, fashion-mnist or cifar10.", valueName: "NAME"))
+    var dataset = "mnist"
 
     func run() throws {
         guard steps >= 1, warmup >= 0, threads >= 1, trialThreads >= 1 else {
             throw ValidationError("--steps, --threads and --trial-threads must be ≥ 1, --warmup ≥ 0")
+        }
+        guard DataStore.names.contains(dataset) else {
+            throw ValidationError("--dataset: '\(dataset)' is not one of \(DataStore.names.joined(separator: ", "))")
         }
         guard let preset = ModelPreset(rawValue: model) else {
             throw ValidationError(
@@ -143,7 +151,7 @@ struct BenchTrainCommand: ParsableCommand {
                 ("train_gflops_per_cpu_second", f(step.perCPUSecond * Double(spec.train.batch) * 3 * forward, 2)),
                 ("input", "\"\(data.train.shape)\""),
                 ("optimizer", "\"adam\""), ("load_1min", load), ("blas_core", "\"\(BLAS.coreName)\""),
-                ("data", mnist == nil ? "\"synthetic\"" : "\"mnist\""),
+                ("data", mnist == nil ? "\"synthetic\"" : "\"\(dataset)\""),
                 ("input_density", mnist == nil ? f(inputDensity, 3) : "null"),
             ]
             if let floorStep, let peak {
@@ -194,9 +202,9 @@ struct BenchTrainCommand: ParsableCommand {
     /// the rest exactly 0) with `train`/`validation` images and 10,000 test images.
     func benchData(spec: TrialSpec, train: Int, validation: Int) throws -> DataSplits {
         if let mnist {
-            var mnistSpec = spec
-            mnistSpec.dataset = "mnist"
-            return try DataStore.splits(for: mnistSpec, directory: mnist)
+            var realSpec = spec
+            realSpec.dataset = dataset
+            return try DataStore.splits(for: realSpec, directory: mnist)
         }
         var rng = LotteryRNG(seed: 1, stream: "bench")
         let shape = spec.inputShape
@@ -264,7 +272,7 @@ struct BenchTrainCommand: ParsableCommand {
                 String(
                     format:
                         "{\"trial_seconds\": %.3f, \"trial_cpu_seconds\": %.3f, \"rounds\": %d, \"iterations\": %d, \"eval_every\": %d, \"kernels\": \"%@\", \"data\": \"%@\"}",
-                    total, cpu, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : "mnist"))
+                    total, cpu, rounds, iterations, evalEvery, kernels.rawValue, mnist == nil ? "synthetic" : dataset))
         } else {
             print(
                 String(
