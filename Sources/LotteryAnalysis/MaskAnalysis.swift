@@ -122,13 +122,21 @@ struct MaskAnalysis {
                 // A pixel map needs a fully connected first layer (a conv kernel's rows are its 3×3 taps).
                 let firstIsFC = first.trial.architecture.map { !$0.hasConvolutions } ?? true
                 if firstIsFC, let layer = first.mask.layers.first {
-                    let side = Int(Double(layer.rows).squareRoot().rounded())
-                    if side * side == layer.rows, side >= 2 {
-                        let degrees = usable.map { MaskStructure.outDegrees($0.mask.layers[0]) }
+                    // The image's channels (CHW rows: an MLP reads the data set's rows as they are) add up per
+                    // pixel: 32×32×3 CIFAR-10 gives a 32×32 map like MNIST's 28×28×1.
+                    let input = first.trial.architecture?.input
+                    let channels = input.map { $0.channels * $0.height * $0.width == layer.rows ? $0.channels : 1 } ?? 1
+                    let plane = layer.rows / channels
+                    let side = Int(Double(plane).squareRoot().rounded())
+                    if side * side == plane, side >= 2 {
+                        let degrees = usable.map { member -> [Int] in
+                            let perRow = MaskStructure.outDegrees(member.mask.layers[0])
+                            return (0..<plane).map { p in (0..<channels).reduce(0) { $0 + perRow[$1 * plane + p] } }
+                        }
                         let meanDensity = usable.reduce(0) { $0 + $1.mask.density } / Double(usable.count)
                         var means: [Double] = []
                         var connected: [Double] = []
-                        for pixel in 0..<layer.rows {
+                        for pixel in 0..<plane {
                             let values = degrees.map { Double($0[pixel]) }
                             let stats = Stats(values)
                             means.append(stats.mean)

@@ -287,7 +287,7 @@ struct ReportPage {
             html +=
                 "<p class=\"note\">Fraction of seeds in which the pixel keeps at least one outgoing weight (seed consensus):</p><div class=\"panels\">\(agreement)</div>"
         }
-        if shown == 0 { html = "<p>No square first layer (e.g. 784 = 28×28 inputs) among the masks read.</p>" }
+        if shown == 0 { html = "<p>No fully connected first layer over square images (MNIST 28×28×1, CIFAR-10 32×32×3: channels add up per pixel) among the masks read; a conv network has none (its first layer is a 3×3 convolution).</p>" }
         return section(
             id: "pixels", title: "Input-pixel connectivity",
             note:

@@ -163,6 +163,22 @@ func scan(_ path: String) throws -> ReportScan {
         }
     }
 
+    /// An MLP on CIFAR-10 reads 3×32×32 rows: its pixel map is 32×32, each pixel's channels added up.
+    @Test func cifarMLPGetsA32By32PixelMapOverItsChannels() throws {
+        try withTemporaryDirectory { directory in
+            let cifar = SyntheticResults(
+                configurations: [["dataset": "cifar10"]], seeds: [1, 2], rounds: 1, shapes: [[3072, 4], [4, 10]])
+            _ = try cifar.write(to: directory)
+            _ = try Report.write(directory: directory)
+            let pixels = try CSVTable(contentsOf: directory + "/pixels.csv")
+            let roundZero = pixels.rows.filter { $0[pixels.column("round")!] == "0" }
+            #expect(roundZero.count == 1024)
+            // Round 0 is dense: every pixel keeps 3 channels × 4 outgoing weights.
+            #expect(roundZero.allSatisfy { Double($0[pixels.column("kept_out_mean")!]) == 12 })
+            #expect(roundZero.map { Int($0[pixels.column("row")!])! }.max() == 31)
+        }
+    }
+
     @Test func singleTrialFolderWithoutSummariesOrTrialsCSV() throws {
         try withTemporaryDirectory { directory in
             let single = SyntheticResults(
