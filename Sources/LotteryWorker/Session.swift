@@ -71,16 +71,16 @@ final class Session {
     var logger: Logger { worker.logger }
     let disk: DatasetDisk
 
-    private(set) var records: [Int: TaskRecord] = [:]
-    private var order: [Int] = []
-    private var outgoing: [[[UInt8]]] = []
-    private var isConnected = false
+    var records: [Int: TaskRecord] = [:]
+    var order: [Int] = []
+    var outgoing: [[[UInt8]]] = []
+    var isConnected = false
     private var lastHeard = ContinuousClock.now
     private var lastHeartbeat = ContinuousClock.now
     private var lastHello = ContinuousClock.now
     private var reconnectDelay: Int
     private var lastCredit: Int?
-    private var fetch: Fetch?
+    var fetch: Fetch?
     private var mode = Mode.normal
     private var drainIdleSince: ContinuousClock.Instant?
     /// Tasks given back by a drain before they started (returned in the final GIVE_BACK).
@@ -147,7 +147,7 @@ final class Session {
         return isConnected ? outgoing : []
     }
 
-    private func send(_ message: WireMessage) {
+    func send(_ message: WireMessage) {
         do {
             outgoing.append(try message.encode())
         } catch {
@@ -163,7 +163,7 @@ final class Session {
         return max(0, config.slots - records.values.filter(\.holdsSlot).count)
     }
 
-    private func sendReady() {
+    func sendReady() {
         let credit = self.credit
         if let lastCredit, credit <= lastCredit {
             self.lastCredit = credit
@@ -321,246 +321,6 @@ final class Session {
         switch record.phase {
         case .queued, .awaitingData, .ended: remove(record.task.taskID)
         case .running: break
-        }
-    }
-
-    // MARK: Trial threads
-
-    func handle(_ event: TrialEvent) {
-        switch event {
-        case .result(let taskID, let round, let frames):
-            guard let record = records[taskID], !record.cancelled else { return }
-            record.unacked.append((round, frames))
-            outgoing.append(frames)
-            logger.info(
-                "ROUND_RESULT", metadata: record.metadata.merging(["round": "\(round)"], uniquingKeysWith: { $1 }))
-        case .done(let taskID, let lastRound):
-            ended(
-                taskID,
-                final: { .trialDone(WireMessage.TrialDone(taskID: taskID, trialID: $0.trialID, lastRound: lastRound)) })
-        case .failed(let taskID, let round, let error):
-            logger.error("trial failed", metadata: ["task": "\(taskID)", "error": "\(error)"])
-            ended(
-                taskID,
-                final: {
-                    .trialFailed(
-                        WireMessage.TrialFailed(taskID: taskID, trialID: $0.trialID, round: round, error: error))
-                })
-        case .stopped(let taskID):
-            guard let record = records[taskID] else { return }
-            logger.info("trial stopped", metadata: record.metadata)
-            record.phase = .ended
-            if record.cancelled { remove(taskID) } else { record.givenBack = true }
-            schedule()
-        }
-    }
-
-    private func ended(_ taskID: Int, final: (WireMessage.TaskAssignment) -> WireMessage) {
-        guard let record = records[taskID] else { return }
-        record.phase = .ended
-        if !record.cancelled {
-            let message = final(record.task)
-            record.final = message
-            logger.info("\(message.type)", metadata: record.metadata)
-            if isConnected {
-                send(message)
-                record.finalSent = true
-            }
-        }
-        dropSettledRecords()
-        schedule()
-    }
-
-    /// Starts queued tasks while slots are free, starts fetches, and announces new credit.
-    private func schedule() {
-        let busy = records.values.filter { $0.phase == .running || $0.phase == .awaitingData }.count
-        var free = config.slots - busy
-        for id in order where free > 0 {
-            guard let record = records[id], record.phase == .queued else { continue }
-            free -= 1
-            if record.task.spec.synthetic != nil || disk.has(record.task.dataset) {  // synthetic: no data
-                start(record)
-            } else if !DatasetDisk.isSafeID(record.task.dataset.id) {
-                record.phase = .awaitingData
-                failTask(record, "dataset id '\(record.task.dataset.id)' cannot name a cache folder")
-            } else {
-                record.phase = .awaitingData
-            }
-        }
-        startFetchIfNeeded()
-        sendReady()
-    }
-
-    private func start(_ record: TaskRecord) {
-        record.phase = .running
-        logger.info("trial starts", metadata: record.metadata)
-        if let fault = config.faultCrashTrial,
-            fault == record.task.trialID || fault == "seed=\(record.task.spec.seed)"
-        {
-            logger.critical("LTH_FAULT_CRASH_TRIAL=\(fault): crashing on purpose", metadata: record.metadata)
-            // `_exit`, not `abort()`: the same abrupt end for the coordinator (no GIVE_BACK, no flush), without a
-            // core dump in the test's working folder.
-            _exit(134)
-        }
-        TrialJob(
-            task: record.task, dataDirectory: config.dataDirectory, control: record.control, splits: worker.splits,
-            mailbox: worker.mailbox, logger: logger, threads: config.trialThreads
-        ).start()
-    }
-
-    private func failTask(_ record: TaskRecord, _ text: String) {
-        logger.error("trial failed", metadata: record.metadata.merging(["error": "\(text)"], uniquingKeysWith: { $1 }))
-        record.phase = .ended
-        let message = WireMessage.trialFailed(
-            WireMessage.TrialFailed(taskID: record.task.taskID, trialID: record.task.trialID, round: nil, error: text))
-        record.final = message
-        if isConnected {
-            send(message)
-            record.finalSent = true
-        }
-        dropSettledRecords()
-    }
-
-    private func remove(_ id: Int) {
-        records[id] = nil
-        order.removeAll { $0 == id }
-    }
-
-    /// Forgets ended tasks with nothing left to deliver.
-    private func dropSettledRecords() {
-        for id in order {
-            guard let record = records[id], record.phase == .ended, record.unacked.isEmpty, !record.givenBack else {
-                continue
-            }
-            if record.cancelled || record.final == nil || record.finalSent { remove(id) }
-        }
-    }
-
-    // MARK: Dataset fetch
-
-    private func startFetchIfNeeded() {
-        guard fetch == nil else { return }
-        guard let record = order.compactMap({ records[$0] }).first(where: { $0.phase == .awaitingData }) else { return }
-        let ref = record.task.dataset
-        do {
-            let download = try disk.resumableDownload(for: ref, instance: config.instanceID)
-            var started = Fetch(ref: ref, path: download.path, handle: download.handle, requestedAt: .now)
-            if download.existing > 0 {
-                // The bytes a worker that died left behind count toward the checksum, read once.
-                guard let reader = FileHandle(forReadingAtPath: download.path) else {
-                    throw WorkerError("cannot read \(download.path)")
-                }
-                defer { try? reader.close() }
-                var left = download.existing
-                while left > 0, let block = try reader.read(upToCount: min(left, 1 << 20)), !block.isEmpty {
-                    started.hasher.update([UInt8](block))
-                    left -= block.count
-                }
-                guard left == 0 else { throw WorkerError("\(download.path) changed while it was read back") }
-                started.offset = download.existing
-            }
-            fetch = started
-            logger.info(
-                started.offset > 0 ? "resuming dataset download" : "fetching dataset",
-                metadata: ["dataset": "\(ref.id)", "checksum": "\(ref.checksum)", "offset": "\(started.offset)"])
-            requestChunk(ref.id, offset: started.offset, total: nil)
-        } catch {
-            failWaiting(for: ref, "cannot fetch dataset '\(ref.id)' into \(config.dataDirectory): \(error)")
-        }
-    }
-
-    private func requestChunk(_ id: String, offset: Int, total: Int?) {
-        let length = total.map { min(Wire.maxChunkBytes, $0 - offset) } ?? Wire.maxChunkBytes
-        send(.dataRequest(WireMessage.DataRequest(datasetID: id, offset: offset, length: max(1, length))))
-    }
-
-    private func receivedChunk(_ chunk: WireMessage.DataChunk) {
-        guard var current = fetch, chunk.datasetID == current.ref.id, chunk.offset == current.offset else {
-            logger.debug(
-                "ignoring a DATA_CHUNK that answers no outstanding request",
-                metadata: ["dataset": "\(chunk.datasetID)", "offset": "\(chunk.offset)"])
-            return
-        }
-        let id = current.ref.id
-        guard chunk.checksum == current.ref.checksum else {
-            return failFetch(
-                "coordinator serves dataset '\(id)' with checksum \(chunk.checksum), "
-                    + "but the task asked for \(current.ref.checksum): the dataset changed on the coordinator")
-        }
-        if let total = current.total, total != chunk.totalSize {
-            return failFetch("dataset '\(id)' changed size during the download (\(total) → \(chunk.totalSize) bytes)")
-        }
-        guard chunk.totalSize <= DatasetBundle.maxTotalBytes else {
-            return failFetch(
-                "dataset '\(id)' is \(chunk.totalSize) bytes, over the limit of \(DatasetBundle.maxTotalBytes)")
-        }
-        guard !chunk.bytes.isEmpty || chunk.offset == chunk.totalSize else {
-            return failFetch("empty DATA_CHUNK at offset \(chunk.offset) of dataset '\(id)' (\(chunk.totalSize) bytes)")
-        }
-        do {
-            try current.handle.write(contentsOf: chunk.bytes)
-        } catch {
-            return failFetch("cannot write \(current.path): \(error)")
-        }
-        current.hasher.update(chunk.bytes)
-        current.offset += chunk.bytes.count
-        current.total = chunk.totalSize
-        current.requestedAt = .now
-        fetch = current
-        if current.offset < chunk.totalSize {
-            requestChunk(id, offset: current.offset, total: chunk.totalSize)
-            return
-        }
-        finishFetch(current)
-    }
-
-    private func finishFetch(_ fetched: Fetch) {
-        var done = fetched
-        try? done.handle.close()
-        let digest = SHA256.hex(done.hasher.finalize())
-        guard digest == done.ref.checksum else {
-            return failFetch(
-                "dataset '\(done.ref.id)' arrived with SHA-256 \(digest), expected \(done.ref.checksum): "
-                    + "the transfer was corrupted; the next task fetches it again")
-        }
-        do {
-            guard let data = FileManager.default.contents(atPath: done.path) else {
-                throw WorkerError("cannot read back \(done.path)")
-            }
-            try disk.install(bundle: [UInt8](data), ref: done.ref, instance: config.instanceID)
-        } catch {
-            return failFetch("cannot install dataset '\(done.ref.id)' into \(disk.folder(done.ref.id)): \(error)")
-        }
-        try? FileManager.default.removeItem(atPath: done.path)
-        fetch = nil
-        logger.info("dataset installed", metadata: ["dataset": "\(done.ref.id)", "bytes": "\(done.offset)"])
-        for id in order {
-            if let record = records[id], record.phase == .awaitingData, record.task.dataset == done.ref {
-                start(record)
-            }
-        }
-        schedule()
-    }
-
-    /// Ends the current download and fails the tasks that waited for it (a later task fetches afresh).
-    private func failFetch(_ text: String) {
-        guard let current = fetch else { return }
-        abandonFetch(current)
-        failWaiting(for: current.ref, text)
-        schedule()
-    }
-
-    private func abandonFetch(_ current: Fetch) {
-        try? current.handle.close()
-        try? FileManager.default.removeItem(atPath: current.path)
-        fetch = nil
-    }
-
-    private func failWaiting(for ref: WireMessage.DatasetRef, _ text: String) {
-        for id in order {
-            if let record = records[id], record.phase == .awaitingData, record.task.dataset == ref {
-                failTask(record, text)
-            }
         }
     }
 
