@@ -1,4 +1,9 @@
 import CKernels
+
+// Over 500 lines on purpose: the packed weight layout (kept weights by row and column, live inputs) is built,
+// read by the forward and backward passes and written back in this one file, and every piece shares its private
+// buffers; evaluation lives in SparseNetwork+Evaluation.swift.
+
 /// The forward and backward pass of a masked MLP whose cost follows the number of kept weights (internal).
 ///
 /// Activations and deltas are feature-major: `[units, columns]`, one row per unit, one column per image of the
