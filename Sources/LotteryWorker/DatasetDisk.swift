@@ -67,12 +67,9 @@ public struct DatasetDisk: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = ".fetch-\(ref.id)-\(ref.checksum.prefix(16)).part"
         let path = (directory as NSString).appendingPathComponent(name)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WorkerError("cannot create \(path): check that the data directory is writable") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+        guard let fd = try lockShared(path) else {
             let privatePath = try temporaryPath(for: ref.id, instance: instance)
-            guard let handle = FileHandle(forWritingAtPath: privatePath) else {
+            guard let handle = FileHandle(forUpdatingAtPath: privatePath) else {
                 throw WorkerError("cannot open \(privatePath) for writing")
             }
             return (privatePath, handle, 0)
@@ -85,6 +82,33 @@ public struct DatasetDisk: Sendable {
             throw WorkerError("cannot reuse \(path): \(String(cString: strerror(errno)))")
         }
         return (path, FileHandle(fileDescriptor: fd, closeOnDealloc: true), existing)
+    }
+
+    /// Opens `path` and takes its `flock`, or returns `nil` when another live process holds it.
+    ///
+    /// The lock is only good while `path` still names the locked file: the worker that finished with it unlinks it
+    /// while holding the lock, so a process that opened the old file and got the lock after that retries on a
+    /// fresh one instead of resuming into a file nobody can see.
+    private func lockShared(_ path: String) throws -> Int32? {
+        for _ in 0..<8 {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw WorkerError("cannot create \(path): check that the data directory is writable")
+            }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                return nil
+            }
+            var opened = stat()
+            var named = stat()
+            if fstat(fd, &opened) == 0, stat(path, &named) == 0, opened.st_ino == named.st_ino,
+                opened.st_dev == named.st_dev
+            {
+                return fd
+            }
+            close(fd)
+        }
+        throw WorkerError("cannot lock \(path): it keeps being replaced by another process")
     }
 
     /// Unpacks a verified bundle into `<directory>/<id>/` and records its checksum.

@@ -13,6 +13,13 @@ extension Session {
         let ref = record.task.dataset
         do {
             let download = try disk.resumableDownload(for: ref, instance: config.instanceID)
+            if disk.has(ref) {
+                // Another worker on this host installed it while this task waited: nothing to fetch.
+                try? FileManager.default.removeItem(atPath: download.path)
+                try? download.handle.close()
+                startWaiting(for: ref)
+                return
+            }
             var started = Fetch(ref: ref, path: download.path, handle: download.handle, requestedAt: .now)
             if download.existing > 0 {
                 // The bytes a worker that died left behind count toward the checksum, read once.
@@ -85,15 +92,17 @@ extension Session {
 
     private func finishFetch(_ fetched: Fetch) {
         var done = fetched
-        try? done.handle.close()
         let digest = SHA256.hex(done.hasher.finalize())
         guard digest == done.ref.checksum else {
             return failFetch(
                 "dataset '\(done.ref.id)' arrived with SHA-256 \(digest), expected \(done.ref.checksum): "
                     + "the transfer was corrupted; the next task fetches it again")
         }
+        // Read back through the locked handle and unlink before closing it: once the lock is released, another
+        // worker on this host may open the same download file (see DatasetDisk.resumableDownload).
         do {
-            guard let data = FileManager.default.contents(atPath: done.path) else {
+            try done.handle.seek(toOffset: 0)
+            guard let data = try done.handle.readToEnd(), data.count == done.offset else {
                 throw WorkerError("cannot read back \(done.path)")
             }
             try disk.install(bundle: [UInt8](data), ref: done.ref, instance: config.instanceID)
@@ -101,10 +110,16 @@ extension Session {
             return failFetch("cannot install dataset '\(done.ref.id)' into \(disk.folder(done.ref.id)): \(error)")
         }
         try? FileManager.default.removeItem(atPath: done.path)
+        try? done.handle.close()
         fetch = nil
         logger.info("dataset installed", metadata: ["dataset": "\(done.ref.id)", "bytes": "\(done.offset)"])
+        startWaiting(for: done.ref)
+    }
+
+    /// Starts the tasks that waited for `ref`, now installed.
+    private func startWaiting(for ref: WireMessage.DatasetRef) {
         for id in order {
-            if let record = records[id], record.phase == .awaitingData, record.task.dataset == done.ref {
+            if let record = records[id], record.phase == .awaitingData, record.task.dataset == ref {
                 start(record)
             }
         }
@@ -120,8 +135,8 @@ extension Session {
     }
 
     func abandonFetch(_ current: Fetch) {
-        try? current.handle.close()
         try? FileManager.default.removeItem(atPath: current.path)
+        try? current.handle.close()
         fetch = nil
     }
 
