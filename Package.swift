@@ -70,7 +70,8 @@ for index in targets.indices where targets[index].type != .system {
 
 let package = Package(
     name: "LotteryTickets",
-    platforms: [.macOS(.v14)],
+    // macOS 15: the standard library's `Mutex` (Synchronization), the package's one lock type, needs it.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lth", targets: ["lth"]),
         .executable(name: "lth-coordinator", targets: ["lth-coordinator"]),

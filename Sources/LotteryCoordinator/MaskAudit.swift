@@ -110,6 +110,8 @@ final class MaskAuditLane: @unchecked Sendable {
     let byteLimit: Int
     let number: Int
 
+    // Not a `Mutex` (the package's one lock type): the lane's thread and `submit` must sleep until the queue
+    // changes, which needs a condition variable; `NSCondition` is the lock and the condition in one.
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var queue: [Job] = []

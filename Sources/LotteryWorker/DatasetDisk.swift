@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import LotteryCore
 public import LotteryWire
 
@@ -156,7 +157,7 @@ public final class SplitCache: Sendable {
         var splits: [(key: SplitKey, splits: DataSplits)] = []
     }
 
-    private let state = Locked(State())
+    private let state = Mutex(State())
     private let capacity: Int
 
     public init(capacity: Int) { self.capacity = max(1, capacity) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LotteryCore
 import LotteryWire
 import Logging
@@ -17,15 +18,15 @@ final class TrialControl: Sendable {
 
     let taskID: Int
     let trialID: String
-    private let state: Locked<State>
+    private let state: Mutex<State>
 
     init(taskID: Int, trialID: String, startRound: Int) {
         self.taskID = taskID
         self.trialID = trialID
-        state = Locked(State(round: startRound))
+        state = Mutex(State(round: startRound))
     }
 
-    var snapshot: State { state.current }
+    var snapshot: State { state.withLock { $0 } }
 
     /// Records the position; returns true when the trial must stop now (CANCEL or drain).
     @discardableResult
@@ -64,7 +65,7 @@ enum TrialEvent: Sendable {
 
 /// The locked queue from trial threads to the I/O thread, with a pipe that wakes the I/O thread's poll.
 final class Mailbox: Sendable {
-    private let events = Locked<[TrialEvent]>([])
+    private let events = Mutex<[TrialEvent]>([])
     let pipe = WakePipe()
 
     func post(_ event: TrialEvent) {

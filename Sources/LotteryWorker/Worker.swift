@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LotteryCore
 import LotteryWire
 public import Logging
@@ -27,7 +28,7 @@ public final class Worker: Sendable {
     let logger: Logger
     let mailbox = Mailbox()
     let splits: SplitCache
-    private let stopRequest = Locked<String?>(nil)
+    private let stopRequest = Mutex<String?>(nil)
 
     /// - Parameters:
     ///   - config: endpoint, keys, slots, cache folder, timings, HELLO facts. `slots` and timings must be ≥ 1
@@ -53,7 +54,7 @@ public final class Worker: Sendable {
         mailbox.pipe.wake()
     }
 
-    var requestedStop: String? { stopRequest.current }
+    var requestedStop: String? { stopRequest.withLock { $0 } }
 
     /// Runs the worker on the calling thread until SHUTDOWN, ``stop(reason:)`` or a fatal error.
     ///

@@ -5,6 +5,7 @@ import Logging
 import LotteryCLI
 import LotteryCore
 import LotteryWorker
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -148,11 +149,10 @@ struct LTHWorker: ParsableCommand {
 }
 
 /// The first failure among `--instances` workers (written from their threads).
-private final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages: [String] = []
-    func record(_ message: String) { lock.withLock { messages.append(message) } }
-    var first: String? { lock.withLock { messages.first } }
+private final class FailureBox: Sendable {
+    private let messages = Mutex<[String]>([])
+    func record(_ message: String) { messages.withLock { $0.append(message) } }
+    var first: String? { messages.withLock { $0.first } }
 }
 
 /// A one-line error for the user: `lth-worker: <message>`, exit code 1, no stack trace.

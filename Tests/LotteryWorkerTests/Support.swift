@@ -3,6 +3,7 @@ import LotteryCore
 import LotteryWire
 import LotteryWorker
 import MaskCodec
+import Synchronization
 import Testing
 import ZeroMQ
 
@@ -139,12 +140,11 @@ final class RunningWorker: Sendable {
     }
 }
 
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func get() -> Value { lock.withLock { value } }
-    func set(_ newValue: Value) { lock.withLock { value = newValue } }
+final class LockedBox<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func get() -> Value { value.withLock { $0 } }
+    func set(_ newValue: Value) { value.withLock { $0 = newValue } }
 }
 
 /// The coordinator's side in a test: one ROUTER on tcp://127.0.0.1:<random>, speaking LotteryWire.
