@@ -1,4 +1,5 @@
 public import Foundation
+import LotteryCore
 
 /// Everything a ``Coordinator`` needs: the sweep, where to listen, where to write, keys and timing.
 public struct CoordinatorConfig: Sendable {
@@ -48,9 +49,10 @@ public struct CoordinatorConfig: Sendable {
     ///   - outputDirectory: the results folder.
     ///   - keysDirectory: CURVE keys folder (see ``keysDirectory``), or `nil`.
     ///   - insecure: allow a plain non-loopback bind.
-    ///   - dataDirectory: the data folder (`$LTH_DATA_DIR`, else `./data`).
+    ///   - dataDirectory: the data folder (default: `LotteryCore`'s `DataStore.defaultDirectory()`).
     ///   - heartbeatInterval: seconds between heartbeats (default 1).
-    ///   - trialTimeLimit: seconds without progress before a trial is hung (default 1,800).
+    ///   - trialTimeLimit: seconds without progress before a trial is hung (default
+    ///     ``SchedulerConfig/defaultTrialTimeLimit``).
     ///   - exportInterval: seconds between CSV rebuilds (default 10).
     ///   - progressStyle: status line or log lines (default: by terminal).
     ///   - retryFailed: queue the trials that failed on an earlier run again (default: they stay failed).
@@ -58,7 +60,7 @@ public struct CoordinatorConfig: Sendable {
     public init(
         specPath: String, bind: String, outputDirectory: URL, keysDirectory: URL? = nil, insecure: Bool = false,
         dataDirectory: URL = CoordinatorConfig.defaultDataDirectory, heartbeatInterval: Double = 1,
-        trialTimeLimit: Double = 1_800, exportInterval: Double = 10, progressStyle: ProgressStyle = .automatic,
+        trialTimeLimit: Double = SchedulerConfig.defaultTrialTimeLimit, exportInterval: Double = 10, progressStyle: ProgressStyle = .automatic,
         retryFailed: Bool = false, folderLock: ResultsFolderLock? = nil
     ) {
         precondition(
@@ -77,12 +79,10 @@ public struct CoordinatorConfig: Sendable {
         self.folderLock = folderLock
     }
 
-    /// `$LTH_DATA_DIR` if set, else `./data` (where `lth data fetch` and scripts/setup put datasets).
+    /// `DataStore.defaultDirectory()` as a URL: the one resolution of the data folder (`$LTH_DATA_DIR` if set and
+    /// non-empty, else `./data`, where `lth data fetch` and scripts/setup put datasets).
     public static var defaultDataDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment["LTH_DATA_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir, isDirectory: true)
-        }
-        return URL(fileURLWithPath: "data", isDirectory: true)
+        URL(fileURLWithPath: DataStore.defaultDirectory(), isDirectory: true)
     }
 
     /// The coordinator's key pair file inside a keys folder.

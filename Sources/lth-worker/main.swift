@@ -87,7 +87,7 @@ struct LTHWorker: ParsableCommand {
         setenv("OPENBLAS_NUM_THREADS", "1", 1)  // for anything this process starts; the worker also sets it in-process
 
         var config = WorkerConfig(
-            endpoint: connect, dataDirectory: dataDir ?? ProcessInfo.processInfo.environment["LTH_DATA_DIR"] ?? "data")
+            endpoint: connect, dataDirectory: dataDir ?? DataStore.defaultDirectory())
         if let slots { config.slots = slots }
         config.trialThreads = trialThreads
         if let name { config.name = name }

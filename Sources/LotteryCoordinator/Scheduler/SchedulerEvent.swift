@@ -47,15 +47,19 @@ public struct SchedulerConfig: Sendable, Hashable {
     /// fails for good.
     public var maxTries: Int
 
+    /// The one default of the trial time limit, 1,800 s: a trial's progress (round, iteration) moves every 100
+    /// iterations, so 30 minutes without a move is a hang even for the slowest conv round on a loaded host.
+    public static let defaultTrialTimeLimit: Double = 1_800
+
     /// - Parameters:
     ///   - protocolVersion: Wire protocol version workers must say in HELLO.
     ///   - heartbeatInterval: Seconds between heartbeats to each worker (default 1).
     ///   - heartbeatTimeout: Seconds of silence before a worker is dead (default 3 × interval).
-    ///   - trialTimeLimit: Seconds without progress before a trial is hung (default 600).
+    ///   - trialTimeLimit: Seconds without progress before a trial is hung (default ``defaultTrialTimeLimit``).
     ///   - maxTries: Bad ends in a row before a trial fails (default 3).
     public init(
         protocolVersion: Int, heartbeatInterval: Double = 1, heartbeatTimeout: Double? = nil,
-        trialTimeLimit: Double = 600, maxTries: Int = 3
+        trialTimeLimit: Double = SchedulerConfig.defaultTrialTimeLimit, maxTries: Int = 3
     ) {
         precondition(heartbeatInterval > 0 && trialTimeLimit > 0 && maxTries >= 1, "scheduler config out of range")
         self.protocolVersion = protocolVersion
