@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCoordinator
+import TestPrerequisites
 import Testing
 
 #if canImport(Glibc)
@@ -199,8 +200,8 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
 @Suite(.serialized) struct FaultTests {
     /// `kill -9` of a worker in the middle of a trial: the trial resumes on a second worker from its last recorded
     /// round; final results identical; no recorded round recomputed.
-    @Test func killedWorkerTrialResumesElsewhere() throws {
-        guard let bin = Binaries.require("killedWorkerTrialResumesElsewhere") else { return }
+    @Test(.requires(.binaries)) func killedWorkerTrialResumesElsewhere() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -251,8 +252,8 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
     /// `kill -9` of the coordinator mid-sweep, restarted on the same folder: the (untouched) workers reconnect by
     /// themselves, the sweep completes with identical results, and no task after the restart starts at a round the
     /// folder already held.
-    @Test func killedCoordinatorRestartsAndWorkersReconnect() throws {
-        guard let bin = Binaries.require("killedCoordinatorRestartsAndWorkersReconnect") else { return }
+    @Test(.requires(.binaries)) func killedCoordinatorRestartsAndWorkersReconnect() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -299,8 +300,8 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
     /// A worker frozen with SIGSTOP (socket open, no heartbeats): declared dead, its trial resumes on another
     /// worker; resumed with SIGCONT, its late results are dropped as duplicates or accepted once if they are the
     /// next round needed; final results identical.
-    @Test func frozenWorkerIsReplacedAndItsLateResultsDoNoHarm() throws {
-        guard let bin = Binaries.require("frozenWorkerIsReplacedAndItsLateResultsDoNoHarm") else { return }
+    @Test(.requires(.binaries)) func frozenWorkerIsReplacedAndItsLateResultsDoNoHarm() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -335,8 +336,8 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
 
     /// A trial that crashes every worker that starts it (`LTH_FAULT_CRASH_TRIAL`): failed after 3 tries with the
     /// reason in trials.csv; the other trial completes; exit status 1 with a summary naming the failed trial.
-    @Test func poisonTrialFailsAfterThreeTriesAndTheRestCompletes() throws {
-        guard let bin = Binaries.require("poisonTrialFailsAfterThreeTriesAndTheRestCompletes") else { return }
+    @Test(.requires(.binaries)) func poisonTrialFailsAfterThreeTriesAndTheRestCompletes() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -392,17 +393,15 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
     /// The results folder on a 4 MiB tmpfs that fills up mid-sweep: the coordinator stops accepting results and
     /// exits 1 naming the folder and "No space left"; results.db passes `PRAGMA integrity_check` and every
     /// recorded round reads back; after space is freed a restart completes the sweep with identical results.
-    @Test func fullDiskStopsTheCoordinatorWithoutDamage() throws {
-        guard let bin = Binaries.require("fullDiskStopsTheCoordinatorWithoutDamage") else { return }
+    @Test(.requires(.binaries), .requires(.tmpfsMount)) func fullDiskStopsTheCoordinatorWithoutDamage() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let mountPoint = dir.appendingPathComponent("small")
             try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
-            guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint.path]) == 0 else {
-                print(
-                    "fullDiskStopsTheCoordinatorWithoutDamage: skipped: cannot mount a tmpfs here (not root?); StoreErrorTests cover store errors in-process"
-                )
-                return
-            }
+            try Prerequisite.tmpfsMount.check()
+            try #require(
+                run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint.path]) == 0,
+                "mount -t tmpfs failed although the probe mounted one")
             defer { _ = run("/bin/umount", ["-l", mountPoint.path]) }
             let cluster = try FaultCluster(dir, bin: bin, out: mountPoint.appendingPathComponent("out"))
             defer { cluster.stopAll() }
@@ -450,8 +449,8 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
 
     /// SHUTDOWN drain stops a trial mid-round (training checks for it every 100 iterations): with rounds far longer
     /// than the test's bound, an interrupted coordinator's worker still gives its trial back and exits 0.
-    @Test func drainStopsTrainingMidRound() throws {
-        guard let bin = Binaries.require("drainStopsTrainingMidRound") else { return }
+    @Test(.requires(.binaries)) func drainStopsTrainingMidRound() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             // One round would take minutes (release) to hours (debug): the worker can only leave in time by stopping
             // mid-round.

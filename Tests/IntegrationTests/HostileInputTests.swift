@@ -3,6 +3,7 @@ import LotteryCoordinator
 import LotteryCore
 import LotteryWire
 import MaskCodec
+import TestPrerequisites
 import Testing
 import ZeroMQ
 
@@ -101,8 +102,8 @@ import ZeroMQ
 
     /// A client that is not ZeroMQ at all writes raw bytes to the coordinator's TCP port (an HTTP request, a fake
     /// ZMTP greeting, random bytes): the coordinator logs the peer and drops it, and a real sweep completes.
-    @Test func rawTCPBytesAreDroppedWhileARealSweepCompletes() throws {
-        guard let bin = Binaries.require("rawTCPBytesAreDroppedWhileARealSweepCompletes") else { return }
+    @Test(.requires(.binaries)) func rawTCPBytesAreDroppedWhileARealSweepCompletes() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -136,8 +137,8 @@ import ZeroMQ
 
     /// CURVE end to end with real processes and `lth keygen`: an allow-listed worker's rows carry its key name; a
     /// worker whose key is not allow-listed never gets a task and the coordinator logs the refusal.
-    @Test func onlyAllowListedWorkersGetThrough() throws {
-        guard let bin = Binaries.require("onlyAllowListedWorkersGetThrough") else { return }
+    @Test(.requires(.binaries)) func onlyAllowListedWorkersGetThrough() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -206,8 +207,8 @@ import ZeroMQ
 
     /// Bad files and flags for the three executables: a short error that says what and where, a non-zero exit
     /// status, and never a stack trace.
-    @Test func badCommandLinesGiveAShortErrorAndNoStackTrace() throws {
-        guard let bin = Binaries.require("badCommandLinesGiveAShortErrorAndNoStackTrace") else { return }
+    @Test(.requires(.binaries)) func badCommandLinesGiveAShortErrorAndNoStackTrace() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             func spec(_ name: String, _ text: String) throws -> String {

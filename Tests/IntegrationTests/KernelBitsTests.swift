@@ -1,13 +1,14 @@
 import Foundation
 import LotteryCore
+import TestPrerequisites
 import Testing
 
 /// CKernels' AVX2 loops against the portable Swift ones (`LTH_PORTABLE_KERNELS=1`): the same IMP trial, dense rounds
 /// (first layer skipping zero inputs) and sparse-kernel rounds, must write byte-identical curves and masks and the
 /// same rounds.csv cells.
 @Suite struct KernelBitsTests {
-    @Test func avx2AdamGivesTheSameBitsAsThePortableLoop() throws {
-        guard let bin = Binaries.require("avx2AdamGivesTheSameBitsAsThePortableLoop") else { return }
+    @Test(.requires(.binaries)) func avx2AdamGivesTheSameBitsAsThePortableLoop() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             try writeTinyMNIST(dir.appendingPathComponent("data"), train: 600, test: 200)
             // Mostly-zero images, so the dense rounds' first layer skips zeros (the list-product kernels) too.

@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import Testing
 
 #if canImport(Glibc)
@@ -6,7 +7,9 @@ import Testing
 #endif
 
 /// The built `lth`, `lth-worker`, `lth-coordinator`: `.build/<config>/` is the folder of the test bundle
-/// (`.build/<config>/LotteryTicketsPackageTests.xctest`). `nil` (the test prints why and returns) if missing.
+/// (`.build/<config>/LotteryTicketsPackageTests.xctest`). A test that starts them carries
+/// `.requires(.binaries)` (skipped where they are not built; a failure under `CI=true`) and calls
+/// ``require()`` first.
 enum Binaries {
     static var folder: URL? {
         var candidates: [URL] = []
@@ -22,16 +25,70 @@ enum Binaries {
         }
     }
 
-    /// The folder, or prints why the calling test is skipped.
-    static func require(_ test: String) -> URL? {
-        guard let folder else {
-            print(
-                "\(test): skipped: lth, lth-worker and lth-coordinator are not built next to the test bundle (run `swift build` first)"
-            )
-            return nil
-        }
-        return folder
+    /// The folder.
+    ///
+    /// - Throws: the test's failure when they are not built (only reached under `CI=true`: elsewhere the trait
+    ///   `.requires(.binaries)` skips the test).
+    static func require(sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
+        try Prerequisite.binaries.check()
+        return try #require(folder, sourceLocation: sourceLocation)
     }
+}
+
+extension Prerequisite {
+    /// `lth`, `lth-worker` and `lth-coordinator` built next to the test bundle.
+    static let binaries = Prerequisite(
+        "lth, lth-worker and lth-coordinator",
+        missing: Binaries.folder == nil
+            ? "not built next to the test bundle (swift build -c release; scripts/test builds them before the tests)"
+            : nil)
+
+    /// Network namespaces with a bridge inside (cluster/netns): root and iproute2. Asked of
+    /// `cluster/netns/netns-up --check`, which makes and removes a probe namespace only.
+    static let networkNamespaces: Prerequisite = {
+        let script = packageRoot.appendingPathComponent("cluster/netns/netns-up").path
+        let (status, output) = runCapturing(script, ["--check"])
+        let reason = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch status {
+        case 0: return Prerequisite("network namespaces", missing: nil)
+        case 77: return Prerequisite("network namespaces", missing: reason)
+        default: return Prerequisite("network namespaces", missing: "netns-up --check ended with status \(status): \(reason)")
+        }
+    }()
+
+    /// Mounting a tmpfs (root): probed by mounting and unmounting a 1 MiB one in a temporary folder.
+    static let tmpfsMount: Prerequisite = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lth-tmpfs-probe-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (status, output) = runCapturing("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", folder.path])
+        guard status == 0 else {
+            return Prerequisite(
+                "a tmpfs mount",
+                missing: "`mount -t tmpfs` failed (needs root): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        _ = runCapturing("/bin/umount", [folder.path])
+        return Prerequisite("a tmpfs mount", missing: nil)
+    }()
+}
+
+/// The package root (this file is Tests/IntegrationTests/ProcessSupport.swift).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// Runs `executable` to its end; its exit status (-1 if it could not start) and its output and errors together.
+func runCapturing(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+    do { try process.run() } catch { return (-1, "\(error)") }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// A child process with its output in a file; killed (SIGKILL) if still running when dropped.

@@ -1,5 +1,6 @@
 import Foundation
 import LotteryWire
+import TestPrerequisites
 import Testing
 import ZeroMQ
 
@@ -8,8 +9,8 @@ import ZeroMQ
     /// `lth sweep` with 2 worker processes (CURVE over tcp loopback) on tiny MNIST-shaped data: every trial × round
     /// (control branches included) appears once in rounds.csv, and the numbers equal those of `lth train` on the same
     /// trial spec.
-    @Test func sweepWithTwoWorkersMatchesLthTrain() throws {
-        guard let bin = Binaries.require("sweepWithTwoWorkersMatchesLthTrain") else { return }
+    @Test(.requires(.binaries)) func sweepWithTwoWorkersMatchesLthTrain() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let data = dir.appendingPathComponent("data")
             try writeTinyMNIST(data)
@@ -111,8 +112,8 @@ import ZeroMQ
     }
 
     /// A worker started before the coordinator connects once it is up; a worker started mid-sweep gets work.
-    @Test func workersStartedBeforeTheCoordinatorAndMidSweepBothWork() throws {
-        guard let bin = Binaries.require("workersStartedBeforeTheCoordinatorAndMidSweepBothWork") else { return }
+    @Test(.requires(.binaries)) func workersStartedBeforeTheCoordinatorAndMidSweepBothWork() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             // Rounds long enough (≈ 0.5 s in release) that the late worker joins while trials are still queued: with
             // 600 iterations the early worker could finish the sweep before the late one connected (seen in release).
@@ -154,8 +155,8 @@ import ZeroMQ
     }
 
     /// A peer speaking garbage and another protocol version is answered with REJECT while the sweep completes.
-    @Test func hostilePeerIsRejectedWhileTheSweepCompletes() throws {
-        guard let bin = Binaries.require("hostilePeerIsRejectedWhileTheSweepCompletes") else { return }
+    @Test(.requires(.binaries)) func hostilePeerIsRejectedWhileTheSweepCompletes() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let spec = try Self.tinySweep(dir, rounds: 2, seeds: 2)
             let data = dir.appendingPathComponent("data")

@@ -1,12 +1,13 @@
 import Foundation
+import TestPrerequisites
 import Testing
 
 /// `synthetic.round_ms` sweeps: no training and no dataset anywhere.
 @Suite(.serialized) struct SyntheticSweepTests {
     /// `lth sweep` of a synthetic LeNet-300-100 spec with a `--data-dir` that does not exist: it completes, every
     /// trial × round is in rounds.csv once, with LeNet-sized masks on the trial's density ladder.
-    @Test func syntheticSweepNeedsNoDataDirectory() throws {
-        guard let bin = Binaries.require("syntheticSweepNeedsNoDataDirectory") else { return }
+    @Test(.requires(.binaries)) func syntheticSweepNeedsNoDataDirectory() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let spec = dir.appendingPathComponent("synthetic.yaml")
             try """

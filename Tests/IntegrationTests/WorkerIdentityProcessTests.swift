@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCoordinator
+import TestPrerequisites
 import Testing
 
 #if canImport(Glibc)
@@ -11,8 +12,8 @@ import Testing
     /// Three `lth-worker`s without `--name` (all say this host's name, share one dataset cache) against one
     /// coordinator: nothing is charged, every trial ends `done` at its first try, and rounds.csv holds exactly the
     /// numbers `lth sweep` gives on the same spec.
-    @Test func unnamedWorkersOnOneHostEndWithTheNumbersOfLthSweep() throws {
-        guard let bin = Binaries.require("unnamedWorkersOnOneHostEndWithTheNumbersOfLthSweep") else { return }
+    @Test(.requires(.binaries)) func unnamedWorkersOnOneHostEndWithTheNumbersOfLthSweep() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let yaml = FaultSweep.yaml.replacingOccurrences(of: "seeds: 2", with: "seeds: 3")
             let cluster = try FaultCluster(dir, bin: bin, yaml: yaml)
@@ -69,10 +70,8 @@ import Testing
     /// `kill -9` of one of two unnamed workers mid-trial, and a new unnamed one started at once (a restart under a
     /// live name): the new process is a new worker, the killed one's trial is requeued once, from its last recorded
     /// round, when the killed one is found dead; results equal the uninterrupted run's.
-    @Test func anUnnamedWorkerKilledAndRestartedAtOnceCostsOneRequeueAndNoNumbers() throws {
-        guard let bin = Binaries.require("anUnnamedWorkerKilledAndRestartedAtOnceCostsOneRequeueAndNoNumbers") else {
-            return
-        }
+    @Test(.requires(.binaries)) func anUnnamedWorkerKilledAndRestartedAtOnceCostsOneRequeueAndNoNumbers() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }
@@ -95,8 +94,8 @@ import Testing
 
     /// A second `lth-coordinator` and a second `lth sweep` on a folder in use refuse in one line naming the holder;
     /// after a `kill -9` of the holder a new coordinator starts at once (the kernel released the lock).
-    @Test func oneCoordinatorPerFolderAndKillNineLeavesNoStaleLock() throws {
-        guard let bin = Binaries.require("oneCoordinatorPerFolderAndKillNineLeavesNoStaleLock") else { return }
+    @Test(.requires(.binaries)) func oneCoordinatorPerFolderAndKillNineLeavesNoStaleLock() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let cluster = try FaultCluster(dir, bin: bin)
             defer { cluster.stopAll() }

@@ -1,6 +1,7 @@
 import Foundation
 import LotteryCore
 import LotteryCoordinator
+import TestPrerequisites
 import Testing
 
 /// `rounds.next_mask` (schema version 2): the mask a resumed trial trains with, and the migration from version 1.
@@ -26,7 +27,8 @@ import Testing
 
     /// A version-1 results.db (no `next_mask` column, nor the later supermask columns) opens, is migrated to the
     /// current version, keeps its rows and stores next masks from then on. The version-1 file is made with Python's sqlite3 (DROP COLUMN needs SQLite 3.35).
-    @Test func versionOneDatabaseIsMigrated() throws {
+    @Test(.requires(.pythonSQLiteDropColumn)) func versionOneDatabaseIsMigrated() throws {
+        try Prerequisite.pythonSQLiteDropColumn.check()
         try withTemporaryDirectory { dir in
             let spec = StoreFixture.spec(seed: 5)
             do {
@@ -44,10 +46,7 @@ import Testing
                 c.commit()
                 print(c.execute("PRAGMA user_version").fetchone()[0])
                 """
-            guard let output = runPython(script, db) else {
-                print("skipped: python3 with sqlite3 ≥ 3.35 not available")
-                return
-            }
+            let output = try #require(runPython(script, db), "python3 failed to rewrite the database")
             #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
             let store = try StoreFixture.open(dir)
             #expect(try store.recoveredState().lastRecordedRound[spec.trialID] == 0)

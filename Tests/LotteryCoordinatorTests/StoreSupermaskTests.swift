@@ -1,6 +1,7 @@
 import Foundation
 import LotteryCore
 import LotteryCoordinator
+import TestPrerequisites
 import Testing
 
 /// Supermask accuracies (schema version 3): stored per round, exported as the last two `rounds.csv` columns,
@@ -32,7 +33,8 @@ import Testing
 
     /// A version-2 database (before the supermask columns) is migrated in place: old rows read back with empty
     /// supermask cells, new rows store them.
-    @Test func versionTwoDatabaseIsMigrated() throws {
+    @Test(.requires(.pythonSQLiteDropColumn)) func versionTwoDatabaseIsMigrated() throws {
+        try Prerequisite.pythonSQLiteDropColumn.check()
         try withTemporaryDirectory { dir in
             let spec = StoreFixture.spec(seed: 7)
             do {
@@ -49,10 +51,7 @@ import Testing
                 c.commit()
                 print(c.execute("PRAGMA user_version").fetchone()[0])
                 """
-            guard let output = StoreNextMaskTests().runPython(script, db) else {
-                print("skipped: python3 with sqlite3 ≥ 3.35 not available")
-                return
-            }
+            let output = try #require(StoreNextMaskTests().runPython(script, db), "python3 failed to rewrite the database")
             #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
             let store = try StoreFixture.open(dir)
             var result = StoreFixture.result(spec, round: 1)

@@ -1,5 +1,6 @@
 import Foundation
 import MaskCodec
+import TestPrerequisites
 import Testing
 
 @Suite("NumPy export and mask files on disk")
@@ -16,7 +17,8 @@ struct NPYAndFileTests {
         #expect(Array(bytes[(10 + headerLength)...]) == layer.kept.map { $0 ? 1 : 0 })
     }
 
-    @Test func numpyLoadsTheExportWhenAvailable() throws {
+    @Test(.requires(.numpy)) func numpyLoadsTheExport() throws {
+        try Prerequisite.numpy.check()
         let layer = MaskLayer(rows: 4, cols: 7, kept: (0..<28).map { ($0 * 7) % 5 < 2 })
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("lth-npy-\(UUID().uuidString).npy")
         defer { try? FileManager.default.removeItem(at: url) }
@@ -32,10 +34,7 @@ struct NPYAndFileTests {
         try process.run()
         process.waitUntilExit()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            print("numpyLoadsTheExportWhenAvailable: numpy not importable here; checked the header by hand only")
-            return
-        }
+        try #require(process.terminationStatus == 0, "python3 failed to load the .npy file with numpy")
         let bits = layer.kept.map { $0 ? "1" : "0" }.joined()
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "bool (4, 7) \(bits)")
     }
