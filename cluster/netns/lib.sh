@@ -7,7 +7,14 @@
 # is printed on stderr.
 
 SKIP=77
-switch_ns=lth-sw
+# LTH_NETNS_BED=NAME (default lth) names a second, independent test bed: NAME-c, NAME-w1 …, NAME-sw, so that
+# scripts/chaos (bed "lthchaos") and the integration tests (bed "lth") never remove each other's namespaces.
+bed=${LTH_NETNS_BED:-lth}
+if ! [[ $bed =~ ^[a-z][a-z0-9]{0,7}$ ]]; then
+    echo "${prog:-netns}: LTH_NETNS_BED must be 1-8 lower-case letters and digits, got '$bed'" >&2
+    exit 2
+fi
+switch_ns=$bed-sw
 subnet_prefix=10.213.0
 
 skip() {
@@ -38,19 +45,19 @@ require_netns() {
 # address NS: the IPv4 address of a test-bed host (lth-c or lth-wK).
 address() {
     case $1 in
-    lth-c) echo "$subnet_prefix.1" ;;
-    lth-w[0-9]*)
-        local k=${1#lth-w}
+    "$bed-c") echo "$subnet_prefix.1" ;;
+    "$bed"-w[0-9]*)
+        local k=${1#"$bed"-w}
         if ! [[ $k =~ ^[0-9]+$ ]] || [ "$k" -lt 1 ] || [ "$k" -gt 200 ]; then die "no such test-bed host '$1'"; fi
         echo "$subnet_prefix.$((10 + k))"
         ;;
-    *) die "no such test-bed host '$1' (lth-c, lth-w1 … lth-wN)" ;;
+    *) die "no such test-bed host '$1' ($bed-c, $bed-w1 … $bed-wN)" ;;
     esac
 }
 
 # bed_namespaces: the test bed's namespaces that exist now, hosts first, the switch last.
 bed_namespaces() {
-    ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^lth-(c|w[0-9]+)$' | sort -V
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$bed-(c|w[0-9]+)\$" | sort -V
     if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$switch_ns"; then echo "$switch_ns"; fi
 }
 
