@@ -59,7 +59,8 @@ var targets: [Target] = [
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),
     .testTarget(
-        name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryWire", "LotteryCore", "TestPrerequisites"]),
+        name: "LotteryCoordinatorTests",
+        dependencies: ["LotteryCoordinator", "LotteryWire", "LotteryCore", "TestPrerequisites"]),
     .testTarget(name: "LotteryWorkerTests", dependencies: ["LotteryWorker", "LotteryWire", "ZeroMQ", "LotteryCore", "MaskCodec"]),
     .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "MaskCodec", "LotteryCore"]),
     .testTarget(

@@ -60,7 +60,8 @@ public struct CoordinatorConfig: Sendable {
     public init(
         specPath: String, bind: String, outputDirectory: URL, keysDirectory: URL? = nil, insecure: Bool = false,
         dataDirectory: URL = CoordinatorConfig.defaultDataDirectory, heartbeatInterval: Double = 1,
-        trialTimeLimit: Double = SchedulerConfig.defaultTrialTimeLimit, exportInterval: Double = 10, progressStyle: ProgressStyle = .automatic,
+        trialTimeLimit: Double = SchedulerConfig.defaultTrialTimeLimit, exportInterval: Double = 10,
+        progressStyle: ProgressStyle = .automatic,
         retryFailed: Bool = false, folderLock: ResultsFolderLock? = nil
     ) {
         precondition(

@@ -52,20 +52,22 @@ extension Prerequisite {
         switch status {
         case 0: return Prerequisite("network namespaces", missing: nil)
         case 77: return Prerequisite("network namespaces", missing: reason)
-        default: return Prerequisite("network namespaces", missing: "netns-up --check ended with status \(status): \(reason)")
+        default:
+            return Prerequisite(
+                "network namespaces", missing: "netns-up --check ended with status \(status): \(reason)")
         }
     }()
 
     /// Mounting a tmpfs (root): probed by mounting and unmounting a 1 MiB one in a temporary folder.
     static let tmpfsMount: Prerequisite = {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lth-tmpfs-probe-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("lth-tmpfs-probe-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let (status, output) = runCapturing("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", folder.path])
         guard status == 0 else {
-            return Prerequisite(
-                "a tmpfs mount",
-                missing: "`mount -t tmpfs` failed (needs root): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            let reason = output.trimmingCharacters(in: .whitespacesAndNewlines)
+            return Prerequisite("a tmpfs mount", missing: "`mount -t tmpfs` failed (needs root): \(reason)")
         }
         _ = runCapturing("/bin/umount", [folder.path])
         return Prerequisite("a tmpfs mount", missing: nil)

@@ -51,7 +51,8 @@ import Testing
                 c.commit()
                 print(c.execute("PRAGMA user_version").fetchone()[0])
                 """
-            let output = try #require(StoreNextMaskTests().runPython(script, db), "python3 failed to rewrite the database")
+            let output = try #require(
+                StoreNextMaskTests().runPython(script, db), "python3 failed to rewrite the database")
             #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
             let store = try StoreFixture.open(dir)
             var result = StoreFixture.result(spec, round: 1)
