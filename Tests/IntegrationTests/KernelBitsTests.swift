@@ -62,8 +62,8 @@ import Testing
     /// The weight-sparse convolution's three versions (portable Swift, AVX2 + FMA, AVX-512 where the CPU has it):
     /// a conv trial whose second conv layer drops to 25 % in round 2 (conv rate 50 %), so that round trains on the
     /// sparse kernels, writes byte-identical curves and the same rounds.csv cells under each.
-    @Test func sparseConvolutionGivesTheSameBitsOnEveryKernelLevel() throws {
-        guard let bin = Binaries.require("sparseConvolutionGivesTheSameBitsOnEveryKernelLevel") else { return }
+    @Test(.requires(.binaries)) func sparseConvolutionGivesTheSameBitsOnEveryKernelLevel() throws {
+        let bin = try Binaries.require()
         #expect(0.5 * 0.5 < KernelPolicy.sparseConvDensityLimit, "round 2 would not be sparse")
         try withTemporaryDirectory { dir in
             try writeTinyMNIST(dir.appendingPathComponent("data"), train: 300, test: 100)

@@ -1,11 +1,12 @@
 import Foundation
+import TestPrerequisites
 import Testing
 
 /// `lth bench codec --masks DIR` on the masks a real conv trial wrote: every round measured, the delta files
 /// close to their conditional bound.
 @Suite struct MaskBenchTests {
-    @Test func storedConvMasksAreMeasuredRoundByRound() throws {
-        guard let bin = Binaries.require("storedConvMasksAreMeasuredRoundByRound") else { return }
+    @Test(.requires(.binaries)) func storedConvMasksAreMeasuredRoundByRound() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             try writeTinyMNIST(dir.appendingPathComponent("data"), train: 300, test: 100)
             let out = dir.appendingPathComponent("out")
