@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCore
+import LotteryResults
 
 /// The HTML page of a report: one self-contained XHTML-compatible file (inline CSS and SVG, no scripts, no
 /// network), aggregated so that a sweep of hundreds of trials still loads fast.
@@ -207,10 +208,10 @@ struct ReportPage {
             )
         }
         let selected = folder.configurations.indices.map { Set(rounds(of: $0, near: options.curveDensities)) }
-        let idColumn = curves.column("trial_id")!
-        let roundColumn = curves.column("round")!
-        let iterationColumn = curves.column("iteration")!
-        let accColumn = curves.column("test_acc")!
+        let idColumn = curves.column(ResultsColumn.trialID)!
+        let roundColumn = curves.column(ResultsColumn.round)!
+        let iterationColumn = curves.column(ResultsColumn.iteration)!
+        let accColumn = curves.column(ResultsColumn.testAcc)!
         // [configuration][IMP round][iteration] → test accuracies over seeds.
         var sums: [[Int: [Int: [Double]]]] = Array(repeating: [:], count: folder.configurations.count)
         for row in curves.rows {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LotteryAnalysis
+import LotteryResults
 
 /// `lth report DIR`: structure.csv, similarity.csv, consensus.csv, pixels.csv and report.html for a results folder.
 struct ReportCommand: ParsableCommand {
@@ -34,7 +35,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         if demo {
-            let rounds = (directory as NSString).appendingPathComponent("rounds.csv")
+            let rounds = (directory as NSString).appendingPathComponent(ResultsCSV.roundsFileName)
             guard !FileManager.default.fileExists(atPath: rounds) else {
                 throw ValidationError("--demo: \(rounds) exists; give an empty or new folder")
             }

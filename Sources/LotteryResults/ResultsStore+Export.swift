@@ -36,7 +36,7 @@ extension ResultsStore {
     }
 
     private func exportTrials() throws(StoreError) -> Int {
-        let writer = try BufferedFileWriter(temporaryFor: root + "/trials.csv")
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.trialsFileName)
         try writer.write(CSV.line(ResultsCSV.trialsHeader))
         var count = 0
         try db.forEachRow(
@@ -48,10 +48,10 @@ extension ResultsStore {
         ) { (row: SQLiteStatement) throws(StoreError) in
             let id = row.text(0) ?? ""
             let spec = try decodeSpec(row.text(1), trialID: id)
-            var cells = [id] + ResultsCSV.specCells(spec)
-            cells += [row.text(2) ?? "", String(row.int(3) ?? 0)]
-            cells += [row.text(4), row.text(5), row.text(6), row.text(7), row.text(8)].map { $0 ?? "" }
-            cells += [String(row.int(9) ?? 0), row.int(10).map(String.init) ?? ""]
+            let cells = ResultsCSV.trialsRow(
+                trialID: id, spec: spec, status: row.text(2) ?? "", tries: row.int(3) ?? 0, reason: row.text(4),
+                worker: row.text(5), host: row.text(6), startedAt: row.text(7), endedAt: row.text(8),
+                roundsDone: row.int(9) ?? 0, expectedRounds: row.int(10))
             try writer.write(CSV.line(cells))
             count += 1
         }
@@ -61,7 +61,7 @@ extension ResultsStore {
 
     private func exportRounds() throws(StoreError) -> Int {
         let layerCount = try db.scalar("SELECT COALESCE(MAX(layer_count), 0) FROM rounds")?.int ?? 0
-        let writer = try BufferedFileWriter(temporaryFor: root + "/rounds.csv")
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.roundsFileName)
         try writer.write(CSV.line(ResultsCSV.roundsHeader(layerCount: layerCount)))
         var count = 0
         var cachedSpec: (id: String, spec: TrialSpec)?
@@ -98,7 +98,7 @@ extension ResultsStore {
     }
 
     private func exportCurves() throws(StoreError) -> Int {
-        let writer = try BufferedFileWriter(temporaryFor: root + "/curves.csv")
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.curvesFileName)
         try writer.write(CSV.line(ResultsCSV.curvesHeader))
         var count = 0
         try db.forEachRow(

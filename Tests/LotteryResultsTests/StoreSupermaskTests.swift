@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 /// Supermask accuracies (schema version 3): stored per round, exported as the last two `rounds.csv` columns,
