@@ -34,7 +34,7 @@ struct LTH: AsyncParsableCommand {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure training, mask coding and sweep throughput.",
-        subcommands: [BenchTrainCommand.self, BenchCodecCommand.self, BenchSweepCommand.self]
+        abstract: "Measure training, mask coding, sweep throughput and the results store.",
+        subcommands: [BenchTrainCommand.self, BenchCodecCommand.self, BenchSweepCommand.self, BenchStoreCommand.self]
     )
 }
