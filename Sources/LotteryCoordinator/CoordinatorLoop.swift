@@ -99,7 +99,7 @@ final class CoordinatorLoop {
         started = Self.now
         audit = MaskAudit()
         do {
-            plan = try loadSweep(path: config.specPath)
+            plan = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
         } catch {
             throw CoordinatorError("\(error)")
         }
@@ -119,7 +119,7 @@ final class CoordinatorLoop {
                 directory: config.outputDirectory, sweepName: plan.name, specText: plan.sourceText,
                 fingerprint: plan.fingerprint, logger: logger)
             try store.registerTrials(
-                plan.trials.map {
+                plan.trials.lazy.map {
                     TrialRegistration(
                         id: $0.id, spec: $0.spec,
                         expectedRounds: $0.spec.prune.targetDensity == nil ? RoundEstimate.rounds(of: $0.spec) : nil)

@@ -215,13 +215,27 @@ public final class ResultsStore {
 
     // MARK: trial lifecycle
 
+    /// Trials registered per transaction by ``registerTrials(_:)``: bounds the transaction (and its WAL growth)
+    /// whatever the sweep's size.
+    static let registrationChunk = 5_000
+
     /// Registers trials in the given order (their row order in the CSVs); trials already known are left as they are.
     ///
-    /// Idempotent: a restarted coordinator registers the same list again and nothing changes.
-    public func registerTrials(_ trials: [TrialRegistration]) throws(StoreError) {
-        try db.transaction { () throws(StoreError) in
-            for trial in trials {
-                try insertTrialIfNew(id: trial.id, spec: trial.spec, expectedRounds: trial.expectedRounds)
+    /// Idempotent: a restarted coordinator registers the same list again and nothing changes. The sequence is read
+    /// once, in transactions of ``registrationChunk`` trials, so a lazy sequence is registered in bounded memory;
+    /// an interruption between two leaves the first ones registered, and the next run registers the rest.
+    public func registerTrials(_ trials: some Sequence<TrialRegistration>) throws(StoreError) {
+        var iterator = trials.makeIterator()
+        var more = true
+        while more {
+            try db.transaction { () throws(StoreError) in
+                for _ in 0..<Self.registrationChunk {
+                    guard let trial = iterator.next() else {
+                        more = false
+                        return
+                    }
+                    try insertTrialIfNew(id: trial.id, spec: trial.spec, expectedRounds: trial.expectedRounds)
+                }
             }
         }
     }
