@@ -19,10 +19,13 @@ struct ReportPage {
     let folder: ResultsFolder
     let analysis: MaskAnalysis
     let options: ReportOptions
+    /// The sweep's state from results.db (`nil` for a folder of CSVs only).
+    let status: SweepStatus?
     /// `[configuration][IMP round]`.
     let groups: [[Int: Group]]
 
-    init(folder: ResultsFolder, analysis: MaskAnalysis, options: ReportOptions) {
+    init(folder: ResultsFolder, analysis: MaskAnalysis, options: ReportOptions, status: SweepStatus? = nil) {
+        self.status = status
         self.folder = folder
         self.analysis = analysis
         self.options = options
@@ -116,8 +119,12 @@ struct ReportPage {
         let main = folder.trials.filter { $0.branchKind == nil }.count
         let seconds = folder.rounds.compactMap(\.seconds).filter(\.isFinite).reduce(0, +)
         let hosts = Set(folder.rounds.compactMap(\.host)).sorted()
-        var rows: [(String, String)] = [
-            ("folder", folder.directory),
+        var rows: [(String, String)] = [("folder", folder.directory)]
+        if let status {
+            // How far the sweep had got when this report was made (it may still be running).
+            rows.append(("sweep progress", "\(status.progressLine) (read \(status.now))"))
+        }
+        rows += [
             ("trials", "\(folder.trials.count) (\(main) IMP, \(folder.trials.count - main) control branches)"),
             ("configurations", "\(folder.configurations.count)"),
             ("rounds (rows of rounds.csv)", "\(folder.rounds.count)"),

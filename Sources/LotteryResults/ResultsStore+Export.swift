@@ -26,17 +26,34 @@ extension ResultsStore {
     /// - Throws: ``StoreError`` (`.io` with the file, or `.database`); a failed export leaves the previous CSVs.
     @discardableResult
     public func exportCSVs() throws(StoreError) -> ExportSummary {
+        try CSVExporter(db: db, root: root, decoder: decoder).export()
+    }
+}
+
+/// Writes the three CSVs from an open database: shared by ``ResultsStore/exportCSVs()`` (the coordinator) and
+/// ``ResultsReader/exportCSVs()`` (`lth export`, `lth report`, read-only on the database).
+///
+/// Temporary files carry the writer's pid (`rounds.csv.<pid>.tmp`), so a coordinator and an `lth export` writing
+/// the same folder at once never write the same file; each rename is atomic, and the last one wins.
+struct CSVExporter {
+    let db: SQLiteDatabase
+    let root: String
+    let decoder: JSONDecoder
+
+    /// - Parameter ownTransaction: open (and close) the read transaction here; `false` when the caller holds one.
+    func export(ownTransaction: Bool = true) throws(StoreError) -> ResultsStore.ExportSummary {
         // One read transaction: the three files describe the same snapshot.
-        try db.execute("BEGIN")
-        defer { _ = try? db.execute("COMMIT") }
+        if ownTransaction { try db.execute("BEGIN") }
+        defer { if ownTransaction { _ = try? db.execute("COMMIT") } }
         let trials = try exportTrials()
         let rounds = try exportRounds()
         let points = try exportCurves()
-        return ExportSummary(trials: trials, rounds: rounds, curvePoints: points)
+        return ResultsStore.ExportSummary(trials: trials, rounds: rounds, curvePoints: points)
     }
 
+
     private func exportTrials() throws(StoreError) -> Int {
-        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.trialsFileName)
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.trialsFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.trialsHeader))
         var count = 0
         try db.forEachRow(
@@ -61,7 +78,7 @@ extension ResultsStore {
 
     private func exportRounds() throws(StoreError) -> Int {
         let layerCount = try db.scalar("SELECT COALESCE(MAX(layer_count), 0) FROM rounds")?.int ?? 0
-        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.roundsFileName)
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.roundsFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.roundsHeader(layerCount: layerCount)))
         var count = 0
         var cachedSpec: (id: String, spec: TrialSpec)?
@@ -98,7 +115,7 @@ extension ResultsStore {
     }
 
     private func exportCurves() throws(StoreError) -> Int {
-        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.curvesFileName)
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.curvesFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.curvesHeader))
         var count = 0
         try db.forEachRow(

@@ -9,7 +9,8 @@ struct LTH: AsyncParsableCommand {
         commandName: "lth",
         abstract: "Lottery Ticket Hypothesis experiments: train, sweep, report.",
         subcommands: [
-            SweepCommand.self, TrainCommand.self, ReportCommand.self, DataCommand.self, MaskCommand.self,
+            SweepCommand.self, StatusCommand.self, ExportCommand.self, TrainCommand.self, ReportCommand.self,
+            DataCommand.self, MaskCommand.self,
             KeygenCommand.self, BenchCommand.self,
         ]
     )
