@@ -73,6 +73,7 @@ struct ReportPage {
                 id: "chart-early-stop",
                 densityChart(title: "Early-stop iteration", label: "early-stop iteration", scale: 1) { $0.earlyStop }))
         body += supermaskSection()
+        body += timelineSection()
         body += curvesSection()
         body += pixelsSection()
         body += similaritySection()
@@ -109,6 +110,24 @@ struct ReportPage {
 
     func section(id: String, title: String, note: String, content: String) -> String {
         "<section id=\"\(id)\"><h2>\(SVG.escape(title))</h2><p class=\"note\">\(note)</p>\(content)</section>"
+    }
+
+    /// Where the cluster's time went (issue 17): trials per worker over time and the sweep's efficiency, from
+    /// results.db (the same figures as `lth status --json`'s `timeline`). Empty for a folder of CSVs only.
+    func timelineSection() -> String {
+        guard let timeline = status?.timeline, !timeline.workers.isEmpty else { return "" }
+        let chart = TimelineChart(timeline: timeline)
+        let hidden = timeline.workers.count - chart.maxLanes
+        let note =
+            String(
+                format:
+                    "Each lane is a worker; grey: connected (× slots), bars: its recorded rounds, one colour per trial (a bar ends when the round was recorded and lasts the round's own seconds). Gaps in the grey are idle time. Efficiency = busy worker-seconds ÷ available worker-seconds = %@ ÷ %@ = <b>%.1f%%</b>.",
+                Self.duration(timeline.busySeconds), Self.duration(timeline.availableSeconds),
+                timeline.efficiency * 100)
+            + (hidden > 0 ? " The first \(chart.maxLanes) of \(timeline.workers.count) workers are drawn." : "")
+        return section(
+            id: "timeline", title: "Where the time went", note: note,
+            content: figure(id: "chart-timeline", chart.svg()))
     }
 
     func figure(id: String, _ svg: String, caption: String? = nil) -> String {

@@ -126,6 +126,7 @@ import Testing
             #expect(report.contains("of 32 rounds recorded"), "\(report)")
             let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
             #expect(html.contains("sweep progress"))
+            #expect(html.contains("<section id=\"timeline\">") && html.contains("Efficiency = busy worker-seconds"))
         }
     }
 
