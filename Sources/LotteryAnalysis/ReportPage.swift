@@ -166,7 +166,7 @@ struct ReportPage {
         if !folder.varyingColumns.isEmpty {
             rows.append(("varied hyperparameters", folder.varyingColumns.joined(separator: ", ")))
         }
-        if let table = folder.trialsTable, let column = table.column("status") {
+        if let table = folder.trialsTable, let column = table.column(ResultsColumn.status) {
             var counts: [String: Int] = [:]
             for row in table.rows { counts[row[column], default: 0] += 1 }
             rows.append(

@@ -117,7 +117,7 @@ final class CoordinatorLoop {
         do {
             store = try ResultsStore.openOrCreate(
                 directory: config.outputDirectory, sweepName: plan.name, specText: plan.sourceText,
-                fingerprint: plan.fingerprint, logger: logger)
+                fingerprint: plan.fingerprint, plannedTrialIDs: plan.trials.map(\.id), logger: logger)
             try store.registerTrials(
                 plan.trials.lazy.map {
                     TrialRegistration(

@@ -52,12 +52,13 @@ public enum ResultsCSV {
         .kept, .positiveAtInit, .positiveAfter, .meanAbsAtInit, .meanAbsAfter,
     ]
     /// Columns appended after the per-layer groups (added later; appended so earlier columns keep their places).
-    static let roundsAppendedMetrics = [C.supermaskTestAcc, C.supermaskSignedConstantTestAcc]
+    static let roundsAppendedMetrics = [C.supermaskTestAcc, C.supermaskSignedConstantTestAcc, C.specVersion]
 
     /// Header of `rounds.csv` for trials with at most `layerCount` weight layers:
     /// `trial_id`, spec columns, `round`, `density`, `density_l*`, early-stopping and final metrics, `seconds`,
     /// `worker`, `host`, then `kept_l*`, `positive_at_init_l*`, `positive_after_l*`, `mean_abs_at_init_l*`,
-    /// `mean_abs_after_l*`, then `supermask_test_acc`, `supermask_signed_constant_test_acc` (empty when not measured).
+    /// `mean_abs_after_l*`, then `supermask_test_acc`, `supermask_signed_constant_test_acc` (empty when not measured),
+    /// then `spec_version`.
     public static func roundsHeader(layerCount: Int) -> [String] {
         var header = [C.trialID] + specColumns + roundsLeadingMetrics
         header += perLayer(.density, layerCount)
@@ -68,7 +69,7 @@ public enum ResultsCSV {
 
     /// One `rounds.csv` row, aligned with ``roundsHeader(layerCount:)``.
     public static func roundsRow(
-        spec: TrialSpec, metrics: RoundMetrics, worker: String, host: String, layerCount: Int
+        spec: TrialSpec, metrics: RoundMetrics, worker: String, host: String, layerCount: Int, specVersion: Int = 1
     ) -> [String] {
         var row = [metrics.trialID] + specCells(spec) + [String(metrics.round), CSV.number(metrics.density)]
         row += padded(metrics.layerDensities.map { CSV.number($0) }, layerCount)
@@ -83,7 +84,7 @@ public enum ResultsCSV {
         row += padded(metrics.layers.map { CSV.number($0.meanAbsAtInit) }, layerCount)
         row += padded(metrics.layers.map { CSV.number($0.meanAbsAfter) }, layerCount)
         row += [metrics.supermaskTestAcc, metrics.supermaskSignedConstantTestAcc].map { $0.map(CSV.number) ?? "" }
-        return row
+        return row + [String(specVersion)]
     }
 
     // MARK: curves.csv
@@ -104,20 +105,21 @@ public enum ResultsCSV {
     /// Status columns of `trials.csv` after the spec columns.
     static let trialsStatusColumns = [
         C.status, C.tries, C.reason, C.worker, C.host, C.startedAt, C.endedAt, C.roundsDone, C.expectedRounds,
+        C.specVersion,
     ]
 
     /// Header of `trials.csv`: `trial_id`, spec columns, then status, tries, reason, worker, host, started_at,
-    /// ended_at, rounds_done, expected_rounds.
+    /// ended_at, rounds_done, expected_rounds, spec_version.
     public static var trialsHeader: [String] { [C.trialID] + specColumns + trialsStatusColumns }
 
     /// One `trials.csv` row, aligned with ``trialsHeader``; `nil` cells are empty.
     public static func trialsRow(
         trialID: String, spec: TrialSpec, status: String, tries: Int, reason: String?, worker: String?,
-        host: String?, startedAt: String?, endedAt: String?, roundsDone: Int, expectedRounds: Int?
+        host: String?, startedAt: String?, endedAt: String?, roundsDone: Int, expectedRounds: Int?, specVersion: Int = 1
     ) -> [String] {
         [trialID] + specCells(spec) + [status, String(tries)]
             + [reason, worker, host, startedAt, endedAt].map { $0 ?? "" }
-            + [String(roundsDone), expectedRounds.map(String.init) ?? ""]
+            + [String(roundsDone), expectedRounds.map(String.init) ?? "", String(specVersion)]
     }
 
     // MARK: cells and lines

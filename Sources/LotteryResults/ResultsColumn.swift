@@ -74,4 +74,9 @@ public enum ResultsColumn {
     public static let endedAt = "ended_at"
     public static let roundsDone = "rounds_done"
     public static let expectedRounds = "expected_rounds"
+
+    // MARK: both trials.csv and rounds.csv, last
+
+    /// The version of the sweep's spec that registered the trial (1 = as first run; each extension adds one).
+    public static let specVersion = "spec_version"
 }

@@ -46,6 +46,8 @@ public final class ResultsReader {
     let decoder: JSONDecoder
     /// Nesting depth of ``snapshot(_:)``: reads inside one share its read transaction.
     var snapshotDepth = 0
+    /// `PRAGMA user_version` of the database (older ones are read as they are: a reader never migrates).
+    var schemaVersion = ResultsStore.schemaVersion
 
     /// Opens `directory` read-only.
     ///
@@ -128,6 +130,7 @@ public final class ResultsReader {
     /// Schema version and the sweep row: what makes the file a results database this build can read.
     private func check() throws {
         let version = try db.scalar("PRAGMA user_version")?.int ?? 0
+        schemaVersion = version
         if version > ResultsStore.schemaVersion {
             throw ResultsFolderError(
                 .schemaTooNew,
@@ -172,6 +175,40 @@ public final class ResultsReader {
         return try body()
     }
 
+    /// What running a spec with these top-level trial ids and this fingerprint on the folder would do to its
+    /// history, said before the coordinator starts: `nil` when the folder already knows the spec (a resume), else
+    /// the change (its `version` is the one the store will give it). Another sweep's folder (other name) is left to
+    /// the store to refuse.
+    public func preview(sweepName: String, fingerprint: String, plannedTrialIDs: [String]) throws -> SpecChange? {
+        do {
+            return try snapshot { () throws -> SpecChange? in
+                guard try db.scalar("SELECT name FROM sweep WHERE id = 1")?.string == sweepName else { return nil }
+                var known = try db.scalar("SELECT fingerprint FROM sweep WHERE id = 1")?.string == fingerprint
+                var hasSpecs = false
+                try db.forEachRow("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'specs'") { _ in
+                    hasSpecs = true
+                }
+                var version = 2
+                if hasSpecs {
+                    let listed = try db.scalar("SELECT 1 FROM specs WHERE fingerprint = ?", [.text(fingerprint)]) != nil
+                    known = known || listed
+                    version = (try db.scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM specs")?.int) ?? 2
+                }
+                if known { return nil }
+                var registered = Set<String>()
+                try db.forEachRow("SELECT trial_id FROM trials WHERE parent_trial IS NULL") { row in
+                    if let id = row.text(0) { registered.insert(id) }
+                }
+                var change = SpecChange.compare(registered: registered, planned: plannedTrialIDs)
+                change.version = version
+                change.file = "sweep.v\(version).yaml"
+                return change
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
+    }
+
     /// The sweep spec as first run (`sweep.spec_text`).
     public func specText() throws -> String {
         do {
@@ -190,7 +227,9 @@ public final class ResultsReader {
     public func exportCSVs() throws -> ResultsStore.ExportSummary {
         try snapshot { () throws -> ResultsStore.ExportSummary in
             do {
-                return try CSVExporter(db: db, root: directory.path, decoder: decoder).export(ownTransaction: false)
+                return try CSVExporter(
+                    db: db, root: directory.path, decoder: decoder, schemaVersion: schemaVersion
+                ).export(ownTransaction: false)
             } catch let error as StoreError {
                 if error.code == .database { throw Self.explain(error, path: db.path) }
                 throw error

@@ -39,6 +39,11 @@ struct CSVExporter {
     let db: SQLiteDatabase
     let root: String
     let decoder: JSONDecoder
+    /// The database's schema version: a read-only reader cannot migrate an older database, so columns added since
+    /// are read as their defaults (no supermask accuracies before 3, spec version 1 before 4).
+    var schemaVersion = ResultsStore.schemaVersion
+
+    var specVersionColumn: String { schemaVersion >= 4 ? "spec_version" : "1" }
 
     /// - Parameter ownTransaction: open (and close) the read transaction here; `false` when the caller holds one.
     func export(ownTransaction: Bool = true) throws(StoreError) -> ResultsStore.ExportSummary {
@@ -59,7 +64,7 @@ struct CSVExporter {
         try db.forEachRow(
             """
             SELECT trial_id, spec_json, status, tries, reason, worker, host, started_at, ended_at, rounds_done,
-                   expected_rounds
+                   expected_rounds, \(specVersionColumn)
             FROM trials ORDER BY seq
             """
         ) { (row: SQLiteStatement) throws(StoreError) in
@@ -68,7 +73,7 @@ struct CSVExporter {
             let cells = ResultsCSV.trialsRow(
                 trialID: id, spec: spec, status: row.text(2) ?? "", tries: row.int(3) ?? 0, reason: row.text(4),
                 worker: row.text(5), host: row.text(6), startedAt: row.text(7), endedAt: row.text(8),
-                roundsDone: row.int(9) ?? 0, expectedRounds: row.int(10))
+                roundsDone: row.int(9) ?? 0, expectedRounds: row.int(10), specVersion: row.int(11) ?? 1)
             try writer.write(CSV.line(cells))
             count += 1
         }
@@ -86,7 +91,9 @@ struct CSVExporter {
             """
             SELECT r.trial_id, r.round, r.density, r.layer_densities, r.kept_counts, r.layers, r.early_stop_iteration,
                    r.val_loss_at_es, r.val_acc_at_es, r.test_acc_at_es, r.test_acc_final, r.train_acc_final,
-                   r.seconds, r.worker, r.host, t.spec_json, r.supermask_test_acc, r.supermask_signed_constant_test_acc
+                   r.seconds, r.worker, r.host, t.spec_json,
+                   \(schemaVersion >= 3 ? "r.supermask_test_acc, r.supermask_signed_constant_test_acc" : "NULL, NULL"),
+                   \(schemaVersion >= 4 ? "t.spec_version" : "1")
             FROM trials t JOIN rounds r ON r.trial_id = t.trial_id
             ORDER BY t.seq, r.round
             """
@@ -106,7 +113,7 @@ struct CSVExporter {
             )
             let cells = ResultsCSV.roundsRow(
                 spec: cachedSpec!.spec, metrics: metrics, worker: row.text(13) ?? "", host: row.text(14) ?? "",
-                layerCount: layerCount)
+                layerCount: layerCount, specVersion: row.int(18) ?? 1)
             try writer.write(CSV.line(cells))
             count += 1
         }

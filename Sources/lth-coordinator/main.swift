@@ -100,6 +100,13 @@ struct LTHCoordinator: ParsableCommand {
             outDirectory = URL(fileURLWithPath: "results", isDirectory: true)
                 .appendingPathComponent(plan.name, isDirectory: true)
         }
+        // A spec that adds trials to (or changes trials of) a sweep already in the folder: said before it runs.
+        do {
+            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+        fflush(nil)
         var config = CoordinatorConfig(
             specPath: spec, bind: bind, outputDirectory: outDirectory,
             keysDirectory: keys.map { URL(fileURLWithPath: $0, isDirectory: true) }, insecure: insecure,

@@ -100,6 +100,13 @@ struct SweepCommand: ParsableCommand {
         print("sweep '\(plan.name)': \(plan.size)")
         fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         let outDirectory = URL(fileURLWithPath: out ?? "results/\(plan.name)", isDirectory: true).standardizedFileURL
+        // A spec that adds trials to (or changes trials of) a sweep already in the folder: said before it runs.
+        do {
+            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+        } catch {
+            throw SweepError("\(error)")
+        }
+        fflush(nil)
         let dataDirectory =
             dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? CoordinatorConfig.defaultDataDirectory

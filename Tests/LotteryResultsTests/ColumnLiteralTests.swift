@@ -19,6 +19,7 @@ struct ColumnLiteralTests {
     static let allowed: [String: Set<String>] = [
         "Sources/lth/SweepCommand.swift": ["worker"],  // the name of the local workers' CURVE key pair
         "Sources/lth/BenchTrainCommand.swift": ["density"],  // a field of `lth bench train`'s own output
+        "Sources/lth/StatusCommand.swift": ["status"],  // the subcommand's name
     ]
 
     /// Every column name of the three files that is not a hyperparameter key (those are LotteryCore's
@@ -116,12 +117,15 @@ struct ColumnLiteralTests {
                 ResultsColumn.round, ResultsColumn.density, ResultsColumn.perLayer(.density, 0),
                 ResultsColumn.perLayer(.density, 1),
             ])
-        #expect(rounds.suffix(2) == [ResultsColumn.supermaskTestAcc, ResultsColumn.supermaskSignedConstantTestAcc])
+        #expect(
+            rounds.suffix(3) == [
+                ResultsColumn.supermaskTestAcc, ResultsColumn.supermaskSignedConstantTestAcc, ResultsColumn.specVersion,
+            ])
         #expect(
             ResultsCSV.curvesHeader == [
                 ResultsColumn.trialID, ResultsColumn.round, ResultsColumn.iteration, ResultsColumn.valLoss,
                 ResultsColumn.valAcc, ResultsColumn.testAcc,
             ])
-        #expect(ResultsCSV.trialsHeader.last == ResultsColumn.expectedRounds)
+        #expect(ResultsCSV.trialsHeader.suffix(2) == [ResultsColumn.expectedRounds, ResultsColumn.specVersion])
     }
 }
