@@ -94,6 +94,21 @@ import Testing
             #expect(final["state"] as? String == "finished")
             #expect((final["trials"] as? [String: Any])?["done"] as? Int == 8)
             #expect(Self.files(out) == before, "lth status wrote into the folder")
+
+            // --watch --json: one compact document per refresh, until stopped.
+            let watch = try Child(
+                bin.appendingPathComponent("lth"), ["status", out.path, "--watch", "--json", "--interval", "0.2"],
+                log: dir.appendingPathComponent("watch.log"))
+            var lines: [Substring] = []
+            for _ in 0..<300 where lines.count < 3 {
+                lines = watch.output.split(separator: "\n")
+                usleep(50_000)
+            }
+            watch.terminate()
+            _ = watch.wait(seconds: 10)
+            #expect(lines.count >= 3, "\(watch.output)")
+            for line in lines.prefix(3) { #expect(Self.json(String(line))?["state"] as? String == "finished", "\(line)") }
+            #expect(Self.files(out) == before, "lth status --watch wrote into the folder")
         }
     }
 
