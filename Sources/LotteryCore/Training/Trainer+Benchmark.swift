@@ -38,7 +38,7 @@ extension Trainer {
         var model = model
         model.enforceMasks()
         if model.architecture.hasConvolutions {
-            return stepRate(ConvKernels(model: model, batch: spec.train.batch, threads: threads), steps: steps, warmup: warmup)
+            return stepRate(ConvKernels(model: model, batch: spec.train.batch, threads: threads, sparse: sparseLayers(of: model)), steps: steps, warmup: warmup)
         }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
@@ -101,7 +101,7 @@ extension Trainer {
         let evaluate: () -> (loss: Double, accuracy: Double)
         let kernels: any StepKernels
         if model.architecture.hasConvolutions {
-            kernels = ConvKernels(model: model, batch: 1, threads: threads)
+            kernels = ConvKernels(model: model, batch: 1, threads: threads, sparse: sparse)
         } else if sparse.contains(true) {
             kernels = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
@@ -122,7 +122,7 @@ extension Trainer {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
-        if model.architecture.hasConvolutions { return ConvKernels(model: model, batch: 1, threads: threads).evaluate(dataset) }
+        if model.architecture.hasConvolutions { return ConvKernels(model: model, batch: 1, threads: threads, sparse: sparseLayers(of: model)).evaluate(dataset) }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(
@@ -219,6 +219,14 @@ public enum KernelBenchmark {
     /// Layer `l` keeps `rate_l`^r of its weights (largest magnitudes, ties to the lower index), with `r` chosen
     /// so that the overall density is `density` — the shape an IMP trial has after `r` rounds of layer-wise
     /// magnitude pruning at `rates` (Frankle & Carbin 2019: 0.2, 0.2, 0.1 for LeNet-300-100).
+    /// The overall density of `model` after `rounds` IMP rounds at per-layer `rates` (what ``pruned(_:density:rates:)``
+    /// needs to prune as those rounds would).
+    public static func density(of model: MLP, afterRounds rounds: Int, rates: [Double]) -> Double {
+        precondition(rates.count == model.layers.count, "density: \(rates.count) rates for \(model.layers.count) layers")
+        let sizes = model.layers.map { Double($0.weight.count) }
+        return zip(sizes, rates).reduce(0) { $0 + $1.0 * pow(1 - $1.1, Double(rounds)) } / sizes.reduce(0, +)
+    }
+
     public static func pruned(_ model: MLP, density: Double, rates: [Double] = [0.2, 0.2, 0.1]) -> MLP {
         precondition(density > 0 && density <= 1, "pruned: density \(density) outside (0, 1]")
         precondition(rates.count == model.layers.count, "pruned: \(rates.count) rates for \(model.layers.count) layers")
