@@ -91,8 +91,6 @@ struct LTHCoordinator: ParsableCommand {
         } catch {
             throw Failure(message: "\(error)")
         }
-        print("sweep '\(plan.name)': \(plan.size)")
-        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         let outDirectory: URL
         if let out {
             outDirectory = URL(fileURLWithPath: out, isDirectory: true)
@@ -100,19 +98,27 @@ struct LTHCoordinator: ParsableCommand {
             outDirectory = URL(fileURLWithPath: "results", isDirectory: true)
                 .appendingPathComponent(plan.name, isDirectory: true)
         }
+        // One coordinator per folder: a second one stops here, in one line, before saying anything else.
+        let lock: ResultsFolderLock
+        do {
+            lock = try ResultsFolderLock.acquire(directory: outDirectory)
+        } catch {
+            throw Failure(message: error.description)
+        }
+        print("sweep '\(plan.name)': \(plan.size)")
         // A spec that adds trials to (or changes trials of) a sweep already in the folder: said before it runs.
         do {
             if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
         } catch {
             throw Failure(message: "\(error)")
         }
-        fflush(nil)
+        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         var config = CoordinatorConfig(
             specPath: spec, bind: bind, outputDirectory: outDirectory,
             keysDirectory: keys.map { URL(fileURLWithPath: $0, isDirectory: true) }, insecure: insecure,
             dataDirectory: dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
                 ?? CoordinatorConfig.defaultDataDirectory,
-            heartbeatInterval: Double(heartbeatMilliseconds) / 1000, retryFailed: retryFailed)
+            heartbeatInterval: Double(heartbeatMilliseconds) / 1000, retryFailed: retryFailed, folderLock: lock)
         config.maxTrials = maxTrials
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth-coordinator"))
         let signals = Self.installSignalHandlers(coordinator)

@@ -96,17 +96,7 @@ struct SweepCommand: ParsableCommand {
         } catch {
             throw SweepError("\(error)")
         }
-        // Before anything is registered: what the spec asks for.
-        print("sweep '\(plan.name)': \(plan.size)")
-        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         let outDirectory = URL(fileURLWithPath: out ?? "results/\(plan.name)", isDirectory: true).standardizedFileURL
-        // A spec that adds trials to (or changes trials of) a sweep already in the folder: said before it runs.
-        do {
-            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
-        } catch {
-            throw SweepError("\(error)")
-        }
-        fflush(nil)
         let dataDirectory =
             dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
             ?? CoordinatorConfig.defaultDataDirectory
@@ -118,6 +108,15 @@ struct SweepCommand: ParsableCommand {
         } catch {
             throw SweepError(error.description)
         }
+        // Before anything is registered: what the spec asks for, and what it does to a sweep already in the folder
+        // (more trials, or changed ones).
+        print("sweep '\(plan.name)': \(plan.size)")
+        do {
+            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+        } catch {
+            throw SweepError("\(error)")
+        }
+        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
         let logs = outDirectory.appendingPathComponent("logs", isDirectory: true)
         let cache = outDirectory.appendingPathComponent("cache", isDirectory: true)
