@@ -120,6 +120,7 @@ extension ResultsReader {
                 SweepStatus.RecentResult(
                     trialID: row.text(1) ?? "", round: row.int(2) ?? 0, testAcc: row.double(5), seconds: row.double(4),
                     recordedAt: row.text(3) ?? ""))
+            if recentByWorker[worker]!.count > recentPerWorker { recentByWorker[worker]!.removeFirst() }
         }
         let state: SweepStatus.State =
             coordinator != nil ? .running : (counts.running + counts.queued == 0 && counts.total > 0 ? .finished : .interrupted)
