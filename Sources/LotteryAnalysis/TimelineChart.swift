@@ -59,7 +59,8 @@ public struct TimelineChart: Sendable {
             "<line x1=\"\(SVG.f(left))\" y1=\"\(SVG.f(axisY))\" x2=\"\(SVG.f(left + plotWidth))\" y2=\"\(SVG.f(axisY))\" stroke=\"#444\"/>"
         for tick in axis.ticks() {
             let tx = x(tick.value)
-            out += "<line x1=\"\(SVG.f(tx))\" y1=\"\(SVG.f(axisY))\" x2=\"\(SVG.f(tx))\" y2=\"\(SVG.f(axisY + 4))\" stroke=\"#444\"/>"
+            out +=
+                "<line x1=\"\(SVG.f(tx))\" y1=\"\(SVG.f(axisY))\" x2=\"\(SVG.f(tx))\" y2=\"\(SVG.f(axisY + 4))\" stroke=\"#444\"/>"
             out += SVG.text(tick.label, x: tx, y: axisY + 16, size: 11, anchor: "middle")
         }
         out += SVG.text(axis.label, x: left + plotWidth / 2, y: axisY + 34, size: 12, anchor: "middle")

@@ -76,12 +76,14 @@ extension ResultsReader {
                 counts.failed += 1
                 expectedSum += roundsDone
                 failed.append(
-                    SweepStatus.FailedTrial(trialID: id, reason: row.text(4) ?? "no reason recorded", roundsDone: roundsDone))
+                    SweepStatus.FailedTrial(
+                        trialID: id, reason: row.text(4) ?? "no reason recorded", roundsDone: roundsDone))
             case .running:
                 counts.running += 1
                 running.append(
                     SweepStatus.RunningTrial(
-                        trialID: id, worker: row.text(2), host: row.text(3), round: roundsDone, expectedRounds: expected,
+                        trialID: id, worker: row.text(2), host: row.text(3), round: roundsDone,
+                        expectedRounds: expected,
                         lastDensity: nil, lastTestAcc: nil,
                         secondsInRound: date(row.text(7)).map { now.timeIntervalSince($0) }))
                 if let expected { expectedSum += max(expected, roundsDone) } else { expectedKnown = false }
@@ -123,7 +125,8 @@ extension ResultsReader {
             if recentByWorker[worker]!.count > recentPerWorker { recentByWorker[worker]!.removeFirst() }
         }
         let state: SweepStatus.State =
-            coordinator != nil ? .running : (counts.running + counts.queued == 0 && counts.total > 0 ? .finished : .interrupted)
+            coordinator != nil
+            ? .running : (counts.running + counts.queued == 0 && counts.total > 0 ? .finished : .interrupted)
         let rateEnd = state == .running ? now : (recorded.last?.recordedAt ?? now)
         let windowStart = rateEnd.addingTimeInterval(-rateWindow)
         let inWindow = recorded.filter { $0.recordedAt > windowStart }
@@ -165,10 +168,13 @@ extension ResultsReader {
             if Self.attentionKinds.contains(kind) {
                 attention.append(
                     SweepStatus.Event(
-                        time: row.text(0) ?? "", kind: kind, worker: row.text(2), trialID: row.text(3), message: message))
+                        time: row.text(0) ?? "", kind: kind, worker: row.text(2), trialID: row.text(3), message: message
+                    ))
             }
         }
-        for round in recorded { lastHeard[round.worker] = max(lastHeard[round.worker] ?? round.recordedAt, round.recordedAt) }
+        for round in recorded {
+            lastHeard[round.worker] = max(lastHeard[round.worker] ?? round.recordedAt, round.recordedAt)
+        }
         let timelineEnd = state == .running ? now : max(recorded.last?.recordedAt ?? now, lastEvent ?? .distantPast)
         let timeline = Timeline.build(rounds: recorded, joins: joins, losses: losses, end: timelineEnd)
         let workerNames = timeline?.workers ?? []

@@ -56,7 +56,6 @@ struct CSVExporter {
         return ResultsStore.ExportSummary(trials: trials, rounds: rounds, curvePoints: points)
     }
 
-
     private func exportTrials() throws(StoreError) -> Int {
         let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.trialsFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.trialsHeader))

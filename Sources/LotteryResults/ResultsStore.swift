@@ -222,7 +222,10 @@ public final class ResultsStore {
                 )
                 try db.run(
                     "INSERT INTO specs (version, spec_text, fingerprint, created_at, trials_added) VALUES (1, ?, ?, ?, ?)",
-                    [.text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now)), .integer(plannedTrialIDs?.count ?? 0)])
+                    [
+                        .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now)),
+                        .integer(plannedTrialIDs?.count ?? 0),
+                    ])
             }
             if !specText.isEmpty {
                 try DurableFile.writeAtomically(
@@ -592,4 +595,3 @@ public final class ResultsStore {
     }
 
 }
-

@@ -208,7 +208,8 @@ extension SweepStatus {
         }
         let slots = worker.slots.map(String.init) ?? "-"
         return [
-            worker.name, worker.host ?? "-", slots, String(worker.roundsRecorded), heard, recent.joined(separator: ", "),
+            worker.name, worker.host ?? "-", slots, String(worker.roundsRecorded), heard,
+            recent.joined(separator: ", "),
         ]
     }
 

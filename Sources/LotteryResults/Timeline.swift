@@ -85,7 +85,8 @@ public struct Timeline: Codable, Sendable, Hashable {
             if let slots = event.slots { open[event.worker] = (event.time, max(1, slots)) }
         }
         for (worker, current) in open {
-            availability.append(Availability(worker: worker, from: offset(current.from), to: offset(finish), slots: current.slots))
+            availability.append(
+                Availability(worker: worker, from: offset(current.from), to: offset(finish), slots: current.slots))
         }
         // Workers with spans but no journal of joining: available from their first span to the end.
         for worker in order where !availability.contains(where: { $0.worker == worker }) {

@@ -125,7 +125,8 @@ struct BenchStoreCommand: ParsableCommand {
         var rng = LotteryRNG(seed: spec.seed &* 1_000 &+ round)
         let layers = spec.weightLayerCount
         let curve = (0..<curvePoints).map { index in
-            EvalPoint(iteration: (index + 1) * 100, valLoss: rng.uniform(), valAcc: rng.uniform(), testAcc: rng.uniform())
+            EvalPoint(
+                iteration: (index + 1) * 100, valLoss: rng.uniform(), valAcc: rng.uniform(), testAcc: rng.uniform())
         }
         let metrics = RoundMetrics(
             trialID: spec.trialID, round: round, density: pow(0.8, Double(round)),

@@ -13,7 +13,10 @@ import Testing
         try text.write(to: spec, atomically: true, encoding: .utf8)
         let child = try Child(
             bin.appendingPathComponent("lth"),
-            ["sweep", spec.path, "--out", dir.appendingPathComponent("out").path, "--workers", "1", "--heartbeat-ms", "200"],
+            [
+                "sweep", spec.path, "--out", dir.appendingPathComponent("out").path, "--workers", "1", "--heartbeat-ms",
+                "200",
+            ],
             log: dir.appendingPathComponent(log))
         return (child.wait(seconds: 120), child.output)
     }
@@ -44,7 +47,9 @@ import Testing
 
             let (third, changed) = try Self.sweep(bin, dir, Self.spec(seeds: 3, rounds: 2), log: "v3.log")
             #expect(third == 0, "\(changed)")
-            #expect(changed.contains("this spec changes trials that already ran: 3 trial(s) of earlier versions"), "\(changed)")
+            #expect(
+                changed.contains("this spec changes trials that already ran: 3 trial(s) of earlier versions"),
+                "\(changed)")
             #expect(changed.contains("changed: prune.rounds 1 → 2"), "\(changed)")
             #expect(Self.started(changed) == 3, "\(changed)")
             let all = try readCSV(out.appendingPathComponent("rounds.csv"))

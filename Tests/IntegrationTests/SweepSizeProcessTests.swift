@@ -56,7 +56,10 @@ import Testing
             #expect(refused.output.contains("limit of 2 trials"), "\(refused.output)")
             let sweep = try Child(
                 bin.appendingPathComponent("lth"),
-                ["sweep", spec.path, "--out", out.path, "--workers", "1", "--max-trials", "3", "--heartbeat-ms", "200"],
+                [
+                    "sweep", spec.path, "--out", out.path, "--workers", "1", "--max-trials", "3", "--heartbeat-ms",
+                    "200",
+                ],
                 log: dir.appendingPathComponent("sweep.log"))
             #expect(sweep.wait(seconds: 120) == 0, "\(sweep.output)")
             let first = sweep.output.split(separator: "\n").first.map(String.init) ?? ""

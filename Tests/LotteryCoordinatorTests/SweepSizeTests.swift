@@ -87,9 +87,12 @@ struct SweepSizeTests {
             """
         let exact = try parseSweep(text: text, file: "r.yaml").size
         #expect(exact.trials == 400)
-        let error = try #require(throws: SpecFileError.self) { try parseSweep(text: text, file: "r.yaml", maxTrials: 10) }
+        let error = try #require(throws: SpecFileError.self) {
+            try parseSweep(text: text, file: "r.yaml", maxTrials: 10)
+        }
         #expect(error.description.contains("~\(CostEstimate.grouped(exact.rounds)) rounds"), "\(error) vs \(exact)")
-        #expect(error.description.contains("~\(CostEstimate.hours(exact.coreSeconds)) core-hours"), "\(error) vs \(exact)")
+        #expect(
+            error.description.contains("~\(CostEstimate.hours(exact.coreSeconds)) core-hours"), "\(error) vs \(exact)")
     }
 
     @Test func numbersAreGroupedTheSameWayEverywhere() {

@@ -91,7 +91,8 @@ struct ColumnLiteralTests {
 
     /// The scanner itself finds a literal (else the test above would pass on any input).
     @Test func theScannerSeesLiteralsAndSkipsEscapes() {
-        #expect(Self.literals(in: #"let a = table.column("test_acc_at_es") ?? x["b\"c"]"#) == ["test_acc_at_es", #"b\"c"#])
+        #expect(
+            Self.literals(in: #"let a = table.column("test_acc_at_es") ?? x["b\"c"]"#) == ["test_acc_at_es", #"b\"c"#])
         #expect(Self.literals(in: "no literal here").isEmpty)
     }
 

@@ -42,13 +42,15 @@ struct ResultsReaderTests {
         try store.markRunning(trialID: specs[0].trialID, worker: "w1", host: "node-1", at: StoreFixture.epoch)
         for round in 0..<3 {
             try store.record(
-                StoreFixture.result(specs[0], round: round), at: StoreFixture.epoch.addingTimeInterval(Double(10 + round)))
+                StoreFixture.result(specs[0], round: round),
+                at: StoreFixture.epoch.addingTimeInterval(Double(10 + round)))
         }
         try store.markDone(trialID: specs[0].trialID, at: StoreFixture.epoch.addingTimeInterval(13))
         try store.markRunning(trialID: specs[1].trialID, worker: "w1", host: "node-1", at: StoreFixture.epoch)
         for round in 0..<2 {
             try store.record(
-                StoreFixture.result(specs[1], round: round), at: StoreFixture.epoch.addingTimeInterval(Double(20 + round)))
+                StoreFixture.result(specs[1], round: round),
+                at: StoreFixture.epoch.addingTimeInterval(Double(20 + round)))
         }
         try store.logEvent(
             kind: "requeued", trialID: specs[2].trialID, message: "resumes at round 0",
@@ -79,7 +81,9 @@ struct ResultsReaderTests {
             #expect(status.events.map(\.kind) == ["requeued"])
             // 5 rounds in 11 s (epoch+10 … epoch+21): 27.3 per minute.
             #expect(abs((status.roundsPerMinute ?? 0) - 5.0 / 11 * 60) < 1e-9)
-            #expect(status.progressLine == "interrupted: 1/3 trials done, 1 cut short, 1 queued, 0 failed; 5 of 9 rounds recorded")
+            #expect(
+                status.progressLine
+                    == "interrupted: 1/3 trials done, 1 cut short, 1 queued, 0 failed; 5 of 9 rounds recorded")
             #expect(status.text().contains("unfinished (were running when it stopped)"))
         }
     }
@@ -100,7 +104,8 @@ struct ResultsReaderTests {
             #expect(timeline["efficiency"] is Double && timeline["busy_seconds"] is Double)
             #expect((object["trials"] as? [String: Any])?["done"] as? Int == 1)
             let running = try #require((object["running"] as? [[String: Any]])?.first)
-            #expect(running["trial_id"] as? String == status.running[0].trialID && running["seconds_in_round"] is Double)
+            #expect(
+                running["trial_id"] as? String == status.running[0].trialID && running["seconds_in_round"] is Double)
         }
     }
 
@@ -167,7 +172,9 @@ struct ResultsReaderTests {
             _ = try store.exportCSVs()
             let theirs = try ["trials.csv", "rounds.csv", "curves.csv"].map { try StoreFixture.text(dir, $0) }
             #expect(mine == theirs)
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+                $0.hasSuffix(".tmp")
+            }
             #expect(leftovers.isEmpty)
         }
     }

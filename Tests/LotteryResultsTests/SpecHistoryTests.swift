@@ -45,7 +45,8 @@ struct SpecHistoryTests {
             do {
                 let store = try Self.open(dir, "fp-2", more)
                 #expect(store.specVersion == 2)
-                #expect(store.specChange == SpecChange(version: 2, reused: 2, added: 1, leftOut: 0, file: "sweep.v2.yaml"))
+                #expect(
+                    store.specChange == SpecChange(version: 2, reused: 2, added: 1, leftOut: 0, file: "sweep.v2.yaml"))
                 #expect(store.specChange?.onlyAdds == true)
                 try Self.register(store, more)
                 // Reused trials keep their rounds and their version; the added one is version 2.
@@ -90,7 +91,9 @@ struct SpecHistoryTests {
             try store.exportCSVs()
             let trials = try Self.versions(dir, "trials.csv")
             #expect(trials.count == 4)
-            #expect(Set(first.map { trials[$0.trialID]! }) == [["1"]] && Set(changed.map { trials[$0.trialID]! }) == [["2"]])
+            #expect(
+                Set(first.map { trials[$0.trialID]! }) == [["1"]] && Set(changed.map { trials[$0.trialID]! }) == [["2"]]
+            )
         }
     }
 

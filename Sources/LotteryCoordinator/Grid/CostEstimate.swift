@@ -27,7 +27,8 @@ public enum CostEstimate {
         let iterations = Double(spec.train.iterations)
         let evaluations = (iterations / Double(max(1, spec.train.evalEvery))).rounded(.up)
         let evaluated = Double(spec.data.validation) + testImages
-        let flops = 3 * forward * Double(spec.train.batch) * iterations + forward * evaluations * evaluated
+        let flops =
+            3 * forward * Double(spec.train.batch) * iterations + forward * evaluations * evaluated
             + forward * trainImages
         return flops / flopsPerCoreSecond
     }

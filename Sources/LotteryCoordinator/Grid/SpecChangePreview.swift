@@ -14,13 +14,17 @@ extension SweepPlan {
             return nil
         }
         let reader = try ResultsReader.open(directory: directory)
-        guard let change = try reader.preview(sweepName: name, fingerprint: fingerprint, plannedTrialIDs: trials.map(\.id))
+        guard
+            let change = try reader.preview(
+                sweepName: name, fingerprint: fingerprint, plannedTrialIDs: trials.map(\.id))
         else { return nil }
         var changed: [String] = []
         if !change.onlyAdds, let first = trials.first?.spec,
-            let earlier = try? parseSweep(text: try reader.specText(), file: "results.db", maxTrials: .max).trials.first?.spec
+            let earlier = try? parseSweep(text: try reader.specText(), file: "results.db", maxTrials: .max).trials
+                .first?.spec
         {
-            let before = Dictionary(earlier.columns.map { ($0.key, $0.value.description) }, uniquingKeysWith: { a, _ in a })
+            let before = Dictionary(
+                earlier.columns.map { ($0.key, $0.value.description) }, uniquingKeysWith: { a, _ in a })
             for (key, value) in first.columns.map({ ($0.key, $0.value.description) }) where before[key] != value {
                 if key == "seed" { continue }  // seeds differ between trials anyway
                 changed.append("\(key) \(before[key] ?? "unset") → \(value)")
