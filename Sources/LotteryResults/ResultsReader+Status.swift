@@ -186,12 +186,25 @@ extension ResultsReader {
                 recent: Array((recentByWorker[worker] ?? []).suffix(recentPerWorker).reversed()))
         }
 
-        return SweepStatus(
+        var specVersions: [SweepStatus.SpecVersion] = []
+        if schemaVersion >= 4 {
+            try db.forEachRow(
+                "SELECT version, created_at, trials_reused, trials_added, trials_left_out FROM specs ORDER BY version"
+            ) { row in
+                specVersions.append(
+                    SweepStatus.SpecVersion(
+                        version: row.int(0) ?? 0, createdAt: row.text(1) ?? "", trialsReused: row.int(2) ?? 0,
+                        trialsAdded: row.int(3) ?? 0, trialsLeftOut: row.int(4) ?? 0))
+            }
+        }
+        var status = SweepStatus(
             folder: directory.path, sweep: name, createdAt: created, spec: spec, state: state, coordinator: coordinator,
             now: ResultsCSV.timestamp(now), trials: counts, roundsRecorded: recorded.count,
             roundsExpected: expectedTotal, roundsPerMinute: perMinute, rateWindow: measuredOver, etaSeconds: eta,
             running: running, failed: failed, workers: workers, events: Array(attention.suffix(eventLimit)),
             timeline: timeline)
+        status.specVersions = specVersions
+        return status
     }
 
     /// "… 2 slot(s) …" in a `worker-joined` message.

@@ -75,6 +75,15 @@ public struct SweepStatus: Codable, Sendable, Hashable {
         public var recent: [RecentResult]
     }
 
+    /// One version of the sweep's spec (docs/results.md, "Extending a sweep").
+    public struct SpecVersion: Codable, Sendable, Hashable {
+        public var version: Int
+        public var createdAt: String
+        public var trialsReused: Int
+        public var trialsAdded: Int
+        public var trialsLeftOut: Int
+    }
+
     /// A journal line worth a person's attention (requeues, failures, lost workers, rejected results, cleanups).
     public struct Event: Codable, Sendable, Hashable {
         public var time: String
@@ -111,6 +120,8 @@ public struct SweepStatus: Codable, Sendable, Hashable {
     public var events: [Event]
     /// Where the cluster's time went (``Timeline``), or `nil` before any round is recorded.
     public var timeline: Timeline?
+    /// The spec history, oldest first (one entry unless the sweep was extended; empty before schema version 4).
+    public var specVersions: [SpecVersion] = []
 }
 
 extension SweepStatus {
@@ -149,6 +160,15 @@ extension SweepStatus {
         lines.append(
             "trials   \(trials.done) done · \(trials.running) \(runningLabel) · \(trials.queued) queued · \(trials.failed) failed"
                 + "  (of \(trials.total))")
+        if specVersions.count > 1 {
+            let history = specVersions.map { spec in
+                spec.version == 1
+                    ? "v1 \(spec.createdAt) (\(spec.trialsAdded) trials)"
+                    : "v\(spec.version) \(spec.createdAt) (\(spec.trialsReused) reused, +\(spec.trialsAdded)"
+                        + (spec.trialsLeftOut > 0 ? ", \(spec.trialsLeftOut) earlier not in it" : "") + ")"
+            }
+            lines.append("specs    " + history.joined(separator: " · "))
+        }
         var rounds = "rounds   \(roundsRecorded)\(roundsExpected.map { " of \($0)" } ?? "") recorded"
         if let roundsPerMinute {
             rounds += String(format: " · %.1f rounds/min (last %@)", roundsPerMinute, Self.duration(rateWindow))

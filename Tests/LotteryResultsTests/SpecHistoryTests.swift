@@ -59,6 +59,10 @@ struct SpecHistoryTests {
                 #expect(try Self.versions(dir, "rounds.csv")[more[2].trialID] == ["2"])
                 #expect(try store.events().contains { $0.kind == "spec-extended" && $0.message.contains("1 added") })
             }
+            // lth status shows the history.
+            let history = try ResultsReader.open(directory: dir).status().specVersions
+            #expect(history.map(\.version) == [1, 2])
+            #expect(history.map(\.trialsAdded) == [2, 1] && history[1].trialsReused == 2)
             // The history is kept: the first spec as sweep.yaml, the extension as sweep.v2.yaml.
             #expect(try StoreFixture.text(dir, "sweep.yaml") == "name: quick # fp-1\n")
             #expect(try StoreFixture.text(dir, "sweep.v2.yaml") == "name: quick # fp-2\n")
