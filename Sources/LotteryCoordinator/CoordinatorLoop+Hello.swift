@@ -1,3 +1,4 @@
+import LotteryResults
 import LotteryWire
 import Logging
 
