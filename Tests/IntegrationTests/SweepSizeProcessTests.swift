@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import Testing
 
 /// Issue 17, "Bad input and safety", as a user meets it: both executables say a sweep's size before they register
@@ -19,8 +20,8 @@ import Testing
         return url
     }
 
-    @Test func tenMillionTrialsAreRefusedBeforeAnythingIsWritten() throws {
-        guard let bin = Binaries.require("tenMillionTrialsAreRefusedBeforeAnythingIsWritten") else { return }
+    @Test(.requires(.binaries)) func tenMillionTrialsAreRefusedBeforeAnythingIsWritten() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let spec = try Self.typo(dir)
             for (binary, arguments) in [
@@ -42,8 +43,8 @@ import Testing
         }
     }
 
-    @Test func aSweepSaysItsSizeBeforeItRuns() throws {
-        guard let bin = Binaries.require("aSweepSaysItsSizeBeforeItRuns") else { return }
+    @Test(.requires(.binaries)) func aSweepSaysItsSizeBeforeItRuns() throws {
+        let bin = try Binaries.require()
         try withTemporaryDirectory { dir in
             let spec = dir.appendingPathComponent("small.yaml")
             try "name: small\nbase: {synthetic: {round_ms: 10}, prune: {rounds: 1}}\nseeds: 3\n"
