@@ -184,8 +184,15 @@ final class Session {
         do {
             message = try WireMessage.decode(frames)
         } catch {
-            if case .unsupportedVersion = error.kind {
-                fail(WorkerError("coordinator at \(config.endpoint): \(error.description)"))
+            if case .unsupportedVersion(let peer, let supported) = error.kind {
+                // The negotiation's answer: a coordinator of another version says REJECT `version_mismatch` in its
+                // own version, so its header is all this worker can read. Leave, with one line naming both.
+                let ours =
+                    supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
+                fail(
+                    WorkerError(
+                        "coordinator at \(config.endpoint) speaks protocol version \(peer), this worker speaks \(ours): "
+                            + "run the same LotteryTickets release on coordinator and workers"))
             } else {
                 logger.warning(
                     "ignoring a message from the coordinator that does not decode",
@@ -255,9 +262,11 @@ final class Session {
         case .versionMismatch:
             fail(
                 WorkerError(
-                    "coordinator at \(config.endpoint) speaks protocol versions \(reject.minVersion)…\(reject.maxVersion), "
-                        + "this build speaks \(Wire.version): run the same LotteryTickets release on coordinator and workers "
-                        + "(\(reject.message))"))
+                    "coordinator at \(config.endpoint) speaks protocol version "
+                        + (reject.minVersion == reject.maxVersion
+                            ? "\(reject.minVersion)" : "\(reject.minVersion)…\(reject.maxVersion)")
+                        + ", this worker speaks \(Wire.version): run the same LotteryTickets release on coordinator and "
+                        + "workers"))
         case .refused:
             fail(WorkerError("coordinator at \(config.endpoint) refused this worker: \(reject.message)"))
         case .unknownWorker:
@@ -398,7 +407,8 @@ final class Session {
     }
 
     private func fail(_ error: WorkerError) {
-        logger.error("worker stops", metadata: ["error": "\(error)"])
+        // Not logged as an error here: ``Worker/run()`` throws it, and the executable prints it once, as one line.
+        logger.debug("worker stops", metadata: ["error": "\(error)"])
         for record in records.values { record.control.cancel() }
         exit = .failure(error)
     }
