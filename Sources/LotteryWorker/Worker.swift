@@ -68,7 +68,7 @@ public final class Worker: Sendable {
         // Connection events: the only way a CURVE client learns that the coordinator refused its key.
         var monitor = try socket.monitor()
         try connect(socket)
-        session.connected(now: .now)
+        session.connected()
         var waitingUntil: ContinuousClock.Instant? = nil
 
         while true {
@@ -105,7 +105,7 @@ public final class Worker: Sendable {
             let monitorIndex = poller.add(monitor)
             let ready: [Int]
             do {
-                ready = try poller.poll(timeoutMilliseconds: session.pollTimeout(now: .now))
+                ready = try poller.poll(timeoutMilliseconds: session.pollTimeout())
             } catch {
                 throw WorkerError("polling the coordinator connection failed: \(error)")
             }
@@ -113,7 +113,7 @@ public final class Worker: Sendable {
             // 3. Coordinator messages.
             if waitingUntil == nil && ready.contains(socketIndex) {
                 while let frames = try? socket.receive(timeoutMilliseconds: 0) {
-                    session.received(frames, now: .now)
+                    session.received(frames)
                     if session.exit != nil || session.wantsReconnect != nil { break }
                 }
             }
@@ -126,8 +126,8 @@ public final class Worker: Sendable {
 
             // 4. Trial threads, stop requests, timers.
             for event in mailbox.take() { session.handle(event) }
-            if let reason = requestedStop { session.stop(reason: reason) }
-            session.tick(now: .now, connected: waitingUntil == nil)
+            if let reason = requestedStop, session.exit == nil { session.stop(reason: reason) }
+            session.tick()
 
             // 5. Reconnect: drop the socket now, connect a fresh one after the back-off.
             if let delay = session.wantsReconnect {
@@ -142,7 +142,7 @@ public final class Worker: Sendable {
                 monitor = try socket.monitor()
                 try connect(socket)
                 waitingUntil = nil
-                session.connected(now: .now)
+                session.connected()
             }
         }
     }
