@@ -23,7 +23,11 @@ extension CoordinatorLoop {
         case .send(let message, let identity):
             send(message, to: identity)
         case .log(let level, let text, let eventLine):
-            if eventLine { event(text, level: level) } else if level <= .debug { logger.debug("\(text)") } else {
+            if eventLine {
+                event(text, level: level)
+            } else if level <= .debug {
+                logger.debug("\(text)")
+            } else {
                 say(level, text)
             }
         case .journal(let kind, let worker, let trialID, let message):

@@ -232,7 +232,8 @@ final class CoordinatorLoop {
                     }
                     feed(
                         .received(
-                            InboundMessage(frames: message.frames, userID: message.userID, peerAddress: message.peerAddress)))
+                            InboundMessage(
+                                frames: message.frames, userID: message.userID, peerAddress: message.peerAddress)))
                     handled += 1
                     timeout = 0
                 }

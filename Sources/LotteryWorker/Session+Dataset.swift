@@ -44,7 +44,8 @@ extension Session {
             download = started
             return .downloadOpened(ref, offset: started.size)
         } catch {
-            return .downloadFailed(ref, reason: "cannot fetch dataset '\(ref.id)' into \(config.dataDirectory): \(error)")
+            return .downloadFailed(
+                ref, reason: "cannot fetch dataset '\(ref.id)' into \(config.dataDirectory): \(error)")
         }
     }
 

@@ -54,7 +54,8 @@ final class Session {
 
     func handle(_ event: TrialEvent) {
         switch event {
-        case .result(let taskID, let round, let frames): feed(.roundResult(taskID: taskID, round: round, frames: frames))
+        case .result(let taskID, let round, let frames):
+            feed(.roundResult(taskID: taskID, round: round, frames: frames))
         case .done(let taskID, let lastRound): feed(.trialDone(taskID: taskID, lastRound: lastRound))
         case .failed(let taskID, let round, let error): feed(.trialFailed(taskID: taskID, round: round, error: error))
         case .stopped(let taskID):

@@ -147,7 +147,8 @@ extension SessionStateMachine {
         switch reject.code {
         case .versionMismatch:
             let theirs =
-                reject.minVersion == reject.maxVersion ? "\(reject.minVersion)" : "\(reject.minVersion)…\(reject.maxVersion)"
+                reject.minVersion == reject.maxVersion
+                ? "\(reject.minVersion)" : "\(reject.minVersion)…\(reject.maxVersion)"
             fail(
                 WorkerError(
                     "coordinator at \(config.endpoint) speaks protocol version \(theirs), this worker speaks "
@@ -237,7 +238,9 @@ extension SessionStateMachine {
             return
         }
         if let current = fetch, now - current.requestedAt > interval * Double(config.liveness) {
-            log(.warning, "DATA_CHUNK overdue, asking again", ["dataset": "\(current.ref.id)", "offset": "\(current.offset)"])
+            log(
+                .warning, "DATA_CHUNK overdue, asking again",
+                ["dataset": "\(current.ref.id)", "offset": "\(current.offset)"])
             fetch?.requestedAt = now
             requestChunk(current.ref.id, offset: current.offset, total: current.total)
         }

@@ -133,7 +133,9 @@ public struct SessionStateMachine: Sendable {
             if isConnected { actions.append(.sendEncoded(frames)) }
             log(.info, "ROUND_RESULT", record.metadata.merging(["round": "\(round)"], uniquingKeysWith: { $1 }))
         case .trialDone(let taskID, let lastRound):
-            ended(taskID) { .trialDone(WireMessage.TrialDone(taskID: taskID, trialID: $0.trialID, lastRound: lastRound)) }
+            ended(taskID) {
+                .trialDone(WireMessage.TrialDone(taskID: taskID, trialID: $0.trialID, lastRound: lastRound))
+            }
         case .trialFailed(let taskID, let round, let error):
             log(.error, "trial failed", ["task": "\(taskID)", "error": "\(error)"])
             ended(taskID) {

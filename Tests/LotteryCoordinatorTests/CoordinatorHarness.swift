@@ -101,7 +101,8 @@ struct CoordinatorHarness {
                 feed(
                     .resultChecked(
                         CheckedResult(
-                            check: check, maskFile: check.result.mask, nextMaskFile: check.result.nextMask, audit: nil)))
+                            check: check, maskFile: check.result.mask, nextMaskFile: check.result.nextMask, audit: nil))
+                )
             }
         case .record(let request):
             pendingRecords.append(request)
@@ -183,7 +184,8 @@ struct CoordinatorHarness {
             receive(Self.result(task, round: round, final: round == rounds), from: peer)
         }
         receive(
-            .trialDone(WireMessage.TrialDone(taskID: task.taskID, trialID: task.trialID, lastRound: rounds)), from: peer)
+            .trialDone(WireMessage.TrialDone(taskID: task.taskID, trialID: task.trialID, lastRound: rounds)), from: peer
+        )
     }
 }
 

@@ -109,7 +109,8 @@ struct CoordinatorLifecycleTests {
         harness.receive(CoordinatorHarness.result(task, round: 0), from: "w")
         #expect(harness.take("w").acks.map(\.status) == [.recorded])  // still recorded while draining
         harness.receive(
-            .giveBack(.init(trials: [.init(taskID: task.taskID, trialID: task.trialID, lastRound: 0)], reason: "drain")),
+            .giveBack(
+                .init(trials: [.init(taskID: task.taskID, trialID: task.trialID, lastRound: 0)], reason: "drain")),
             from: "w")
         #expect(harness.machine.shouldExit(now: 1.2))
         #expect(harness.machine.closing?.reason == "SIGINT")

@@ -237,7 +237,8 @@ struct CoordinatorStateMachineTests {
         // a comes back (same process): its old task is cancelled, it starts afresh.
         harness.receive(
             CoordinatorHarness.hello(
-                "a", instance: "instance-a", running: [.init(taskID: old.taskID, trialID: old.trialID, round: 2, iteration: 0)]),
+                "a", instance: "instance-a",
+                running: [.init(taskID: old.taskID, trialID: old.trialID, round: 2, iteration: 0)]),
             from: "a")
         #expect(harness.take("a").cancels.map(\.taskID) == [old.taskID])
         // A stale TRIAL_DONE of a live worker for a task it no longer holds is ignored too.

@@ -41,7 +41,8 @@ struct SessionStateMachineTests {
             .trialDone(.init(taskID: 7, trialID: "trial-7", lastRound: 0)),
             .trialFailed(.init(taskID: 7, trialID: "trial-7", error: "x")),
             .dataRequest(.init(datasetID: "mnist", offset: 0, length: 1)),
-            .ack(.init(taskID: 99, trialID: "other", round: 0)), .cancel(.init(taskID: 99, trialID: "other", reason: "x")),
+            .ack(.init(taskID: 99, trialID: "other", round: 0)),
+            .cancel(.init(taskID: 99, trialID: "other", reason: "x")),
             .heartbeat(.init()), SessionHarness.task(7),
             .dataChunk(.init(datasetID: "mnist", offset: 0, totalSize: 3, checksum: "abc", bytes: [1, 2, 3])),
             .reject(.init(code: .badMessage, message: "x")), .reject(.init(code: .unknownTask, message: "x")),
@@ -81,7 +82,9 @@ struct SessionStateMachineTests {
         var refused = SessionHarness()
         _ = refused.connect()
         refused.receive(.reject(.init(code: .refused, message: "connection not authenticated by CURVE")))
-        if case .failure(let error) = refused.exit { #expect(error.message.contains("refused this worker")) } else {
+        if case .failure(let error) = refused.exit {
+            #expect(error.message.contains("refused this worker"))
+        } else {
             Issue.record("not refused")
         }
     }
@@ -117,7 +120,8 @@ struct SessionStateMachineTests {
         harness.feed(.roundResult(taskID: 7, round: 0, frames: SessionHarness.result(7, round: 0)))
         harness.tick(at: 1, positions: [7: TrialPosition(round: 0, iteration: 300)])
         let heartbeat = harness.take().last
-        #expect(heartbeat == .heartbeat(.init(progress: [.init(taskID: 7, trialID: "trial-7", round: 0, iteration: 300)])))
+        #expect(
+            heartbeat == .heartbeat(.init(progress: [.init(taskID: 7, trialID: "trial-7", round: 0, iteration: 300)])))
         harness.tick(at: 2.9)
         #expect(harness.reconnects.isEmpty)
         harness.tick(at: 3.1)  // 3.1 s without a message > 3 intervals

@@ -41,7 +41,8 @@ extension CoordinatorStateMachine {
             send(
                 .reject(
                     WireMessage.Reject(
-                        code: .unknownWorker, message: "unknown worker: send HELLO first (after a coordinator restart too)")
+                        code: .unknownWorker,
+                        message: "unknown worker: send HELLO first (after a coordinator restart too)")
                 ),
                 to: identity)
             return
@@ -73,7 +74,8 @@ extension CoordinatorStateMachine {
             guard isCurrent(done.taskID, trialID: done.trialID, worker: worker) else {
                 actions.append(
                     .log(
-                        .debug, "ignored TRIAL_DONE of \(done.trialID) task \(done.taskID) from \(worker): not its current task",
+                        .debug,
+                        "ignored TRIAL_DONE of \(done.trialID) task \(done.taskID) from \(worker): not its current task",
                         eventLine: false))
                 feed(.heartbeat(worker, progress: [:]))
                 return
@@ -111,7 +113,8 @@ extension CoordinatorStateMachine {
     /// the coordinator's version from the header even though it cannot decode the body, and exits.
     mutating func undecodable(_ error: WireError, identity: [UInt8], inbound: InboundMessage) {
         if case .unsupportedVersion(let peerVersion, let supported) = error.kind {
-            let ours = supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
+            let ours =
+                supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
             let text =
                 "this coordinator speaks protocol version \(ours), the worker speaks \(peerVersion): "
                 + "run the same LotteryTickets release on coordinator and workers"

@@ -26,7 +26,9 @@ extension CoordinatorStateMachine {
             actions.append(.journal(kind: "worker-lost", worker: worker, trialID: nil, message: reason))
         case .cancel(let worker, let trialID):
             if let taskID = currentTask[trialID], assignments[taskID]?.worker == worker {
-                send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "reassigned")), toWorker: worker)
+                send(
+                    .cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "reassigned")),
+                    toWorker: worker)
                 forget(taskID: taskID)
             } else {
                 for (taskID, assignment) in assignments.sorted(by: { $0.key < $1.key })
@@ -168,11 +170,14 @@ extension CoordinatorStateMachine {
                     .record(RecordRequest(record: record, taskID: result.taskID, worker: worker, audit: checked.audit)))
             case .dropResult(let worker, let trialID, let round, let reason):
                 actions.append(.flushRecords)  // a duplicate's original must be durable before the copy is acknowledged
-                actions.append(.log(.debug, "dropped round \(round) of \(trialID) from \(worker): \(reason)", eventLine: false))
+                actions.append(
+                    .log(.debug, "dropped round \(round) of \(trialID) from \(worker): \(reason)", eventLine: false))
                 // Journaled (kind `result-dropped`) so a crash test can count resends against recomputations.
                 if storeFailure == nil {
                     actions.append(
-                        .journal(kind: "result-dropped", worker: worker, trialID: trialID, message: "round \(round): \(reason)"))
+                        .journal(
+                            kind: "result-dropped", worker: worker, trialID: trialID,
+                            message: "round \(round): \(reason)"))
                 }
                 send(
                     .ack(WireMessage.Ack(taskID: result.taskID, trialID: trialID, round: round, status: .duplicate)),
@@ -191,7 +196,9 @@ extension CoordinatorStateMachine {
         let reason = "round \(result.round) result rejected: \(rejection)"
         line("trial \(result.trialID): \(reason) (from \(worker))", .warning)
         actions.append(.journal(kind: "result-rejected", worker: worker, trialID: result.trialID, message: reason))
-        send(.cancel(WireMessage.Cancel(taskID: result.taskID, trialID: result.trialID, reason: reason)), toWorker: worker)
+        send(
+            .cancel(WireMessage.Cancel(taskID: result.taskID, trialID: result.trialID, reason: reason)),
+            toWorker: worker)
         if isCurrent(result.taskID, trialID: result.trialID, worker: worker) {
             feed(.trialFailed(worker, trialID: result.trialID, reason: reason))
             forget(taskID: result.taskID)
