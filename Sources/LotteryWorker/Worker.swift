@@ -8,9 +8,9 @@ import ZeroMQ
 ///
 /// Threads (docs/worker.md):
 /// - the thread that calls ``run()`` is the **I/O thread**: it alone creates, uses and closes the DEALER
-///   socket. It polls the socket and a wake-up pipe with a timeout of at most a heartbeat interval, decodes and
-///   handles coordinator messages, sends heartbeats, reconnects, fetches datasets and keeps every ROUND_RESULT
-///   until it is acknowledged;
+///   socket. It polls the socket and a wake-up pipe with a timeout of at most a heartbeat interval, and feeds what
+///   happened to the session (``Session``, the shell around the pure ``SessionStateMachine``, which decides
+///   everything: replies, heartbeats, reconnects, dataset fetches, results kept until acknowledged);
 /// - each running trial has its own `Thread` (never Swift's cooperative pool) with single-threaded BLAS. It
 ///   never touches the socket: it posts encoded results and its end to a locked queue and wakes the I/O thread
 ///   through the pipe. Its position (round, iteration) is shared through a lock for heartbeats.
@@ -110,8 +110,9 @@ public final class Worker: Sendable {
                 throw WorkerError("polling the coordinator connection failed: \(error)")
             }
 
-            // 3. Coordinator messages.
-            if waitingUntil == nil && ready.contains(socketIndex) {
+            // 3. Coordinator messages (after a stop request, so a TASK that arrives with it is given back at once).
+            if let reason = requestedStop, session.exit == nil { session.stop(reason: reason) }
+            if waitingUntil == nil && ready.contains(socketIndex) && session.exit == nil {
                 while let frames = try? socket.receive(timeoutMilliseconds: 0) {
                     session.received(frames)
                     if session.exit != nil || session.wantsReconnect != nil { break }
