@@ -95,6 +95,11 @@ struct CoordinatorLifecycleTests {
         #expect(!harness.machine.shouldExit(now: 2.4) && harness.machine.shouldExit(now: 2.5))
         harness.feed(.auditIdle)  // once only
         #expect(harness.sent.isEmpty)
+        // The workers leave as asked: no "worker left" line, no `worker-lost` event; nothing more goes to them.
+        harness.feed(.sendFailed(identity: Array("a".utf8)))
+        #expect(!harness.logs.contains { $0.contains("left:") })
+        #expect(!harness.journal.contains { $0.kind == "worker-lost" })
+        #expect(harness.machine.routes["a"] == nil && harness.machine.routes["b"] != nil)
     }
 
     /// A stop drains: SHUTDOWN `drain`; the loop may return as soon as no trial runs, or after the grace.

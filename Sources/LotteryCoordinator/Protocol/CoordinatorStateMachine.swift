@@ -113,6 +113,8 @@ public struct CoordinatorStateMachine: Sendable {
         case .sendFailed(let identity):
             if let peer = peers.removeValue(forKey: identity) {
                 if routes[peer.workerID] == identity { routes[peer.workerID] = nil }
+                // After SHUTDOWN `finish` the workers leave as asked: not a lost worker (nor a warning line each).
+                if let closing, closing.reason == nil { break }
                 feed(.workerGone(peer.workerID))
             }
         case .tick(let heardUntil):
