@@ -65,6 +65,37 @@ struct CoordinatorStateMachineTests {
         #expect(harness.machine.scheduler.progress == before.progress)
     }
 
+    /// A worker presumed dead (silent, or gone after GIVE_BACK) is told to say HELLO again whatever it sends, and
+    /// nothing it says changes the scheduler, except a result: the round a trial needs next is recorded from anyone.
+    @Test(arguments: workerKinds, ["silent", "gave back"])
+    func aPresumedDeadWorkerIsToldToSayHelloAgain(message: WireMessage, howItLeft: String) throws {
+        var harness = CoordinatorHarness(trials: plannedTrials(1, rounds: 2))
+        let task = try #require(harness.join("w").first)
+        if howItLeft == "silent" {
+            harness.tick(at: 5)
+        } else {
+            harness.receive(
+                .giveBack(
+                    .init(trials: [.init(taskID: task.taskID, trialID: task.trialID, lastRound: nil)], reason: "x")),
+                from: "w")
+        }
+        #expect(harness.machine.scheduler.workers["w"]?.alive == false)
+        _ = harness.take("w")
+        let progress = harness.machine.scheduler.progress
+        harness.receive(message, from: "w")
+        let sent = harness.take("w")
+        if case .roundResult = message {
+            // Round 0 of trial "t" does not exist here: dropped, acknowledged; no REJECT.
+            #expect(sent.acks.map(\.status) == [.duplicate] && sent.rejects.isEmpty)
+            harness.receive(CoordinatorHarness.result(task, round: 0), from: "w")
+            #expect(harness.take("w").acks.map(\.status) == [.recorded])
+        } else {
+            #expect(sent.rejects.map(\.code) == [.unknownWorker])
+            #expect(harness.machine.scheduler.progress == progress)
+            #expect(harness.machine.scheduler.workers["w"]?.alive == false)
+        }
+    }
+
     /// Frames that do not decode: REJECT `bad_message` with the reason; one lone frame has no payload to answer.
     @Test func undecodableFramesAreRejectedAndChangeNothing() {
         var harness = CoordinatorHarness(trials: plannedTrials(1))
