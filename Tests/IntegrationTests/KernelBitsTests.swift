@@ -58,4 +58,42 @@ import Testing
             }
         }
     }
+    /// The weight-sparse convolution's three versions (portable Swift, AVX2 + FMA, AVX-512 where the CPU has it):
+    /// a conv trial whose second conv layer drops to 25 % in round 2 (conv rate 50 %), so that round trains on the
+    /// sparse kernels, writes byte-identical curves and the same rounds.csv cells under each.
+    @Test func sparseConvolutionGivesTheSameBitsOnEveryKernelLevel() throws {
+        guard let bin = Binaries.require("sparseConvolutionGivesTheSameBitsOnEveryKernelLevel") else { return }
+        #expect(0.5 * 0.5 < KernelPolicy.sparseConvDensityLimit, "round 2 would not be sparse")
+        try withTemporaryDirectory { dir in
+            try writeTinyMNIST(dir.appendingPathComponent("data"), train: 300, test: 100)
+            let settings = [
+                "model.layers=[conv8,conv8,pool,16]", "prune.rates.conv=0.5", "prune.rounds=2", "train.iterations=20",
+                "train.eval_every=10", "data.validation=50", "controls=[]",
+            ].flatMap { ["--set", $0] }
+            func run(_ name: String, _ environment: [String: String]) throws -> URL {
+                let out = dir.appendingPathComponent(name)
+                let child = try Child(
+                    bin.appendingPathComponent("lth"),
+                    ["train"] + settings + ["--data-dir", dir.appendingPathComponent("data").path, "--out", out.path],
+                    log: dir.appendingPathComponent("\(name).log"), environment: environment)
+                #expect(child.wait(seconds: 240) == 0, "lth train: \(child.output)")
+                return out
+            }
+            let runs = [
+                try run("portable", ["LTH_PORTABLE_KERNELS": "1"]), try run("avx2", ["LTH_NO_AVX512_KERNELS": "1"]),
+                try run("widest", [:]),
+            ]
+            let curves = try runs.map { try Data(contentsOf: $0.appendingPathComponent("curves.csv")) }
+            #expect(!curves[0].isEmpty && curves[1] == curves[0] && curves[2] == curves[0])
+            let rows = try runs.map { try readCSV($0.appendingPathComponent("rounds.csv")) }
+            #expect(rows.allSatisfy { $0.count == 3 })
+            for other in rows.dropFirst() {
+                for (x, y) in zip(rows[0], other) {
+                    for (key, value) in x where !["seconds", "recorded_at"].contains(key) {
+                        #expect(y[key] == value, "round \(x["round"] ?? "?"): \(key) differs")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -26,10 +26,11 @@ struct ConvGradientTests {
             labels = (0..<rows).map { _ in UInt8(rng.below(architecture.classes)) }
         }
 
-        func loss() -> Double {
+        /// `sparse`: every conv layer on the weight-sparse convolution.
+        func loss(sparse: Bool = false) -> Double {
             Backprop.lossAndGradients(
                 architecture: architecture, weights: weights, biases: biases, masks: masks, inputs: inputs,
-                labels: labels
+                labels: labels, sparse: sparse
             ).loss
         }
     }
@@ -44,14 +45,15 @@ struct ConvGradientTests {
         ([.pool, .conv(2), .fc(3)], InputShape(channels: 3, height: 4, width: 4)),
     ]
 
-    @Test(arguments: 0..<3)
-    func everyWeightAndBiasMatchesFiniteDifferences(stack: Int) throws {
+    /// Dense (im2col + gemm) and weight-sparse convolutions alike.
+    @Test(arguments: 0..<3, [false, true])
+    func everyWeightAndBiasMatchesFiniteDifferences(stack: Int, sparse: Bool) throws {
         let (tokens, input) = Self.stacks[stack]
         let architecture = try Architecture(tokens: tokens, input: input, classes: 3)
         var net = Net(architecture: architecture, rows: 7, seed: 20 + stack, pruneFraction: 0.3)
         let analytic = Backprop.lossAndGradients(
             architecture: architecture, weights: net.weights, biases: net.biases, masks: net.masks,
-            inputs: net.inputs, labels: net.labels)
+            inputs: net.inputs, labels: net.labels, sparse: sparse)
         let h = 1e-6
         var worst = 0.0
         var checked = 0
@@ -63,9 +65,9 @@ struct ConvGradientTests {
                 }
                 let saved = net.weights[l][i]
                 net.weights[l][i] = saved + h
-                let plus = net.loss()
+                let plus = net.loss(sparse: sparse)
                 net.weights[l][i] = saved - h
-                let minus = net.loss()
+                let minus = net.loss(sparse: sparse)
                 net.weights[l][i] = saved
                 let numeric = (plus - minus) / (2 * h)
                 worst = max(worst, Self.relativeError(numeric, analytic.weightGradients[l][i]))
@@ -74,9 +76,9 @@ struct ConvGradientTests {
             for j in net.biases[l].indices {
                 let saved = net.biases[l][j]
                 net.biases[l][j] = saved + h
-                let plus = net.loss()
+                let plus = net.loss(sparse: sparse)
                 net.biases[l][j] = saved - h
-                let minus = net.loss()
+                let minus = net.loss(sparse: sparse)
                 net.biases[l][j] = saved
                 worst = max(worst, Self.relativeError((plus - minus) / (2 * h), analytic.biasGradients[l][j]))
                 checked += 1

@@ -11,7 +11,7 @@ extension Backprop {
     ///   - threads: threads for the convolution chunks (the result does not depend on it).
     public static func lossAndGradients(
         architecture: Architecture, weights: [[Double]], biases: [[Double]], masks: [[Double]], inputs: [Double],
-        labels: [UInt8], threads: Int = 1
+        labels: [UInt8], threads: Int = 1, sparse: Bool = false
     ) -> (loss: Double, weightGradients: [[Double]], biasGradients: [[Double]]) {
         _ = BLAS.configured
         let net = ConvNetwork<Double>(architecture: architecture, capacity: max(labels.count, 1), threads: threads)
@@ -22,19 +22,22 @@ extension Backprop {
             }
             for j in biases[l].indices { net.biases[l][j] = biases[l][j] }
         }
+        if sparse { net.useSparseKernels(architecture.weightLayers.map { $0.kind == .conv }) }
         let flat = inputs.map(Float.init)
         return convRun(net, inputs: flat, labels: labels)
     }
 
     /// The same in Float for `model` (``MLP`` with any ``Architecture``), with the trainer's conv kernels.
-    public static func lossAndGradients(model: MLP, inputs: [Float], labels: [UInt8], threads: Int)
-        -> (loss: Double, weightGradients: [[Float]], biasGradients: [[Float]])
-    {
+    /// `kernels` picks the conv layers that run the weight-sparse convolution (``KernelPolicy/sparseLayers(of:zeroInputs:)``).
+    public static func lossAndGradients(
+        model: MLP, inputs: [Float], labels: [UInt8], threads: Int, kernels: KernelPolicy = .dense
+    ) -> (loss: Double, weightGradients: [[Float]], biasGradients: [[Float]]) {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
         let net = ConvNetwork<Float>(architecture: model.architecture, capacity: max(labels.count, 1), threads: threads)
         net.load(model)
+        net.useSparseKernels(kernels.sparseLayers(of: model))
         return convRun(net, inputs: inputs, labels: labels)
     }
 
@@ -74,7 +77,8 @@ extension Backprop {
     ///   - batches: each `[rows, C·H·W]`, images channel-first; `labels` one list per batch.
     /// - Returns: each step's mean loss (before its update) and the model after the last step.
     public static func trainSteps(
-        model: MLP, spec: TrialSpec, batches: [[Float]], labels: [[UInt8]], threads: Int = 1
+        model: MLP, spec: TrialSpec, batches: [[Float]], labels: [[UInt8]], threads: Int = 1,
+        kernels policy: KernelPolicy = .auto
     ) -> (losses: [Double], model: MLP) {
         precondition(model.architecture.hasConvolutions, "Backprop.trainSteps: for networks with convolutions")
         precondition(batches.count == labels.count && !labels.isEmpty, "Backprop.trainSteps: one label list per batch")
@@ -82,7 +86,7 @@ extension Backprop {
         var model = model
         model.enforceMasks()
         let rows = labels[0].count
-        let kernels = ConvKernels(model: model, batch: rows, threads: threads)
+        let kernels = ConvKernels(model: model, batch: rows, threads: threads, sparse: policy.sparseLayers(of: model))
         let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: kernels)
         let order = Array(0..<rows)
         var losses: [Double] = []

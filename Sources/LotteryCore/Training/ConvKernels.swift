@@ -9,10 +9,13 @@ final class ConvKernels: StepKernels {
     private let labels: UnsafeMutablePointer<UInt8>
     private var rows = 0
 
-    init(model: MLP, batch: Int, threads: Int) {
+    /// - Parameter sparse: per weight layer, whether it runs the weight-sparse convolution (conv layers only;
+    ///   ``KernelPolicy/sparseLayers(of:zeroInputs:)``). Empty: all dense.
+    init(model: MLP, batch: Int, threads: Int, sparse: [Bool] = []) {
         let capacity = max(batch, Self.evaluationChunk)
         net = ConvNetwork<Float>(architecture: model.architecture, capacity: capacity, threads: threads)
         net.load(model)
+        if sparse.contains(true) { net.useSparseKernels(sparse) }
         self.batch = batch
         input = .allocate(capacity: capacity * model.architecture.input.features)
         labels = .allocate(capacity: capacity)

@@ -57,6 +57,14 @@ final class ConvNetwork<T: NetworkScalar> {
     /// Per chunk of a full batch, per conv layer: the chunk's weight and bias gradients before the ordered sum.
     private let partialWeightGrads: [[UnsafeMutablePointer<T>]]
     private let partialBiasGrads: [[UnsafeMutablePointer<T>]]
+    /// Per weight layer, its weight-sparse plan when it runs the sparse convolution (``useSparseKernels(_:)``).
+    private(set) var sparsePlans: [SparseConvPlan?]
+    /// Per chunk slot and weight layer (`[slot · layers + l]`): a sparse layer's stacked input planes and
+    /// output-delta planes (unused for dense layers).
+    private var sparseInputPlanes: [UnsafeMutablePointer<T>] = []
+    private var sparseDeltaPlanes: [UnsafeMutablePointer<T>] = []
+    /// Per chunk slot: the run rows a sparse convolution writes (`[max channels, length]`).
+    private var sparseRuns: [UnsafeMutablePointer<T>] = []
     private var allocations: [UnsafeMutableRawPointer] = []
 
     init(architecture: Architecture, capacity: Int, threads: Int = 1) {
@@ -120,7 +128,49 @@ final class ConvNetwork<T: NetworkScalar> {
         partialBiasGrads = (0..<Self.chunks(capacity)).map { _ in
             shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].cols) : alloc(1) }
         }
+        sparsePlans = shapes.map { _ in nil }
         self.allocations = allocations
+    }
+
+    /// Runs the conv layers flagged in `layers` (one flag per weight layer; fc flags are ignored) with the
+    /// weight-sparse convolution (``SparseConvPlan``) for the masks loaded now. Call after ``load(_:)``, before
+    /// the step loop (it allocates); the masks must not change afterwards.
+    func useSparseKernels(_ layers: [Bool]) {
+        precondition(layers.count == architecture.weightLayers.count, "ConvNetwork: one flag per weight layer")
+        let slots = columns.count
+        let layerCount = architecture.weightLayers.count
+        var plans: [SparseConvPlan?] = architecture.weightLayers.map { _ in nil }
+        let unused = allocate(1)
+        var inputPlanes = [UnsafeMutablePointer<T>](repeating: unused, count: slots * layerCount)
+        var deltaPlanes = inputPlanes
+        var widestRun = 0
+        for (l, s) in stageOfLayer.enumerated() where layers[l] {
+            guard case .conv(let input, let output) = architecture.stages[s] else { continue }
+            let plan = SparseConvPlan(
+                input: input, outChannels: output.channels, images: Self.chunkImages, mask: masks[l])
+            plans[l] = plan
+            widestRun = max(widestRun, max(input.channels, output.channels) * plan.length)
+            for slot in 0..<slots {
+                inputPlanes[slot * layerCount + l] = allocate(input.channels * plan.planeStride)
+                deltaPlanes[slot * layerCount + l] = allocate(output.channels * plan.planeStride)
+            }
+            // The sparse kernel writes kept weights' gradients only; the rest stay +0 (the optimizer masks them).
+            for chunk in partialWeightGrads.indices {
+                partialWeightGrads[chunk][l].update(repeating: 0, count: architecture.weightLayers[l].count)
+            }
+        }
+        sparsePlans = plans
+        sparseInputPlanes = inputPlanes
+        sparseDeltaPlanes = deltaPlanes
+        sparseRuns = widestRun > 0 ? (0..<slots).map { _ in allocate(widestRun) } : []
+    }
+
+    /// A zeroed buffer freed with the network.
+    private func allocate(_ n: Int) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(n, 1))
+        p.initialize(repeating: 0, count: max(n, 1))
+        allocations.append(UnsafeMutableRawPointer(p))
+        return p
     }
 
     deinit {
@@ -169,11 +219,18 @@ final class ConvNetwork<T: NetworkScalar> {
         switch architecture.stages[s] {
         case .conv(let inShape, let outShape):
             let l = layerOfStage[s]!
+            let out = outputs[s] + first * outShape.features
+            if let plan = sparsePlans[l] {
+                let planes = sparseInputPlanes[slot * stageOfLayer.count + l]
+                plan.stack(source + first * inShape.features, channels: inShape.channels, count: count, into: planes)
+                plan.convolve(backward: false, weights: weights[l], source: planes, into: sparseRuns[slot])
+                plan.unstack(sparseRuns[slot], channels: outShape.channels, count: count, bias: biases[l], into: out)
+                return
+            }
             let positions = inShape.height * inShape.width
             let k = 9 * inShape.channels, o = outShape.channels
             let col = columns[slot]
             im2col(source + first * inShape.features, shape: inShape, images: count, into: col)
-            let out = outputs[s] + first * outShape.features
             T.gemm(
                 transA: false, transB: false, m: count * positions, n: o, k: k, alpha: 1, a: col, lda: k,
                 b: weights[l], ldb: o, beta: 0, c: out, ldc: o)
@@ -272,6 +329,9 @@ final class ConvNetwork<T: NetworkScalar> {
         switch architecture.stages[s] {
         case .conv(let inShape, let outShape):
             let l = layerOfStage[s]!
+            if let plan = sparsePlans[l] {
+                return backwardSparse(s, plan: plan, input: input, first: first, count: count, chunk: chunk, slot: slot)
+            }
             let positions = inShape.height * inShape.width
             let k = 9 * inShape.channels, o = outShape.channels
             let col = columns[slot]
@@ -297,6 +357,33 @@ final class ConvNetwork<T: NetworkScalar> {
         case .fc:
             preconditionFailure("ConvNetwork: stage \(s) is fully connected")
         }
+    }
+
+    /// The backward pass of sparse conv stage `s` for one chunk: kept weights' gradients, bias gradients, and
+    /// (below the first stage) the input gradient through the ReLU below.
+    private func backwardSparse(
+        _ s: Int, plan: SparseConvPlan, input: UnsafePointer<T>, first: Int, count: Int, chunk: Int, slot: Int
+    ) {
+        let l = layerOfStage[s]!
+        let planes = (
+            input: sparseInputPlanes[slot * stageOfLayer.count + l], delta: sparseDeltaPlanes[slot * stageOfLayer.count + l]
+        )
+        let inShape = plan.input, o = plan.outChannels
+        let delta = UnsafePointer(grads[s] + first * o * inShape.height * inShape.width)
+        plan.stack(
+            stageInput(s, input) + first * inShape.features, channels: inShape.channels, count: count,
+            into: planes.input)
+        plan.stack(delta, channels: o, count: count, into: planes.delta)
+        plan.weightGradients(
+            delta: planes.delta + plan.pitch + 1, deltaStride: plan.planeStride, source: planes.input,
+            into: partialWeightGrads[chunk][l])
+        columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[chunk][l])
+        guard s > 0 else { return }
+        plan.convolve(backward: true, weights: weights[l], source: planes.delta, into: sparseRuns[slot])
+        plan.unstack(
+            sparseRuns[slot], channels: inShape.channels, count: count, bias: nil,
+            into: grads[s - 1] + first * inShape.features)
+        reluMaskBelow(s, first: first, count: count)
     }
 
     /// Turns ∂loss/∂output of stage `s − 1` into ∂loss/∂pre-activation when that stage has a ReLU (conv, hidden

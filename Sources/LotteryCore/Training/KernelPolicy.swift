@@ -37,6 +37,22 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
         return size > sparseMinimumWeights && Double(kept) < limit * Double(size)
     }
 
+    /// Density below which a 3×3 conv layer runs the weight-sparse direct convolution (``usesSparseConv(inChannels:outChannels:kept:)``).
+    ///
+    /// Set from the measured break-even of `lth bench train --model conv6 --density D --kernels sparse|dense` (see
+    /// docs/performance.md).
+    public static let sparseConvDensityLimit = 0.4
+    /// Conv layers with fewer input channels stay dense (the first layer: 3 or 1 channels, a few hundred weights).
+    public static let sparseConvMinimumChannels = 8
+
+    /// The `auto` rule for a 3×3 conv layer of `inChannels → outChannels` with `kept` kept weights: density below
+    /// ``sparseConvDensityLimit`` and at least ``sparseConvMinimumChannels`` input channels. A pure function of its
+    /// arguments, so the same trial takes the same kernels on every worker.
+    public static func usesSparseConv(inChannels: Int, outChannels: Int, kept: Int) -> Bool {
+        let size = 9 * inChannels * outChannels
+        return inChannels >= sparseConvMinimumChannels && Double(kept) < sparseConvDensityLimit * Double(size)
+    }
+
     /// Input density below which (with ``auto``) the first layer's forward product and weight gradients skip the
     /// zero inputs (``SparseRows``) instead of calling sgemm: per batch during training, per chunk during
     /// evaluation.
@@ -62,8 +78,18 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// Per layer of `model`: `true` where this policy runs the sparse kernels. `zeroInputs`: the training data is
     /// mostly zero (``isMostlyZero(_:)``), which lowers the `auto` limit.
     public func sparseLayers(of model: MLP, zeroInputs: Bool = false) -> [Bool] {
-        // Networks with convolutions train on the dense conv engine (``ConvNetwork``) in every layer.
-        if model.architecture.hasConvolutions { return model.layers.map { _ in false } }
+        // Networks with convolutions: conv layers may run the weight-sparse convolution; their fc layers are
+        // dense (a fraction of a percent of a conv network's work).
+        if model.architecture.hasConvolutions {
+            return zip(model.architecture.weightLayers, model.keptCounts).map { shape, kept in
+                guard shape.kind == .conv else { return false }
+                switch self {
+                case .dense: return false
+                case .sparse: return true
+                case .auto: return Self.usesSparseConv(inChannels: shape.rows / 9, outChannels: shape.cols, kept: kept)
+                }
+            }
+        }
         switch self {
         case .dense: return model.layers.map { _ in false }
         case .sparse: return model.layers.map { _ in true }

@@ -38,7 +38,7 @@ extension Trainer {
         var model = model
         model.enforceMasks()
         if model.architecture.hasConvolutions {
-            return stepRate(ConvKernels(model: model, batch: spec.train.batch, threads: threads), steps: steps, warmup: warmup)
+            return stepRate(ConvKernels(model: model, batch: spec.train.batch, threads: threads, sparse: sparseLayers(of: model)), steps: steps, warmup: warmup)
         }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
@@ -101,7 +101,7 @@ extension Trainer {
         let evaluate: () -> (loss: Double, accuracy: Double)
         let kernels: any StepKernels
         if model.architecture.hasConvolutions {
-            kernels = ConvKernels(model: model, batch: 1, threads: threads)
+            kernels = ConvKernels(model: model, batch: 1, threads: threads, sparse: sparse)
         } else if sparse.contains(true) {
             kernels = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
@@ -122,7 +122,7 @@ extension Trainer {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
-        if model.architecture.hasConvolutions { return ConvKernels(model: model, batch: 1, threads: threads).evaluate(dataset) }
+        if model.architecture.hasConvolutions { return ConvKernels(model: model, batch: 1, threads: threads, sparse: sparseLayers(of: model)).evaluate(dataset) }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(

@@ -1,0 +1,186 @@
+// The weight-sparse 3×3 convolution's kernels (see lth_conv_kernels.h and LotteryCore's SparseConv.swift).
+// Unlike lth_kernels.c these use fused multiply-adds, explicitly, on both sides: the portable Swift loops call
+// `addingProduct`, which is the same single-rounding IEEE fusedMultiplyAdd, so the bits still agree.
+#include "lth_conv_kernels.h"
+
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int lth_has_avx2_fma(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+int lth_has_avx512f(void) { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
+
+#define LTH_TILE(VEC, WIDTH, ZERO, LOAD, STORE, FMA, SET1, N)                                                  \
+    for (size_t r = 0; r < rows; r++) {                                                                            \
+        const int32_t *bounds = starts + r * (blocks + 1) + b;                                                     \
+        if (b > 0 && bounds[0] == bounds[1]) continue;                                                             \
+        float *o = out + r * out_stride + q;                                                                       \
+        VEC a[N];                                                                                                  \
+        for (int k = 0; k < N; k++) a[k] = b == 0 ? ZERO() : LOAD(o + WIDTH * k);                                  \
+        for (int32_t t = bounds[0]; t < bounds[1]; t++) {                                                          \
+            const VEC w = SET1(weights[taps[2 * t + 1]]);                                                          \
+            const float *s = source + taps[2 * t] + q;                                                             \
+            for (int k = 0; k < N; k++) a[k] = FMA(w, LOAD(s + WIDTH * k), a[k]);                                  \
+        }                                                                                                          \
+        for (int k = 0; k < N; k++) STORE(o + WIDTH * k, a[k]);                                                    \
+    }
+
+#define LTH_TILE256(N) \
+    LTH_TILE(__m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps, N)
+#define LTH_TILE512(N) \
+    LTH_TILE(__m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps, N)
+
+// Tiles of positions, then blocks of source channels: the input one (tile, block) reads stays in L1 while every
+// row walks its taps over it; a row's partial sums go to `out` between blocks (exactly, as floats). Tiles of 64
+// (AVX2) or 128 (AVX-512) positions, then of 16 for the rest.
+__attribute__((target("avx2,fma"))) void lth_sparse_conv_avx2(float *out, size_t out_stride, size_t rows,
+                                                               size_t blocks, const int32_t *starts,
+                                                               const int32_t *taps, const float *weights,
+                                                               const float *source, size_t length) {
+    size_t q = 0;
+    for (; q + 64 <= length; q += 64) {
+        for (size_t b = 0; b < blocks; b++) { LTH_TILE256(8) }
+    }
+    for (; q < length; q += 16) {
+        for (size_t b = 0; b < blocks; b++) { LTH_TILE256(2) }
+    }
+}
+
+// The 16 lanes' sum as a tree: s8[i] = l[i] + l[i+8], s4[i] = s8[i] + s8[i+4], s2[i] = s4[i] + s4[i+2],
+// s2[0] + s2[1] (four dependent adds instead of fifteen).
+__attribute__((target("avx2"))) static inline float lth_lane_sum16(__m256 low, __m256 high) {
+    const __m256 s8 = _mm256_add_ps(low, high);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+__attribute__((target("avx2,fma"))) void lth_sparse_conv_weight_grads_avx2(float *grads, size_t rows,
+                                                                            const int32_t *starts,
+                                                                            const int32_t *taps, const float *delta,
+                                                                            size_t delta_stride,
+                                                                            const float *source, size_t length) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *d = delta + r * delta_stride;
+        int32_t t = starts[r];
+        const int32_t end = starts[r + 1];
+        // Four taps at a time share each load of the delta row; lanes 0–7 and 8–15 in two registers per tap.
+        for (; t + 4 <= end; t += 4) {
+            const float *s0 = source + taps[2 * t], *s1 = source + taps[2 * t + 2], *s2 = source + taps[2 * t + 4],
+                        *s3 = source + taps[2 * t + 6];
+            __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+            for (size_t q = 0; q < length; q += 16) {
+                const __m256 dl = _mm256_loadu_ps(d + q), dh = _mm256_loadu_ps(d + q + 8);
+                a0 = _mm256_fmadd_ps(dl, _mm256_loadu_ps(s0 + q), a0);
+                b0 = _mm256_fmadd_ps(dh, _mm256_loadu_ps(s0 + q + 8), b0);
+                a1 = _mm256_fmadd_ps(dl, _mm256_loadu_ps(s1 + q), a1);
+                b1 = _mm256_fmadd_ps(dh, _mm256_loadu_ps(s1 + q + 8), b1);
+                a2 = _mm256_fmadd_ps(dl, _mm256_loadu_ps(s2 + q), a2);
+                b2 = _mm256_fmadd_ps(dh, _mm256_loadu_ps(s2 + q + 8), b2);
+                a3 = _mm256_fmadd_ps(dl, _mm256_loadu_ps(s3 + q), a3);
+                b3 = _mm256_fmadd_ps(dh, _mm256_loadu_ps(s3 + q + 8), b3);
+            }
+            grads[taps[2 * t + 1]] = lth_lane_sum16(a0, b0);
+            grads[taps[2 * t + 3]] = lth_lane_sum16(a1, b1);
+            grads[taps[2 * t + 5]] = lth_lane_sum16(a2, b2);
+            grads[taps[2 * t + 7]] = lth_lane_sum16(a3, b3);
+        }
+        for (; t < end; t++) {
+            const float *s0 = source + taps[2 * t];
+            __m256 a0 = _mm256_setzero_ps(), b0 = a0;
+            for (size_t q = 0; q < length; q += 16) {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(d + q), _mm256_loadu_ps(s0 + q), a0);
+                b0 = _mm256_fmadd_ps(_mm256_loadu_ps(d + q + 8), _mm256_loadu_ps(s0 + q + 8), b0);
+            }
+            grads[taps[2 * t + 1]] = lth_lane_sum16(a0, b0);
+        }
+    }
+}
+
+__attribute__((target("avx512f,fma"))) void lth_sparse_conv_avx512(float *out, size_t out_stride, size_t rows,
+                                                                    size_t blocks, const int32_t *starts,
+                                                                    const int32_t *taps, const float *weights,
+                                                                    const float *source, size_t length) {
+    size_t q = 0;
+    for (; q + 128 <= length; q += 128) {
+        for (size_t b = 0; b < blocks; b++) { LTH_TILE512(8) }
+    }
+    for (; q + 64 <= length; q += 64) {
+        for (size_t b = 0; b < blocks; b++) { LTH_TILE512(4) }
+    }
+    for (; q < length; q += 16) {
+        for (size_t b = 0; b < blocks; b++) { LTH_TILE512(1) }
+    }
+}
+
+__attribute__((target("avx512f"))) static inline float lth_lane_sum16_512(__m512 v) {
+    return lth_lane_sum16(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+__attribute__((target("avx512f,fma"))) void lth_sparse_conv_weight_grads_avx512(float *grads, size_t rows,
+                                                                                 const int32_t *starts,
+                                                                                 const int32_t *taps,
+                                                                                 const float *delta,
+                                                                                 size_t delta_stride,
+                                                                                 const float *source, size_t length) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *d = delta + r * delta_stride;
+        int32_t t = starts[r];
+        const int32_t end = starts[r + 1];
+        for (; t + 4 <= end; t += 4) {
+            const float *s0 = source + taps[2 * t], *s1 = source + taps[2 * t + 2], *s2 = source + taps[2 * t + 4],
+                        *s3 = source + taps[2 * t + 6];
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t q = 0; q < length; q += 16) {
+                const __m512 dv = _mm512_loadu_ps(d + q);
+                a0 = _mm512_fmadd_ps(dv, _mm512_loadu_ps(s0 + q), a0);
+                a1 = _mm512_fmadd_ps(dv, _mm512_loadu_ps(s1 + q), a1);
+                a2 = _mm512_fmadd_ps(dv, _mm512_loadu_ps(s2 + q), a2);
+                a3 = _mm512_fmadd_ps(dv, _mm512_loadu_ps(s3 + q), a3);
+            }
+            grads[taps[2 * t + 1]] = lth_lane_sum16_512(a0);
+            grads[taps[2 * t + 3]] = lth_lane_sum16_512(a1);
+            grads[taps[2 * t + 5]] = lth_lane_sum16_512(a2);
+            grads[taps[2 * t + 7]] = lth_lane_sum16_512(a3);
+        }
+        for (; t < end; t++) {
+            const float *s0 = source + taps[2 * t];
+            __m512 a0 = _mm512_setzero_ps();
+            for (size_t q = 0; q < length; q += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(d + q), _mm512_loadu_ps(s0 + q), a0);
+            grads[taps[2 * t + 1]] = lth_lane_sum16_512(a0);
+        }
+    }
+}
+
+#else
+
+int lth_has_avx2_fma(void) { return 0; }
+
+int lth_has_avx512f(void) { return 0; }
+
+void lth_sparse_conv_avx512(float *out, size_t out_stride, size_t rows, size_t blocks, const int32_t *starts,
+                            const int32_t *taps, const float *weights, const float *source, size_t length) {
+    (void)out; (void)out_stride; (void)rows; (void)blocks; (void)starts; (void)taps; (void)weights; (void)source;
+    (void)length;
+}
+
+void lth_sparse_conv_weight_grads_avx512(float *grads, size_t rows, const int32_t *starts, const int32_t *taps,
+                                         const float *delta, size_t delta_stride, const float *source,
+                                         size_t length) {
+    (void)grads; (void)rows; (void)starts; (void)taps; (void)delta; (void)delta_stride; (void)source; (void)length;
+}
+
+void lth_sparse_conv_avx2(float *out, size_t out_stride, size_t rows, size_t blocks, const int32_t *starts,
+                          const int32_t *taps, const float *weights, const float *source, size_t length) {
+    (void)out; (void)out_stride; (void)rows; (void)blocks; (void)starts; (void)taps; (void)weights; (void)source;
+    (void)length;
+}
+
+void lth_sparse_conv_weight_grads_avx2(float *grads, size_t rows, const int32_t *starts, const int32_t *taps,
+                                       const float *delta, size_t delta_stride, const float *source, size_t length) {
+    (void)grads; (void)rows; (void)starts; (void)taps; (void)delta; (void)delta_stride; (void)source; (void)length;
+}
+
+#endif
