@@ -156,3 +156,58 @@ struct SessionLifecycleTests {
         #expect((try? harness.exit?.get()) == .stopped)
     }
 }
+
+/// Every coordinator message kind in every state of a worker: the worker only ever answers with messages a worker
+/// may send, and only a REJECT `version_mismatch` or `refused` ends it on the spot.
+@Suite("Worker session state machine: every message in every state")
+struct SessionMatrixTests {
+    static let small: [UInt8] = (0..<3000).map { UInt8($0 % 251) }
+    static let ref = WireMessage.DatasetRef(id: "mnist", checksum: DatasetBundle.checksum(small))
+    static let states = ["idle", "running", "fetching", "ended unacknowledged", "draining", "finishing"]
+
+    static let messages: [WireMessage] =
+        [
+            SessionHarness.task(9), SessionHarness.task(7), .heartbeat(.init()),
+            .ack(.init(taskID: 7, trialID: "trial-7", round: 0)), .ack(.init(taskID: 99, trialID: "x", round: 0)),
+            .shutdown(.init(mode: .finish, reason: "done")), .shutdown(.init(mode: .drain, reason: "stop")),
+            SessionLifecycleTests.chunk(0, of: small, checksum: ref.checksum),
+            .cancel(.init(taskID: 7, trialID: "trial-7", reason: "reassigned")),
+            .cancel(.init(taskID: 8, trialID: "trial-8", reason: "reassigned")),
+            .cancel(.init(taskID: 99, trialID: "x", reason: "x")),
+        ] + WireMessage.RejectCode.allCases.map { .reject(.init(code: $0, message: "x")) }
+
+    static func harness(in state: String) -> SessionHarness {
+        var harness = SessionHarness(slots: 2)
+        _ = harness.connect()
+        guard state != "idle" else { return harness }
+        harness.receive(SessionHarness.task(7))
+        harness.feed(.roundResult(taskID: 7, round: 0, frames: SessionHarness.result(7, round: 0)))
+        switch state {
+        case "fetching": harness.receive(SessionHarness.task(8, dataset: ref))
+        case "ended unacknowledged": harness.feed(.trialDone(taskID: 7, lastRound: 0))
+        case "draining": harness.receive(.shutdown(.init(mode: .drain, reason: "stop")))
+        case "finishing": harness.receive(.shutdown(.init(mode: .finish, reason: "done")))
+        default: break
+        }
+        _ = harness.take()
+        return harness
+    }
+
+    @Test(arguments: states, messages)
+    func theWorkerAnswersOnlyAsAWorkerAndLeavesOnlyWhenTold(state: String, message: WireMessage) {
+        var harness = Self.harness(in: state)
+        harness.now = 1.5
+        harness.receive(message)
+        harness.tick(at: 1.6)
+        for sent in harness.take() {
+            #expect(sent.type.direction != .coordinatorToWorker, "\(state): sent \(sent.type)")
+        }
+        var ends = false
+        if case .reject(let reject) = message { ends = reject.code == .versionMismatch || reject.code == .refused }
+        if ends {
+            #expect((try? harness.exit?.get()) == nil && harness.exit != nil)
+        } else if case .failure = harness.exit {
+            Issue.record("\(state): \(message.type) ended the worker with \(String(describing: harness.exit))")
+        }
+    }
+}
