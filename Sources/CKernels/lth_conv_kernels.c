@@ -154,11 +154,104 @@ __attribute__((target("avx512f,fma"))) void lth_sparse_conv_weight_grads_avx512(
     }
 }
 
+// An 8×8 transpose of the rows r0..r7 (in place).
+#define LTH_TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                          \
+    do {                                                                                                           \
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);                                   \
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);                                   \
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);                                   \
+        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);                                   \
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);                         \
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);                         \
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);                         \
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);                         \
+        r0 = _mm256_permute2f128_ps(u0, u4, 0x20); r1 = _mm256_permute2f128_ps(u1, u5, 0x20);                      \
+        r2 = _mm256_permute2f128_ps(u2, u6, 0x20); r3 = _mm256_permute2f128_ps(u3, u7, 0x20);                      \
+        r4 = _mm256_permute2f128_ps(u0, u4, 0x31); r5 = _mm256_permute2f128_ps(u1, u5, 0x31);                      \
+        r6 = _mm256_permute2f128_ps(u2, u6, 0x31); r7 = _mm256_permute2f128_ps(u3, u7, 0x31);                      \
+    } while (0)
+
+__attribute__((target("avx2"))) void lth_transpose_to_planes_avx2(const float *pixels, size_t count,
+                                                                   size_t channels, float *planes,
+                                                                   size_t plane_stride) {
+    size_t p = 0;
+    for (; p + 8 <= count; p += 8) {
+        size_t c = 0;
+        for (; c + 8 <= channels; c += 8) {
+            const float *s = pixels + p * channels + c;
+            __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + channels),
+                   r2 = _mm256_loadu_ps(s + 2 * channels), r3 = _mm256_loadu_ps(s + 3 * channels),
+                   r4 = _mm256_loadu_ps(s + 4 * channels), r5 = _mm256_loadu_ps(s + 5 * channels),
+                   r6 = _mm256_loadu_ps(s + 6 * channels), r7 = _mm256_loadu_ps(s + 7 * channels);
+            LTH_TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+            float *d = planes + c * plane_stride + p;
+            _mm256_storeu_ps(d, r0);
+            _mm256_storeu_ps(d + plane_stride, r1);
+            _mm256_storeu_ps(d + 2 * plane_stride, r2);
+            _mm256_storeu_ps(d + 3 * plane_stride, r3);
+            _mm256_storeu_ps(d + 4 * plane_stride, r4);
+            _mm256_storeu_ps(d + 5 * plane_stride, r5);
+            _mm256_storeu_ps(d + 6 * plane_stride, r6);
+            _mm256_storeu_ps(d + 7 * plane_stride, r7);
+        }
+        for (; c < channels; c++)
+            for (size_t k = 0; k < 8; k++) planes[c * plane_stride + p + k] = pixels[(p + k) * channels + c];
+    }
+    for (; p < count; p++)
+        for (size_t c = 0; c < channels; c++) planes[c * plane_stride + p] = pixels[p * channels + c];
+}
+
+__attribute__((target("avx2"))) void lth_transpose_from_rows_avx2(const float *rows, size_t row_stride,
+                                                                  size_t count, size_t channels, const float *bias,
+                                                                  float *pixels) {
+    const __m256 zero = _mm256_setzero_ps();
+    size_t p = 0;
+    for (; p + 8 <= count; p += 8) {
+        size_t c = 0;
+        for (; c + 8 <= channels; c += 8) {
+            const float *s = rows + c * row_stride + p;
+            __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + row_stride),
+                   r2 = _mm256_loadu_ps(s + 2 * row_stride), r3 = _mm256_loadu_ps(s + 3 * row_stride),
+                   r4 = _mm256_loadu_ps(s + 4 * row_stride), r5 = _mm256_loadu_ps(s + 5 * row_stride),
+                   r6 = _mm256_loadu_ps(s + 6 * row_stride), r7 = _mm256_loadu_ps(s + 7 * row_stride);
+            LTH_TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+            __m256 out[8] = {r0, r1, r2, r3, r4, r5, r6, r7};
+            if (bias) {
+                const __m256 b = _mm256_loadu_ps(bias + c);
+                for (int k = 0; k < 8; k++) out[k] = _mm256_max_ps(_mm256_add_ps(out[k], b), zero);
+            }
+            for (int k = 0; k < 8; k++) _mm256_storeu_ps(pixels + (p + k) * channels + c, out[k]);
+        }
+        for (; c < channels; c++)
+            for (size_t k = 0; k < 8; k++) {
+                float v = rows[c * row_stride + p + k];
+                if (bias) { v = v + bias[c]; v = v > 0 ? v : 0; }
+                pixels[(p + k) * channels + c] = v;
+            }
+    }
+    for (; p < count; p++)
+        for (size_t c = 0; c < channels; c++) {
+            float v = rows[c * row_stride + p];
+            if (bias) { v = v + bias[c]; v = v > 0 ? v : 0; }
+            pixels[p * channels + c] = v;
+        }
+}
+
 #else
 
 int lth_has_avx2_fma(void) { return 0; }
 
 int lth_has_avx512f(void) { return 0; }
+
+void lth_transpose_to_planes_avx2(const float *pixels, size_t count, size_t channels, float *planes,
+                                  size_t plane_stride) {
+    (void)pixels; (void)count; (void)channels; (void)planes; (void)plane_stride;
+}
+
+void lth_transpose_from_rows_avx2(const float *rows, size_t row_stride, size_t count, size_t channels,
+                                  const float *bias, float *pixels) {
+    (void)rows; (void)row_stride; (void)count; (void)channels; (void)bias; (void)pixels;
+}
 
 void lth_sparse_conv_avx512(float *out, size_t out_stride, size_t rows, size_t blocks, const int32_t *starts,
                             const int32_t *taps, const float *weights, const float *source, size_t length) {

@@ -27,6 +27,12 @@ struct BenchCodecCommand: ParsableCommand {
     @Option(help: "Also write the nested ladder as DIR/round-NN.ltmask (round 0 self-contained, later rounds delta).")
     var writeLadder: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Instead: measure the mask files of a results folder (DIR/masks/<trial>/round-NN.ltmask, any model), per round over its trials.",
+            valueName: "DIR"))
+    var masks: String?
+
     static let shapes: [(rows: Int, cols: Int)] = [(784, 300), (300, 100), (100, 10)]
     static let densities: [Double] = [0.8, 0.51, 0.21, 0.07, 0.036, 0.019]
     /// Ladder rounds whose overall density is closest to `densities` (0.8^r).
@@ -69,6 +75,7 @@ struct BenchCodecCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let masks { return try measureStored(URL(fileURLWithPath: masks)) }
         let zlib = Zlib()
         var report = Report(weights: 266_200, zlib: zlib.note, random: [], nested: [])
         var rng = BenchRNG(seed: 0x5EED_C0DE)
@@ -180,6 +187,79 @@ struct BenchCodecCommand: ParsableCommand {
         print(
             "Throughput = mask bits per second, median of \(repetitions) runs; encode tries every codec and keeps the smallest."
         )
+    }
+
+    /// Per round of the stored masks of a results folder: the files as written (round 0 self-contained, later
+    /// rounds deltas against the round before) against the order-0 bound of the mask and, for deltas, the
+    /// conditional bound given its parent; the medians over trials.
+    func measureStored(_ folder: URL) throws {
+        let root = folder.appendingPathComponent("masks")
+        guard let trials = try? FileManager.default.contentsOfDirectory(atPath: root.path).sorted(), !trials.isEmpty else {
+            throw MaskToolError(description: "\(root.path): no masks folder with trials (is \(folder.path) a results folder?)")
+        }
+        struct Row {
+            var density: Double
+            var weights: Int
+            var fileBits: Double
+            var order0: Double
+            var conditional: Double?
+            var selfContainedBits: Double
+        }
+        var rows: [Int: [Row]] = [:]
+        var shapes = ""
+        for trial in trials {
+            let dir = root.appendingPathComponent(trial)
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
+                .filter { $0.hasPrefix("round-") && $0.hasSuffix(".ltmask") }.sorted()
+            var previous: Mask?
+            for file in files {
+                guard let round = Int(file.dropFirst(6).dropLast(7)) else { continue }
+                let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent(file)))
+                let info = try MaskFile.info(bytes)
+                guard let mask = try? MaskFile.decode(bytes, parent: info.parentChecksum == nil ? nil : previous) else {
+                    previous = nil
+                    continue
+                }
+                if shapes.isEmpty { shapes = mask.layers.map { "\($0.rows)×\($0.cols)" }.joined(separator: ", ") }
+                var conditional: Double?
+                if info.parentChecksum != nil, let parent = previous {
+                    conditional = zip(mask.layers, parent.layers).reduce(0.0) { sum, pair in
+                        pair.1.keptCount == 0
+                            ? sum
+                            : sum + Double(pair.1.keptCount) * entropy(Double(pair.0.keptCount) / Double(pair.1.keptCount))
+                    }
+                }
+                rows[round, default: []].append(
+                    Row(
+                        density: mask.density, weights: mask.count, fileBits: Double(bytes.count * 8),
+                        order0: order0(mask), conditional: conditional,
+                        selfContainedBits: Double(MaskFile.encode(mask).count * 8)))
+                previous = mask
+            }
+        }
+        let median = { (values: [Double]) in values.sorted()[values.count / 2] }
+        let f = { (value: Double, digits: Int) in String(format: "%.\(digits)f", value) }
+        print("Stored masks of \(folder.path): \(trials.count) trial(s); layers \(shapes).")
+        print("Medians over trials; sizes are whole files (header + CRC); packed bits = 1.0000 bits/weight.")
+        print("round  trials  density   file b/w  file kind   order-0 b/w  self b/w  self/order-0  cond b/w  file/cond")
+        for round in rows.keys.sorted() {
+            let r = rows[round]!
+            let weights = Double(r[0].weights)
+            let conditional = r.compactMap(\.conditional)
+            print(
+                pad("\(round)", 5) + "  " + pad("\(r.count)", 6) + "  " + pad(f(median(r.map(\.density)) * 100, 2) + "%", 8)
+                    + "  " + pad(f(median(r.map(\.fileBits)) / weights, 4), 8) + "  "
+                    + pad(conditional.isEmpty ? "self" : "delta", 10) + "  "
+                    + pad(f(median(r.map(\.order0)) / weights, 4), 11) + "  "
+                    + pad(f(median(r.map(\.selfContainedBits)) / weights, 4), 8) + "  "
+                    + pad(
+                        r.allSatisfy { $0.order0 >= 1 }
+                            ? f(median(r.map { $0.selfContainedBits / $0.order0 }), 4) : "— (dense)", 12) + "  "
+                    + (conditional.isEmpty
+                        ? pad("—", 8) + "  —"
+                        : pad(f(median(conditional) / weights, 4), 8) + "  "
+                            + f(median(r.compactMap { row in row.conditional.map { row.fileBits / max($0, 1) } }), 4)))
+        }
     }
 
     /// Median encode and decode throughput in Mbit/s of mask bits.

@@ -46,6 +46,12 @@ struct BenchTrainCommand: ParsableCommand {
     var density = 1.0
 
     @Option(
+        help: ArgumentHelp(
+            "Prune as IMP does after this many rounds of the model's per-kind rates (overrides --density).",
+            valueName: "R"))
+    var round: Int?
+
+    @Option(
         name: .customLong("kernels"),
         help: ArgumentHelp("Kernels: auto (the density rule), dense or sparse.", valueName: "auto|dense|sparse"))
     var kernelName = "auto"
@@ -119,7 +125,11 @@ struct BenchTrainCommand: ParsableCommand {
         let architecture = try Architecture(
             tokens: spec.model.layers, input: data.train.shape, classes: data.train.classes)
         var model = MLP(architecture: architecture, initializer: spec.model.initializer, seed: spec.initSeed)
-        if density < 1 {
+        if let round {
+            guard round >= 0 else { throw ValidationError("--round must be ≥ 0, got \(round)") }
+            let target = KernelBenchmark.density(of: model, afterRounds: round, rates: spec.resolvedRates)
+            if round > 0 { model = KernelBenchmark.pruned(model, density: target, rates: spec.resolvedRates) }
+        } else if density < 1 {
             model = KernelBenchmark.pruned(model, density: density, rates: spec.resolvedRates)
         }
         let sparse = trainer.sparseLayers(of: model)
@@ -142,7 +152,8 @@ struct BenchTrainCommand: ParsableCommand {
                 ("eval_images_per_second", f(eval.perWallSecond, 0)),
                 ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
                 ("eval_dense_equivalent_gflops_cpu", f(eval.perCPUSecond * forward, 2)),
-                ("density", f(model.density, 4)), ("kernels", "\"\(kernels.rawValue)\""),
+                ("density", f(model.density, 4)), ("round", round.map(String.init) ?? "null"),
+                ("kernels", "\"\(kernels.rawValue)\""),
                 ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
                 ("blas_threads", String(BLAS.threads)),

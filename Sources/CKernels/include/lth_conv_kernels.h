@@ -39,4 +39,14 @@ void lth_sparse_conv_weight_grads_avx512(float *grads, size_t rows, const int32_
                                          const float *delta, size_t delta_stride, const float *source,
                                          size_t length);
 
+/// Copies `count` pixels of `channels` values (`pixels[p * channels + c]`) into channel planes
+/// (`planes[c * plane_stride + p]`), 8×8 blocks at a time. AVX2; copies only, so the same bits as any loop.
+void lth_transpose_to_planes_avx2(const float *pixels, size_t count, size_t channels, float *planes,
+                                  size_t plane_stride);
+
+/// The reverse: `pixels[p * channels + c] = rows[c * row_stride + p]`, and with `bias` non-NULL
+/// `v + bias[c]` then `v > 0 ? v : 0` (max(v, 0) with the operands in that order, as lth_bias_activate_avx2).
+void lth_transpose_from_rows_avx2(const float *rows, size_t row_stride, size_t count, size_t channels,
+                                  const float *bias, float *pixels);
+
 #endif

@@ -132,6 +132,12 @@ struct SparseConvPlan {
                     continue
                 }
                 let source = maps + (i * h + y) * w * channels
+                if T.self == Float.self, CPUKernels.avx2 {
+                    lth_transpose_to_planes_avx2(
+                        UnsafeRawPointer(source).assumingMemoryBound(to: Float.self), w, channels,
+                        UnsafeMutableRawPointer(planes + rowBase).assumingMemoryBound(to: Float.self), planeStride)
+                    continue
+                }
                 for x in 0..<w {
                     let pixel = source + x * channels
                     let target = planes + rowBase + x
@@ -152,6 +158,13 @@ struct SparseConvPlan {
             for y in 0..<h {
                 let rowBase = runIndex(image: i, y: y, x: 0)
                 let target = maps + (i * h + y) * w * channels
+                if T.self == Float.self, CPUKernels.avx2 {
+                    lth_transpose_from_rows_avx2(
+                        UnsafeRawPointer(rows + rowBase).assumingMemoryBound(to: Float.self), length, w, channels,
+                        bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) },
+                        UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self))
+                    continue
+                }
                 for x in 0..<w {
                     let pixel = target + x * channels
                     let source = rows + rowBase + x

@@ -219,6 +219,14 @@ public enum KernelBenchmark {
     /// Layer `l` keeps `rate_l`^r of its weights (largest magnitudes, ties to the lower index), with `r` chosen
     /// so that the overall density is `density` — the shape an IMP trial has after `r` rounds of layer-wise
     /// magnitude pruning at `rates` (Frankle & Carbin 2019: 0.2, 0.2, 0.1 for LeNet-300-100).
+    /// The overall density of `model` after `rounds` IMP rounds at per-layer `rates` (what ``pruned(_:density:rates:)``
+    /// needs to prune as those rounds would).
+    public static func density(of model: MLP, afterRounds rounds: Int, rates: [Double]) -> Double {
+        precondition(rates.count == model.layers.count, "density: \(rates.count) rates for \(model.layers.count) layers")
+        let sizes = model.layers.map { Double($0.weight.count) }
+        return zip(sizes, rates).reduce(0) { $0 + $1.0 * pow(1 - $1.1, Double(rounds)) } / sizes.reduce(0, +)
+    }
+
     public static func pruned(_ model: MLP, density: Double, rates: [Double] = [0.2, 0.2, 0.1]) -> MLP {
         precondition(density > 0 && density <= 1, "pruned: density \(density) outside (0, 1]")
         precondition(rates.count == model.layers.count, "pruned: \(rates.count) rates for \(model.layers.count) layers")
