@@ -29,6 +29,31 @@ struct CoordinatorLifecycleTests {
         #expect(harness.logs.contains { $0.contains("cannot assign \(plan[0].id): results.db: disk I/O error") })
     }
 
+    /// A restarted coordinator knows none of the workers or tasks of the one before: a worker's message gets
+    /// `unknown_worker`; its HELLO's running trials are cancelled (their tasks are the old coordinator's); the results
+    /// it resends are recorded when they are the next round (with the old task id in the ACK), dropped otherwise.
+    @Test func aRestartedCoordinatorCancelsOldTasksAndRecordsTheResentNextRound() throws {
+        let plan = plannedTrials(1, rounds: 3)
+        let trial = plan[0].id
+        var harness = CoordinatorHarness(trials: plan, recorded: [trial: 0])
+        harness.receive(
+            .heartbeat(.init(progress: [.init(taskID: 5, trialID: trial, round: 1, iteration: 80)])), from: "w")
+        #expect(harness.take("w").rejects.map(\.code) == [.unknownWorker])
+        harness.receive(
+            CoordinatorHarness.hello("w", running: [.init(taskID: 5, trialID: trial, round: 1, iteration: 90)]),
+            from: "w")
+        #expect(harness.take("w").cancels.map(\.taskID) == [5])
+        harness.receive(CoordinatorHarness.result(taskID: 5, trialID: trial, round: 0), from: "w")
+        harness.receive(CoordinatorHarness.result(taskID: 5, trialID: trial, round: 1), from: "w")
+        let acks = harness.take("w").acks
+        #expect(acks.map(\.round) == [0, 1] && acks.map(\.status) == [.duplicate, .recorded])
+        #expect(acks.allSatisfy { $0.taskID == 5 })
+        // Its READY then gets the trial from round 2, as a new task.
+        harness.receive(.ready(.init(credit: 1)), from: "w")
+        let task = try #require(harness.tasks("w").first)
+        #expect(task.startRound == 2 && task.taskID == 100)
+    }
+
     /// An answer that comes after the worker died sends nothing (the trial was requeued meanwhile).
     @Test func aLoadAnsweredAfterTheWorkerDiedSendsNothing() throws {
         let plan = plannedTrials(1, rounds: 4)
