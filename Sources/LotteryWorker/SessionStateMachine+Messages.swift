@@ -75,12 +75,7 @@ extension SessionStateMachine {
             if case .unsupportedVersion(let peer, let supported) = error.kind {
                 // The negotiation's answer: a coordinator of another version says REJECT `version_mismatch` in its
                 // own version, so its header is all this worker can read. Leave, with one line naming both.
-                let ours =
-                    supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
-                fail(
-                    WorkerError(
-                        "coordinator at \(config.endpoint) speaks protocol version \(peer), this worker speaks \(ours): "
-                            + "run the same LotteryTickets release on coordinator and workers"))
+                fail(versionMismatch(coordinator: Wire.describe(peer...peer), worker: Wire.describe(supported)))
             } else {
                 log(.warning, "ignoring a message from the coordinator that does not decode", ["error": "\(error)"])
             }
@@ -146,13 +141,10 @@ extension SessionStateMachine {
         log(.warning, "REJECT", ["code": "\(reject.code.rawValue)", "message": "\(reject.message)"])
         switch reject.code {
         case .versionMismatch:
-            let theirs =
-                reject.minVersion == reject.maxVersion
-                ? "\(reject.minVersion)" : "\(reject.minVersion)…\(reject.maxVersion)"
             fail(
-                WorkerError(
-                    "coordinator at \(config.endpoint) speaks protocol version \(theirs), this worker speaks "
-                        + "\(Wire.version): run the same LotteryTickets release on coordinator and workers"))
+                versionMismatch(
+                    coordinator: Wire.describe(reject.minVersion...max(reject.minVersion, reject.maxVersion)),
+                    worker: Wire.describe(Wire.supportedVersions)))
         case .refused:
             fail(WorkerError("coordinator at \(config.endpoint) refused this worker: \(reject.message)"))
         case .unknownWorker:
@@ -276,6 +268,13 @@ extension SessionStateMachine {
         log(.info, "stopping", ["reason": "\(reason)", "given_back": "\(returned.count)"])
         if !returned.isEmpty { send(.giveBack(WireMessage.GiveBack(trials: returned, reason: reason))) }
         leave(.success(.stopped))
+    }
+
+    /// The one line a worker of another protocol version leaves with.
+    func versionMismatch(coordinator: String, worker: String) -> WorkerError {
+        WorkerError(
+            "coordinator at \(config.endpoint) speaks protocol version \(coordinator), this worker speaks \(worker): "
+                + "run the same LotteryTickets release on coordinator and workers")
     }
 
     mutating func fail(_ error: WorkerError) {

@@ -113,18 +113,9 @@ extension CoordinatorStateMachine {
     /// the coordinator's version from the header even though it cannot decode the body, and exits.
     mutating func undecodable(_ error: WireError, identity: [UInt8], inbound: InboundMessage) {
         if case .unsupportedVersion(let peerVersion, let supported) = error.kind {
-            let ours =
-                supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
-            let text =
-                "this coordinator speaks protocol version \(ours), the worker speaks \(peerVersion): "
-                + "run the same LotteryTickets release on coordinator and workers"
-            log(.warning, "rejected \(describe(identity, inbound)): \(text)")
-            send(
-                .reject(
-                    WireMessage.Reject(
-                        code: .versionMismatch, message: text, minVersion: supported.lowerBound,
-                        maxVersion: supported.upperBound)),
-                to: identity)
+            let reject = WireMessage.Reject.versionMismatch(peerVersion: peerVersion, supported: supported)
+            log(.warning, "rejected \(describe(identity, inbound)): \(reject.message)")
+            send(.reject(reject), to: identity)
             return
         }
         log(.warning, "rejected a message from \(describe(identity, inbound)): \(error)")
