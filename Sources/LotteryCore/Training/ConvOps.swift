@@ -14,8 +14,14 @@ func im2col<T: NetworkScalar>(
         for y in 0..<h {
             for x in 0..<w {
                 let row = col + ((i * h + y) * w + x) * rowWidth
+                let interior = x > 0 && x < w - 1
                 for ky in 0..<3 {
                     let sy = y + ky - 1
+                    if interior && sy >= 0 && sy < h {
+                        // The three taps of this row are three neighbouring pixels: one contiguous run of 3C.
+                        (row + ky * 3 * c).update(from: image + (sy * w + x - 1) * c, count: 3 * c)
+                        continue
+                    }
                     for kx in 0..<3 {
                         let sx = x + kx - 1
                         let target = row + (ky * 3 + kx) * c
@@ -44,9 +50,17 @@ func col2im<T: NetworkScalar>(
         for y in 0..<h {
             for x in 0..<w {
                 let row = dcol + ((i * h + y) * w + x) * rowWidth
+                let interior = x > 0 && x < w - 1
                 for ky in 0..<3 {
                     let sy = y + ky - 1
                     if sy < 0 || sy >= h { continue }
+                    if interior {
+                        // Three neighbouring pixels, each target element still gets its one term of this (y, x, ky).
+                        let source = row + ky * 3 * c
+                        let target = image + (sy * w + x - 1) * c
+                        for j in 0..<(3 * c) { target[j] += source[j] }
+                        continue
+                    }
                     for kx in 0..<3 {
                         let sx = x + kx - 1
                         if sx < 0 || sx >= w { continue }
