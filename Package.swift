@@ -27,14 +27,17 @@ var targets: [Target] = [
     // would be ~10x slower than OpenBLAS's sgemm, which is optimised whatever the build.
     .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
 
-    // Libraries, lowest first. Imports go one way: executables → coordinator/worker/analysis → wire/zeromq/core.
+    // Libraries, lowest first. Imports go one way: executables → coordinator/worker/analysis → results/wire/zeromq/core.
     .target(name: "LotteryCore", dependencies: ["CBLAS", "CKernels"]),
     .target(name: "MaskCodec"),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "LotteryWire", dependencies: ["LotteryCore", "MaskCodec"]),
-    .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "CSQLite", "CLinux", yams, logging]),
+    // results.db, the mask files, the CSV export and the one list of its column names: used by the coordinator,
+    // `lth train`/`status`/`export` and the analysis.
+    .target(name: "LotteryResults", dependencies: ["LotteryCore", "MaskCodec", "CSQLite", "CLinux", logging]),
+    .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "LotteryResults", yams, logging]),
     .target(name: "LotteryWorker", dependencies: ["LotteryWire", "ZeroMQ", "LotteryCore", logging]),
-    .target(name: "LotteryAnalysis", dependencies: ["MaskCodec", "LotteryCore"]),
+    .target(name: "LotteryAnalysis", dependencies: ["LotteryResults", "MaskCodec", "LotteryCore"]),
     // What the three executables share: signal handling, the OpenBLAS kernel restart. No library depends on it.
     .target(name: "LotteryCLI"),
 
@@ -42,11 +45,12 @@ var targets: [Target] = [
     .executableTarget(
         name: "lth",
         dependencies: [
-            "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryCoordinator", "LotteryWorker",
-            "LotteryAnalysis", "LotteryCLI", argumentParser, logging, yams,
+            "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryResults", "LotteryCoordinator",
+            "LotteryWorker", "LotteryAnalysis", "LotteryCLI", argumentParser, logging, yams,
         ]
     ),
-    .executableTarget(name: "lth-coordinator", dependencies: ["LotteryCoordinator", "LotteryCLI", argumentParser, logging]),
+    .executableTarget(
+        name: "lth-coordinator", dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryCLI", argumentParser, logging]),
     .executableTarget(
         name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCore", "LotteryCLI", argumentParser, logging]),
 
@@ -55,12 +59,14 @@ var targets: [Target] = [
     .testTarget(name: "MaskCodecTests", dependencies: ["MaskCodec"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),
-    .testTarget(name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryWire", "LotteryCore"]),
+    .testTarget(name: "LotteryResultsTests", dependencies: ["LotteryResults", "LotteryCore", "MaskCodec"]),
+    .testTarget(
+        name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryWire", "LotteryCore"]),
     .testTarget(name: "LotteryWorkerTests", dependencies: ["LotteryWorker", "LotteryWire", "ZeroMQ", "LotteryCore", "MaskCodec"]),
-    .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "MaskCodec", "LotteryCore"]),
+    .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "LotteryResults", "MaskCodec", "LotteryCore"]),
     .testTarget(
         name: "IntegrationTests",
-        dependencies: ["LotteryCore", "LotteryCoordinator", "LotteryWire", "MaskCodec", "ZeroMQ", logging]
+        dependencies: ["LotteryCore", "LotteryResults", "LotteryCoordinator", "LotteryWire", "MaskCodec", "ZeroMQ", logging]
     ),
 ]
 

@@ -1,6 +1,9 @@
 import Foundation
 import LotteryCore
+import LotteryResults
 import MaskCodec
+
+private typealias C = ResultsColumn
 
 /// The mask pass of a report: reads every main trial's round masks once, round by round, and produces
 /// `structure.csv`, `similarity.csv`, `consensus.csv`, `pixels.csv` and the aggregates the charts need.
@@ -24,13 +27,15 @@ struct MaskAnalysis {
         var seeds = 0
     }
 
+    /// Columns shared with the results CSVs come from ``ResultsColumn``; the rest are this report's own.
     static let structureHeader = [
-        "trial_id", "configuration", "seed", "round", "layer", "rows", "cols", "weights", "kept", "density",
+        C.trialID, "configuration", C.seed, C.round, "layer", "rows", "cols", "weights", "kept", C.density,
         "effective_kept", "effective_density", "network_density", "network_effective_density",
         "out_degree_min", "out_degree_mean", "out_degree_max", "out_degree_gini",
         "in_degree_min", "in_degree_mean", "in_degree_max", "in_degree_gini",
         "rows_without_out", "cols_without_in", "zombie_units", "inactive_units", "dead_units", "inactive_inputs",
-        "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after",
+        C.LayerGroup.positiveAtInit.rawValue, C.LayerGroup.positiveAfter.rawValue, C.LayerGroup.meanAbsAtInit.rawValue,
+        C.LayerGroup.meanAbsAfter.rawValue,
         "kind", "input_units", "input_units_without_out",
     ]
 
@@ -43,9 +48,9 @@ struct MaskAnalysis {
         "layer", "weights", "kept_a", "kept_b", "density_a", "density_b", "intersection", "union", "jaccard",
         "expected_intersection", "overlap_over_chance", "chance_jaccard", "jaccard_over_chance",
     ]
-    static let consensusHeader = ["configuration", "round", "layer", "seeds", "kept_by", "weights", "fraction"]
+    static let consensusHeader = ["configuration", C.round, "layer", "seeds", "kept_by", "weights", "fraction"]
     static let pixelsHeader = [
-        "configuration", "round", "density", "seeds", "pixel", "row", "col", "kept_out_mean", "kept_out_std",
+        "configuration", C.round, C.density, "seeds", "pixel", "row", "col", "kept_out_mean", "kept_out_std",
         "connected_fraction",
     ]
 

@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCore
+import LotteryResults
 
 /// The HTML page of a report: one self-contained XHTML-compatible file (inline CSS and SVG, no scripts, no
 /// network), aggregated so that a sweep of hundreds of trials still loads fast.
@@ -18,10 +19,13 @@ struct ReportPage {
     let folder: ResultsFolder
     let analysis: MaskAnalysis
     let options: ReportOptions
+    /// The sweep's state from results.db (`nil` for a folder of CSVs only).
+    let status: SweepStatus?
     /// `[configuration][IMP round]`.
     let groups: [[Int: Group]]
 
-    init(folder: ResultsFolder, analysis: MaskAnalysis, options: ReportOptions) {
+    init(folder: ResultsFolder, analysis: MaskAnalysis, options: ReportOptions, status: SweepStatus? = nil) {
+        self.status = status
         self.folder = folder
         self.analysis = analysis
         self.options = options
@@ -69,6 +73,7 @@ struct ReportPage {
                 id: "chart-early-stop",
                 densityChart(title: "Early-stop iteration", label: "early-stop iteration", scale: 1) { $0.earlyStop }))
         body += supermaskSection()
+        body += timelineSection()
         body += curvesSection()
         body += pixelsSection()
         body += similaritySection()
@@ -107,6 +112,24 @@ struct ReportPage {
         "<section id=\"\(id)\"><h2>\(SVG.escape(title))</h2><p class=\"note\">\(note)</p>\(content)</section>"
     }
 
+    /// Where the cluster's time went (issue 17): trials per worker over time and the sweep's efficiency, from
+    /// results.db (the same figures as `lth status --json`'s `timeline`). Empty for a folder of CSVs only.
+    func timelineSection() -> String {
+        guard let timeline = status?.timeline, !timeline.workers.isEmpty else { return "" }
+        let chart = TimelineChart(timeline: timeline)
+        let hidden = timeline.workers.count - chart.maxLanes
+        let note =
+            String(
+                format:
+                    "Each lane is a worker; grey: connected (× slots), bars: its recorded rounds, one colour per trial (a bar ends when the round was recorded and lasts the round's own seconds). Gaps in the grey are idle time. Efficiency = busy worker-seconds ÷ available worker-seconds = %@ ÷ %@ = <b>%.1f%%</b>.",
+                Self.duration(timeline.busySeconds), Self.duration(timeline.availableSeconds),
+                timeline.efficiency * 100)
+            + (hidden > 0 ? " The first \(chart.maxLanes) of \(timeline.workers.count) workers are drawn." : "")
+        return section(
+            id: "timeline", title: "Where the time went", note: note,
+            content: figure(id: "chart-timeline", chart.svg()))
+    }
+
     func figure(id: String, _ svg: String, caption: String? = nil) -> String {
         "<figure id=\"\(id)\">\(svg)\(caption.map { "<figcaption>\(SVG.escape($0))</figcaption>" } ?? "")</figure>"
     }
@@ -115,8 +138,12 @@ struct ReportPage {
         let main = folder.trials.filter { $0.branchKind == nil }.count
         let seconds = folder.rounds.compactMap(\.seconds).filter(\.isFinite).reduce(0, +)
         let hosts = Set(folder.rounds.compactMap(\.host)).sorted()
-        var rows: [(String, String)] = [
-            ("folder", folder.directory),
+        var rows: [(String, String)] = [("folder", folder.directory)]
+        if let status {
+            // How far the sweep had got when this report was made (it may still be running).
+            rows.append(("sweep progress", "\(status.progressLine) (read \(status.now))"))
+        }
+        rows += [
             ("trials", "\(folder.trials.count) (\(main) IMP, \(folder.trials.count - main) control branches)"),
             ("configurations", "\(folder.configurations.count)"),
             ("rounds (rows of rounds.csv)", "\(folder.rounds.count)"),
@@ -139,7 +166,7 @@ struct ReportPage {
         if !folder.varyingColumns.isEmpty {
             rows.append(("varied hyperparameters", folder.varyingColumns.joined(separator: ", ")))
         }
-        if let table = folder.trialsTable, let column = table.column("status") {
+        if let table = folder.trialsTable, let column = table.column(ResultsColumn.status) {
             var counts: [String: Int] = [:]
             for row in table.rows { counts[row[column], default: 0] += 1 }
             rows.append(
@@ -207,10 +234,10 @@ struct ReportPage {
             )
         }
         let selected = folder.configurations.indices.map { Set(rounds(of: $0, near: options.curveDensities)) }
-        let idColumn = curves.column("trial_id")!
-        let roundColumn = curves.column("round")!
-        let iterationColumn = curves.column("iteration")!
-        let accColumn = curves.column("test_acc")!
+        let idColumn = curves.column(ResultsColumn.trialID)!
+        let roundColumn = curves.column(ResultsColumn.round)!
+        let iterationColumn = curves.column(ResultsColumn.iteration)!
+        let accColumn = curves.column(ResultsColumn.testAcc)!
         // [configuration][IMP round][iteration] → test accuracies over seeds.
         var sums: [[Int: [Int: [Double]]]] = Array(repeating: [:], count: folder.configurations.count)
         for row in curves.rows {

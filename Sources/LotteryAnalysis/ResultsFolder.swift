@@ -1,5 +1,8 @@
 import Foundation
 public import LotteryCore
+import LotteryResults
+
+private typealias C = ResultsColumn
 
 /// A results folder from `lth sweep` or `lth train --out`, read through its CSVs (never `results.db`).
 ///
@@ -75,7 +78,7 @@ public struct ResultsFolder: Sendable {
 
     /// Columns that never separate configurations.
     static let seedColumns: Set<String> = [
-        "seed", "seeds.init", "seeds.order", "seeds.split", "controls", "controls_seeds",
+        C.seed, C.seedsInit, C.seedsOrder, C.seedsSplit, C.controls, C.controlsSeeds,
     ]
 
     /// Reads the folder's CSVs.
@@ -84,13 +87,13 @@ public struct ResultsFolder: Sendable {
     ///   required column (`trial_id`, `round`, `density`).
     public init(directory: String) throws(ReportError) {
         self.directory = directory
-        let roundsPath = (directory as NSString).appendingPathComponent("rounds.csv")
+        let roundsPath = (directory as NSString).appendingPathComponent(ResultsCSV.roundsFileName)
         guard FileManager.default.fileExists(atPath: roundsPath) else {
             throw ReportError(
                 path: roundsPath, "no rounds.csv: give the folder written by `lth sweep` or `lth train --out DIR`")
         }
         let table = try CSVTable(contentsOf: roundsPath)
-        for required in ["trial_id", "round", "density"] where !table.has(required) {
+        for required in [C.trialID, C.round, C.density] where !table.has(required) {
             throw ReportError(path: roundsPath, line: 1, "missing column '\(required)'")
         }
         let hyperColumns = TrialSpec.columnNames.filter { table.has($0) && !Self.seedColumns.contains($0) }
@@ -105,13 +108,13 @@ public struct ResultsFolder: Sendable {
         var trialOrder: [String] = []
         var firstRow: [String: [String]] = [:]
         for row in table.rows {
-            let id = row[table.column("trial_id")!]
+            let id = row[table.column(C.trialID)!]
             if firstRow[id] == nil {
                 firstRow[id] = row
                 trialOrder.append(id)
             }
         }
-        let mainIDs = trialOrder.filter { cell(firstRow[$0]!, "branch.kind") == nil }
+        let mainIDs = trialOrder.filter { cell(firstRow[$0]!, C.branchKind) == nil }
         var varying: [String] = []
         for column in hyperColumns {
             let values = Set(mainIDs.map { cell(firstRow[$0]!, column) ?? "" })
@@ -125,7 +128,7 @@ public struct ResultsFolder: Sendable {
         var trialIndex: [String: Int] = [:]
         for id in trialOrder {
             let row = firstRow[id]!
-            let kind = cell(row, "branch.kind")
+            let kind = cell(row, C.branchKind)
             var key = hyperColumns.map { "\($0)=\(cell(row, $0) ?? "")" }.joined(separator: "; ")
             if let kind { key += "; branch.kind=\(kind)" }
             let index: Int
@@ -154,31 +157,31 @@ public struct ResultsFolder: Sendable {
             trialIndex[id] = trials.count
             trials.append(
                 Trial(
-                    id: id, configuration: index, seed: cell(row, "seed") ?? "", branchKind: kind,
-                    parentTrial: cell(row, "branch.parent_trial"),
-                    parentRound: cell(row, "branch.parent_round").flatMap { Int($0) },
-                    architecture: Self.architecture(dataset: cell(row, "dataset"), layers: cell(row, "model.layers")),
-                    branchIndex: cell(row, "branch.index").flatMap { Int($0) }))
+                    id: id, configuration: index, seed: cell(row, C.seed) ?? "", branchKind: kind,
+                    parentTrial: cell(row, C.branchParentTrial),
+                    parentRound: cell(row, C.branchParentRound).flatMap { Int($0) },
+                    architecture: Self.architecture(dataset: cell(row, C.dataset), layers: cell(row, C.modelLayers)),
+                    branchIndex: cell(row, C.branchIndex).flatMap { Int($0) }))
         }
 
         var layerCount = 0
-        while table.has("density_l\(layerCount)") || table.has("positive_at_init_l\(layerCount)") { layerCount += 1 }
+        while table.has(C.perLayer(.density, layerCount)) || table.has(C.perLayer(.positiveAtInit, layerCount)) { layerCount += 1 }
         var rounds: [Round] = []
         rounds.reserveCapacity(table.rows.count)
         for (offset, row) in table.rows.enumerated() {
-            let id = row[table.column("trial_id")!]
-            guard let round = cell(row, "round").flatMap({ Int($0) }) else {
+            let id = row[table.column(C.trialID)!]
+            guard let round = cell(row, C.round).flatMap({ Int($0) }) else {
                 throw ReportError(path: roundsPath, line: offset + 2, "column 'round' is not an integer")
             }
-            guard let density = number(row, "density") else {
+            guard let density = number(row, C.density) else {
                 throw ReportError(path: roundsPath, line: offset + 2, "column 'density' is not a number")
             }
             let trial = trials[trialIndex[id]!]
             let summaries: [LayerSummary?] = (0..<layerCount).map { layer in
-                guard let positiveAtInit = number(row, "positive_at_init_l\(layer)"),
-                    let positiveAfter = number(row, "positive_after_l\(layer)"),
-                    let meanAbsAtInit = number(row, "mean_abs_at_init_l\(layer)"),
-                    let meanAbsAfter = number(row, "mean_abs_after_l\(layer)")
+                guard let positiveAtInit = number(row, C.perLayer(.positiveAtInit, layer)),
+                    let positiveAfter = number(row, C.perLayer(.positiveAfter, layer)),
+                    let meanAbsAtInit = number(row, C.perLayer(.meanAbsAtInit, layer)),
+                    let meanAbsAfter = number(row, C.perLayer(.meanAbsAfter, layer))
                 else { return nil }
                 return LayerSummary(
                     positiveAtInit: positiveAtInit, positiveAfter: positiveAfter, meanAbsAtInit: meanAbsAtInit,
@@ -190,26 +193,26 @@ public struct ResultsFolder: Sendable {
                     maskRound: trial.branchKind == nil
                         ? round
                         : trial.branchKind == "oneshot" ? (trial.branchIndex ?? 0) + 1 : (trial.parentRound ?? round),
-                    density: density, earlyStopIteration: number(row, "early_stop_iteration"),
-                    testAccAtES: number(row, "test_acc_at_es"), valAccAtES: number(row, "val_acc_at_es"),
-                    testAccFinal: number(row, "test_acc_final"), seconds: number(row, "seconds"),
-                    host: cell(row, "host"), summaries: summaries,
-                    supermaskTestAcc: number(row, "supermask_test_acc"),
-                    supermaskSignedConstantTestAcc: number(row, "supermask_signed_constant_test_acc")))
+                    density: density, earlyStopIteration: number(row, C.earlyStopIteration),
+                    testAccAtES: number(row, C.testAccAtES), valAccAtES: number(row, C.valAccAtES),
+                    testAccFinal: number(row, C.testAccFinal), seconds: number(row, C.seconds),
+                    host: cell(row, C.host), summaries: summaries,
+                    supermaskTestAcc: number(row, C.supermaskTestAcc),
+                    supermaskSignedConstantTestAcc: number(row, C.supermaskSignedConstantTestAcc)))
         }
         self.trials = trials
         self.trialIndex = trialIndex
         self.configurations = configurations
         self.rounds = rounds
 
-        let curvesPath = (directory as NSString).appendingPathComponent("curves.csv")
+        let curvesPath = (directory as NSString).appendingPathComponent(ResultsCSV.curvesFileName)
         curves = FileManager.default.fileExists(atPath: curvesPath) ? try CSVTable(contentsOf: curvesPath) : nil
         if let curves {
-            for required in ["trial_id", "round", "iteration", "test_acc"] where !curves.has(required) {
+            for required in [C.trialID, C.round, C.iteration, C.testAcc] where !curves.has(required) {
                 throw ReportError(path: curvesPath, line: 1, "missing column '\(required)'")
             }
         }
-        let trialsPath = (directory as NSString).appendingPathComponent("trials.csv")
+        let trialsPath = (directory as NSString).appendingPathComponent(ResultsCSV.trialsFileName)
         trialsTable = FileManager.default.fileExists(atPath: trialsPath) ? try CSVTable(contentsOf: trialsPath) : nil
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCore
+import LotteryResults
 import MaskCodec
 
 /// A synthetic results folder in the layout of `lth sweep` (docs/report.md), for tests and for previewing
@@ -53,23 +54,17 @@ public struct SyntheticResults: Sendable {
     /// Writes `trials.csv`, `rounds.csv`, `curves.csv` and `masks/` into `directory` (created if missing).
     public func write(to directory: String) throws(ReportError) -> Written {
         let layerCount = shapes.count
-        let perLayer = { (name: String) in (0..<layerCount).map { "\(name)_l\($0)" } }
-        let specColumns = TrialSpec.columnNames + TrialSpec.branchColumns
-        var roundsCSV = CSVWriter(
-            header: ["trial_id"] + specColumns + ["round", "density"] + perLayer("density")
-                + [
-                    "early_stop_iteration", "val_loss_at_es", "val_acc_at_es", "test_acc_at_es", "test_acc_final",
-                    "train_acc_final", "seconds", "worker", "host",
-                ] + perLayer("kept")
-                + (weightSummaries
-                    ? perLayer("positive_at_init") + perLayer("positive_after") + perLayer("mean_abs_at_init")
-                        + perLayer("mean_abs_after") : []))
-        var curvesCSV = CSVWriter(header: ["trial_id", "round", "iteration", "val_loss", "val_acc", "test_acc"])
-        var trialsCSV = CSVWriter(
-            header: ["trial_id"] + specColumns + [
-                "status", "tries", "reason", "worker", "host", "started_at",
-                "ended_at", "rounds_done",
-            ])
+        // The coordinator's own header and row functions (ResultsCSV), so the files have its columns exactly;
+        // without weight summaries the per-layer summary columns are left out, as in a file from an older build.
+        let fullHeader = ResultsCSV.roundsHeader(layerCount: layerCount)
+        let summaryGroups: [ResultsColumn.LayerGroup] = [.positiveAtInit, .positiveAfter, .meanAbsAtInit, .meanAbsAfter]
+        let dropped = Set(
+            weightSummaries ? [] : summaryGroups.flatMap { group in (0..<layerCount).map { ResultsColumn.perLayer(group, $0) } })
+        let keptColumns = fullHeader.indices.filter { !dropped.contains(fullHeader[$0]) }
+        let roundsColumns = { (row: [String]) in keptColumns.map { row[$0] } }
+        var roundsCSV = CSVWriter(header: roundsColumns(fullHeader))
+        var curvesCSV = CSVWriter(header: ResultsCSV.curvesHeader)
+        var trialsCSV = CSVWriter(header: ResultsCSV.trialsHeader)
         var written = Written(mainTrials: [], controlTrials: [], maskFiles: 0)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -135,8 +130,10 @@ public struct SyntheticResults: Sendable {
                     previous = mask
                     let metrics = fakeMetrics(density: mask.density, penalty: penalty, rng: &rng)
                     roundsCSV.append(
-                        roundRow(
-                            spec: spec, id: id, round: round, mask: mask, metrics: metrics, host: "node\(seed % 3)"))
+                        roundsColumns(
+                            roundRow(
+                                spec: spec, id: id, round: round, mask: mask, metrics: metrics,
+                                host: "node\(seed % 3)")))
                     appendCurve(&curvesCSV, id: id, round: round, metrics: metrics)
                     if controls, round > 0 {
                         let branch = spec.branch(.reinitRandom, round: round, index: 0)
@@ -144,16 +141,27 @@ public struct SyntheticResults: Sendable {
                         written.controlTrials.append(branchID)
                         let control = fakeMetrics(density: mask.density, penalty: 4 * penalty, rng: &rng)
                         roundsCSV.append(
-                            roundRow(spec: branch, id: branchID, round: 0, mask: mask, metrics: control, host: "node2"))
+                            roundsColumns(
+                                roundRow(
+                                    spec: branch, id: branchID, round: 0, mask: mask, metrics: control, host: "node2")))
                         appendCurve(&curvesCSV, id: branchID, round: 0, metrics: control)
-                        trialsCSV.append([branchID] + cells(branch) + ["done", "1", "", "w2", "node2", "", "", "1"])
+                        trialsCSV.append(
+                            ResultsCSV.trialsRow(
+                                trialID: branchID, spec: branch, status: "done", tries: 1, reason: nil, worker: "w2",
+                                host: "node2", startedAt: nil, endedAt: nil, roundsDone: 1, expectedRounds: 1))
                     }
                 }
                 trialsCSV.append(
-                    [id] + cells(spec) + ["done", "1", "", "w1", "node\(seed % 3)", "", "", "\(rounds + 1)"])
+                    ResultsCSV.trialsRow(
+                        trialID: id, spec: spec, status: "done", tries: 1, reason: nil, worker: "w1",
+                        host: "node\(seed % 3)", startedAt: nil, endedAt: nil, roundsDone: rounds + 1,
+                        expectedRounds: rounds + 1))
             }
         }
-        for (name, writer) in [("rounds.csv", roundsCSV), ("curves.csv", curvesCSV), ("trials.csv", trialsCSV)] {
+        for (name, writer) in [
+            (ResultsCSV.roundsFileName, roundsCSV), (ResultsCSV.curvesFileName, curvesCSV),
+            (ResultsCSV.trialsFileName, trialsCSV),
+        ] {
             try writer.write(to: (directory as NSString).appendingPathComponent(name))
         }
         return written
@@ -177,34 +185,21 @@ public struct SyntheticResults: Sendable {
             testAcc: min(0.995, max(0.1, accuracy)), earlyStop: rounded, seconds: 20 + 10 * rng.uniform())
     }
 
-    private func cells(_ spec: TrialSpec) -> [String] {
-        var cells = spec.columns.map { $0.value.description }
-        if let branch = spec.branch {
-            cells += [branch.kind.rawValue, branch.parentTrial, String(branch.parentRound), String(branch.index)]
-        } else {
-            cells += Array(repeating: "", count: TrialSpec.branchColumns.count)
-        }
-        return cells
-    }
-
     private func roundRow(spec: TrialSpec, id: String, round: Int, mask: Mask, metrics: FakeMetrics, host: String)
         -> [String]
     {
-        var row = [id] + cells(spec) + [String(round), CSVWriter.number(mask.density)]
-        row += mask.layers.map { CSVWriter.number($0.density) }
-        row += [
-            String(metrics.earlyStop), CSVWriter.number(0.1 + (1 - metrics.testAcc)),
-            CSVWriter.number(metrics.testAcc - 0.002),
-            CSVWriter.number(metrics.testAcc), CSVWriter.number(metrics.testAcc - 0.001), CSVWriter.number(1.0),
-            CSVWriter.number(metrics.seconds), "w-\(host)", host,
-        ]
-        row += mask.layers.map { String($0.keptCount) }
-        if weightSummaries {
-            row += mask.layers.map { _ in "0.5" } + mask.layers.map { _ in "0.52" }
-            row += mask.layers.map { layer in CSVWriter.number(0.05 / max(layer.density, 0.01).squareRoot()) }
-            row += mask.layers.map { layer in CSVWriter.number(0.07 / max(layer.density, 0.01).squareRoot()) }
+        let summaries = mask.layers.map { layer in
+            LayerSummary(
+                positiveAtInit: 0.5, positiveAfter: 0.52, meanAbsAtInit: 0.05 / max(layer.density, 0.01).squareRoot(),
+                meanAbsAfter: 0.07 / max(layer.density, 0.01).squareRoot())
         }
-        return row
+        let row = RoundMetrics(
+            trialID: id, round: round, density: mask.density, layerDensities: mask.layers.map(\.density),
+            keptCounts: mask.layers.map(\.keptCount), earlyStopIteration: metrics.earlyStop,
+            valLossAtES: 0.1 + (1 - metrics.testAcc), valAccAtES: metrics.testAcc - 0.002, testAccAtES: metrics.testAcc,
+            testAccFinal: metrics.testAcc - 0.001, trainAccFinal: 1.0, seconds: metrics.seconds, curve: [],
+            layers: summaries)
+        return ResultsCSV.roundsRow(spec: spec, metrics: row, worker: "w-\(host)", host: host, layerCount: shapes.count)
     }
 
     private func appendCurve(_ writer: inout CSVWriter, id: String, round: Int, metrics: FakeMetrics) {
@@ -212,10 +207,9 @@ public struct SyntheticResults: Sendable {
         for iteration in stride(from: step, through: iterations, by: step) {
             let progress = 1 - exp(-Double(iteration) / Double(max(1, metrics.earlyStop)) * 2.5)
             let accuracy = 0.1 + (metrics.testAcc - 0.1) * progress
-            writer.append([
-                id, String(round), String(iteration), CSVWriter.number(2.3 * (1 - progress) + 0.07),
-                CSVWriter.number(accuracy - 0.001), CSVWriter.number(accuracy),
-            ])
+            let point = EvalPoint(
+                iteration: iteration, valLoss: 2.3 * (1 - progress) + 0.07, valAcc: accuracy - 0.001, testAcc: accuracy)
+            writer.append(ResultsCSV.curvesRow(trialID: id, round: round, point: point))
         }
     }
 }

@@ -41,6 +41,9 @@ public struct CoordinatorConfig: Sendable {
     /// The results folder's lock, when the caller took it already (`lth sweep` takes it before it writes keys into
     /// the folder); otherwise the coordinator takes it itself and holds it until it returns.
     public var folderLock: ResultsFolderLock?
+    /// `--max-trials`: the most top-level trials the spec may expand to; a larger sweep is refused before anything is
+    /// expanded or registered (``loadSweep(path:maxTrials:)``). Set after `init`.
+    public var maxTrials: Int = SweepLoader.defaultMaxTrials
 
     /// - Parameters:
     ///   - specPath: the sweep spec file.

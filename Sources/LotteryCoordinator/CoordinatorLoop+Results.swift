@@ -2,6 +2,7 @@ import Foundation
 import LotteryCore
 import LotteryWire
 import Logging
+import LotteryResults
 import MaskCodec
 import ZeroMQ
 

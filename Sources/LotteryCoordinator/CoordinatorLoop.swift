@@ -2,6 +2,7 @@ import Foundation
 import LotteryCore
 import LotteryWire
 import Logging
+import LotteryResults
 import MaskCodec
 import ZeroMQ
 
@@ -61,7 +62,7 @@ final class CoordinatorLoop {
         started = Self.now
         audit = MaskAudit()
         do {
-            plan = try loadSweep(path: config.specPath)
+            plan = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
         } catch {
             throw CoordinatorError("\(error)")
         }
@@ -80,9 +81,9 @@ final class CoordinatorLoop {
         do {
             store = try ResultsStore.openOrCreate(
                 directory: config.outputDirectory, sweepName: plan.name, specText: plan.sourceText,
-                fingerprint: plan.fingerprint, logger: logger)
+                fingerprint: plan.fingerprint, plannedTrialIDs: plan.trials.map(\.id), logger: logger)
             try store.registerTrials(
-                plan.trials.map {
+                plan.trials.lazy.map {
                     TrialRegistration(
                         id: $0.id, spec: $0.spec,
                         expectedRounds: $0.spec.prune.targetDensity == nil ? RoundEstimate.rounds(of: $0.spec) : nil)

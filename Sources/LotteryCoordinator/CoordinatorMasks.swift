@@ -1,4 +1,5 @@
 import LotteryCore
+import LotteryResults
 import LotteryWire
 import MaskCodec
 

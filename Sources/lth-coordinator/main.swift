@@ -58,7 +58,15 @@ struct LTHCoordinator: ParsableCommand {
         help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
     var retryFailed = false
 
+    @Option(
+        name: .customLong("max-trials"),
+        help: ArgumentHelp(
+            "Refuse a spec that expands to more top-level trials than this (checked before anything is expanded).",
+            valueName: "N"))
+    var maxTrials: Int = SweepLoader.defaultMaxTrials
+
     func validate() throws {
+        guard maxTrials >= 1 else { throw ValidationError("--max-trials must be at least 1, got \(maxTrials)") }
         guard bind.contains("://") else { throw ValidationError("--bind \(bind): expected e.g. tcp://*:5555") }
         guard heartbeatMilliseconds >= 10 else {
             throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)")
@@ -75,19 +83,43 @@ struct LTHCoordinator: ParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // Before anything is registered: what the spec asks for, or why it is refused (a typo that asks for
+        // millions of trials is caught from the grid's shape, without expanding it).
+        let plan: SweepPlan
+        do {
+            plan = try loadSweep(path: spec, maxTrials: maxTrials)
+        } catch {
+            throw Failure(message: "\(error)")
+        }
         let outDirectory: URL
         if let out {
             outDirectory = URL(fileURLWithPath: out, isDirectory: true)
         } else {
             outDirectory = URL(fileURLWithPath: "results", isDirectory: true)
-                .appendingPathComponent(Self.sweepName(spec: spec), isDirectory: true)
+                .appendingPathComponent(plan.name, isDirectory: true)
         }
-        let config = CoordinatorConfig(
+        // One coordinator per folder: a second one stops here, in one line, before saying anything else.
+        let lock: ResultsFolderLock
+        do {
+            lock = try ResultsFolderLock.acquire(directory: outDirectory)
+        } catch {
+            throw Failure(message: error.description)
+        }
+        print("sweep '\(plan.name)': \(plan.size)")
+        // A spec that adds trials to (or changes trials of) a sweep already in the folder: said before it runs.
+        do {
+            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
+        var config = CoordinatorConfig(
             specPath: spec, bind: bind, outputDirectory: outDirectory,
             keysDirectory: keys.map { URL(fileURLWithPath: $0, isDirectory: true) }, insecure: insecure,
             dataDirectory: dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
                 ?? CoordinatorConfig.defaultDataDirectory,
-            heartbeatInterval: Double(heartbeatMilliseconds) / 1000, retryFailed: retryFailed)
+            heartbeatInterval: Double(heartbeatMilliseconds) / 1000, retryFailed: retryFailed, folderLock: lock)
+        config.maxTrials = maxTrials
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth-coordinator"))
         let signals = Self.installSignalHandlers(coordinator)
         defer { withExtendedLifetime(signals) {} }
@@ -98,12 +130,6 @@ struct LTHCoordinator: ParsableCommand {
         case .failure(let error):
             throw Failure(message: error.description)
         }
-    }
-
-    /// The sweep's `name:` (for the default --out), read cheaply; falls back to the file's stem.
-    static func sweepName(spec: String) -> String {
-        if let plan = try? loadSweep(path: spec) { return plan.name }
-        return URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent
     }
 
     /// SIGINT/SIGTERM: the first drains (workers give trials back, CSVs are rebuilt); a second exits at once.

@@ -139,10 +139,11 @@ struct BenchSweepCommand: ParsableCommand {
 
         let loadBefore = Self.loadAverage()
         let usageBefore = Self.usage()
-        let config = CoordinatorConfig(
+        var config = CoordinatorConfig(
             specPath: spec.path, bind: "tcp://127.0.0.1:0", outputDirectory: results,
             keysDirectory: curve ? keys : nil, dataDirectory: root.appendingPathComponent("no-data"),
             heartbeatInterval: Double(heartbeatMilliseconds) / 1000, progressStyle: .logLines)
+        config.maxTrials = max(trials, SweepLoader.defaultMaxTrials)  // --trials is the limit asked for
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth.bench.coordinator"))
         let endpoint: String
         switch coordinator.waitUntilListening() {

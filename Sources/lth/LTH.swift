@@ -9,7 +9,8 @@ struct LTH: AsyncParsableCommand {
         commandName: "lth",
         abstract: "Lottery Ticket Hypothesis experiments: train, sweep, report.",
         subcommands: [
-            SweepCommand.self, TrainCommand.self, ReportCommand.self, DataCommand.self, MaskCommand.self,
+            SweepCommand.self, StatusCommand.self, ExportCommand.self, TrainCommand.self, ReportCommand.self,
+            DataCommand.self, MaskCommand.self,
             KeygenCommand.self, BenchCommand.self,
         ]
     )
@@ -34,7 +35,7 @@ struct LTH: AsyncParsableCommand {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure training, mask coding and sweep throughput.",
-        subcommands: [BenchTrainCommand.self, BenchCodecCommand.self, BenchSweepCommand.self]
+        abstract: "Measure training, mask coding, sweep throughput and the results store.",
+        subcommands: [BenchTrainCommand.self, BenchCodecCommand.self, BenchSweepCommand.self, BenchStoreCommand.self]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LotteryAnalysis
 import LotteryCore
+import LotteryResults
 import MaskCodec
 
 /// `lth mask export DIR --format npy`: every stored mask as NumPy boolean arrays, one `.npy` file per layer.
@@ -78,9 +79,9 @@ struct MaskExportCommand: ParsableCommand {
     /// `model.layers` columns; trials whose columns are missing or unreadable are left out (exported as stored).
     static func architectures(in root: URL) -> [String: Architecture] {
         let table =
-            (try? CSVTable(contentsOf: root.appendingPathComponent("trials.csv").path))
-            ?? (try? CSVTable(contentsOf: root.appendingPathComponent("rounds.csv").path))
-        guard let table, let id = table.column("trial_id"), let layers = table.column("model.layers") else { return [:] }
+            (try? CSVTable(contentsOf: root.appendingPathComponent(ResultsCSV.trialsFileName).path))
+            ?? (try? CSVTable(contentsOf: root.appendingPathComponent(ResultsCSV.roundsFileName).path))
+        guard let table, let id = table.column(ResultsColumn.trialID), let layers = table.column(ResultsColumn.modelLayers) else { return [:] }
         let dataset = table.column("dataset")
         var result: [String: Architecture] = [:]
         for row in table.rows where result[row[id]] == nil {

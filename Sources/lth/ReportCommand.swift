@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LotteryAnalysis
+import LotteryResults
 
 /// `lth report DIR`: structure.csv, similarity.csv, consensus.csv, pixels.csv and report.html for a results folder.
 struct ReportCommand: ParsableCommand {
@@ -9,7 +10,8 @@ struct ReportCommand: ParsableCommand {
         abstract: "Analyse a results folder's masks and write structure/similarity CSVs and report.html.",
         discussion: """
             DIR is a folder written by `lth sweep` or `lth train --out DIR` (rounds.csv, curves.csv, \
-            trials.csv, masks/). Writes DIR/structure.csv, DIR/similarity.csv, DIR/consensus.csv, \
+            trials.csv, masks/), finished or not: with results.db (a sweep still running, or interrupted) the CSVs \
+            are first rebuilt from it, read-only, and the summary says how far the sweep had got. Writes DIR/structure.csv, DIR/similarity.csv, DIR/consensus.csv, \
             DIR/pixels.csv and DIR/report.html (one self-contained file; opens offline). Columns: docs/report.md.
             """
     )
@@ -34,7 +36,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         if demo {
-            let rounds = (directory as NSString).appendingPathComponent("rounds.csv")
+            let rounds = (directory as NSString).appendingPathComponent(ResultsCSV.roundsFileName)
             guard !FileManager.default.fileExists(atPath: rounds) else {
                 throw ValidationError("--demo: \(rounds) exists; give an empty or new folder")
             }
@@ -54,8 +56,14 @@ struct ReportCommand: ParsableCommand {
         }
         var options = ReportOptions()
         options.maxPointsPerCurve = maxCurvePoints
+        if let reader = try? ResultsReader.open(directory: URL(fileURLWithPath: directory, isDirectory: true)),
+            let spec = try? reader.specText()
+        {
+            options.expectedRounds = SweepExpectation.rounds(specText: spec)
+        }
         let start = Date()
         let summary = try Report.write(directory: directory, options: options)
+        if let progress = summary.progress { print(progress) }
         print(
             "Read \(summary.trials) trials in \(summary.configurations) configurations, \(summary.roundRows) rounds, \(summary.masksRead) masks (\(String(format: "%.1f", Date().timeIntervalSince(start))) s)"
         )

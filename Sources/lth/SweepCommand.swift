@@ -64,7 +64,15 @@ struct SweepCommand: ParsableCommand {
         help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
     var retryFailed = false
 
+    @Option(
+        name: .customLong("max-trials"),
+        help: ArgumentHelp(
+            "Refuse a spec that expands to more top-level trials than this (checked before anything is expanded).",
+            valueName: "N"))
+    var maxTrials: Int = SweepLoader.defaultMaxTrials
+
     func validate() throws {
+        guard maxTrials >= 1 else { throw ValidationError("--max-trials must be at least 1, got \(maxTrials)") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
         guard slotsPerWorker >= 1 else { throw ValidationError("--slots-per-worker must be at least 1") }
         if let trialThreads, trialThreads < 1 { throw ValidationError("--trial-threads must be at least 1") }
@@ -84,7 +92,7 @@ struct SweepCommand: ParsableCommand {
         let logger = Logger(label: "lth.sweep")
         let plan: SweepPlan
         do {
-            plan = try loadSweep(path: spec)
+            plan = try loadSweep(path: spec, maxTrials: maxTrials)
         } catch {
             throw SweepError("\(error)")
         }
@@ -100,6 +108,15 @@ struct SweepCommand: ParsableCommand {
         } catch {
             throw SweepError(error.description)
         }
+        // Before anything is registered: what the spec asks for, and what it does to a sweep already in the folder
+        // (more trials, or changed ones).
+        print("sweep '\(plan.name)': \(plan.size)")
+        do {
+            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+        } catch {
+            throw SweepError("\(error)")
+        }
+        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
         let logs = outDirectory.appendingPathComponent("logs", isDirectory: true)
         let cache = outDirectory.appendingPathComponent("cache", isDirectory: true)
@@ -113,10 +130,11 @@ struct SweepCommand: ParsableCommand {
             throw SweepError("cannot prepare \(outDirectory.path): \(error)")
         }
 
-        let config = CoordinatorConfig(
+        var config = CoordinatorConfig(
             specPath: spec, bind: "tcp://127.0.0.1:0", outputDirectory: outDirectory, keysDirectory: keys,
             dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000,
             retryFailed: retryFailed, folderLock: lock)
+        config.maxTrials = maxTrials
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth.coordinator"))
         let endpoint: String
         switch coordinator.waitUntilListening() {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import LotteryCoordinator
+import LotteryCoordinator  // only the YAML spec reader (loadTrialSpec) and RoundEstimate; results go through LotteryResults
+import LotteryResults
 import LotteryCore
 import LotteryWire
 import MaskCodec

@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCoordinator
+import LotteryResults
 import Testing
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import LotteryCoordinator
 import LotteryCore
+import LotteryResults
 import LotteryWire
 import Testing
 

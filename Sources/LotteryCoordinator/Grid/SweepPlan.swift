@@ -82,6 +82,14 @@ public struct SweepPlan: Sendable {
         trials.reduce(0) { $0 + RoundEstimate.branchTrials(of: $1.spec) }
     }
 
+    /// Trials, branches, rounds and estimated core-hours of the expanded sweep (``CostEstimate``).
+    public var size: SweepSize {
+        SweepSize(
+            trials: trials.count, branchTrials: expectedBranchTrials, rounds: expectedRounds,
+            coreSeconds: trials.reduce(0) { $0 + CostEstimate.coreSeconds(of: $1.spec) }, exact: true,
+            shape: SweepLoader.shape(axes: axes, seeds: seeds.count))
+    }
+
     /// Rounds the whole sweep will record, branch trials included (for progress and ETA).
     ///
     /// Exact for `prune.rounds`; for `prune.target_density` see ``RoundEstimate/rounds(of:)``.
@@ -99,22 +107,41 @@ public struct SweepPlan: Sendable {
 /// - Throws: ``SpecFileError`` naming the file, line and key: YAML syntax, unknown section or key, a bad
 ///   value (with the allowed values), an empty or non-list axis, a trial that fails validation, two grid
 ///   points that give the same trial.
-public func loadSweep(path: String) throws(SpecFileError) -> SweepPlan {
-    try SweepLoader(document: SpecDocument(path: path)).plan()
+/// - Parameter maxTrials: the most top-level trials the sweep may expand to (``SweepLoader/defaultMaxTrials``
+///   unless the user raised it with `--max-trials`). The count is computed from the grid's shape before any trial
+///   is expanded, so a typo that asks for millions costs neither time nor memory.
+public func loadSweep(path: String, maxTrials: Int = SweepLoader.defaultMaxTrials) throws(SpecFileError) -> SweepPlan {
+    try SweepLoader(document: SpecDocument(path: path)).plan(maxTrials: maxTrials)
 }
 
 /// Parses sweep text that did not come from a file (tests, `lth sweep -` from stdin); `file` names it in errors.
-public func parseSweep(text: String, file: String) throws(SpecFileError) -> SweepPlan {
-    try SweepLoader(document: SpecDocument(text: text, file: file)).plan()
+public func parseSweep(
+    text: String, file: String, maxTrials: Int = SweepLoader.defaultMaxTrials
+) throws(SpecFileError) -> SweepPlan {
+    try SweepLoader(document: SpecDocument(text: text, file: file)).plan(maxTrials: maxTrials)
 }
 
 /// The expansion itself, kept apart from file reading.
-struct SweepLoader {
+public struct SweepLoader {
     static let sections = ["name", "description", "base", "grid", "seeds"]
+
+    /// Top-level trials a sweep may have unless `--max-trials` raises the limit: more than any experiment of the
+    /// papers this project reproduces (the largest shipped sweep has 30), few enough to expand in well under a
+    /// second and a few MB.
+    public static let defaultMaxTrials = 10_000
+
+    /// Grid points sampled to estimate the cost of a sweep that is too large to expand.
+    static let costSample = 256
 
     let document: SpecDocument
 
-    func plan() throws(SpecFileError) -> SweepPlan {
+    /// "1000 train.lr × 10 prune.rounds × 1000 seeds".
+    static func shape(axes: [GridAxis], seeds: Int) -> String {
+        (axes.map { "\($0.values.count) \($0.key)" } + ["\(seeds) seed\(seeds == 1 ? "" : "s")"])
+            .joined(separator: " × ")
+    }
+
+    func plan(maxTrials: Int) throws(SpecFileError) -> SweepPlan {
         var nameNode: Node?
         var baseNode: Node?
         var gridNode: Node?
@@ -207,16 +234,17 @@ struct SweepLoader {
             }
         }
 
-        let seeds = try self.seeds(seedsNode, baseSeed: base.seed, baseSetsSeed: baseLines["seed"])
+        let seeds = try self.seeds(seedsNode, baseSeed: base.seed, baseSetsSeed: baseLines["seed"], maxTrials: maxTrials)
 
-        // Cartesian product: first axis slowest, last fastest, seeds innermost.
-        var points: [[AxisValue]] = [[]]
+        // The size first, from the grid's shape alone: nothing is expanded before it is known to be allowed.
+        var count = seeds.count
         for axis in axes {
-            points = points.flatMap { point in axis.values.map { point + [AxisValue(key: axis.key, value: $0)] } }
+            let (product, overflow) = count.multipliedReportingOverflow(by: axis.values.count)
+            count = overflow ? Int.max : product
         }
-        var trials: [PlannedTrial] = []
-        var firstPoint: [String: String] = [:]
-        for point in points {
+
+        /// The validated spec of one grid point (seed not yet set).
+        func spec(at point: [AxisValue]) throws(SpecFileError) -> TrialSpec {
             var spec = base
             if let preset = point.first(where: { $0.key == "model" }) {
                 // A preset on a grid axis comes first too: the base's explicit keys win over it.
@@ -249,6 +277,54 @@ struct SweepLoader {
                     message: "\(error.message) (at grid point \(pointText))"
                 )
             }
+            return spec
+        }
+
+        /// Grid point number `index` (mixed radix over the axes, the last axis fastest).
+        func point(_ index: Int) -> [AxisValue] {
+            var rest = index
+            var values: [AxisValue] = []
+            for axis in axes.reversed() {
+                values.append(AxisValue(key: axis.key, value: axis.values[rest % axis.values.count]))
+                rest /= axis.values.count
+            }
+            return values.reversed()
+        }
+
+        if count > maxTrials {
+            // Cost from a sample of grid points spread over the grid, scaled up: a few hundred specs, whatever the
+            // grid's size.
+            let points = max(1, count / seeds.count)
+            let sample = min(points, Self.costSample)
+            var seconds = 0.0
+            var branches = 0
+            var rounds = 0
+            for k in 0..<sample {
+                let probe = try spec(at: point(Int((Double(k) * Double(points) / Double(sample)).rounded(.down))))
+                seconds += CostEstimate.coreSeconds(of: probe)
+                branches += RoundEstimate.branchTrials(of: probe)
+                rounds += RoundEstimate.rounds(of: probe) + RoundEstimate.branchTrials(of: probe)
+            }
+            let scale = Double(count) / Double(sample)
+            let size = SweepSize(
+                trials: count, branchTrials: Int((Double(branches) * scale).rounded()),
+                rounds: Int(min(Double(Int.max / 2), (Double(rounds) * scale).rounded())),
+                coreSeconds: seconds * scale, exact: false, shape: Self.shape(axes: axes, seeds: seeds.count))
+            throw SpecFileError(
+                file: document.file, line: gridKeyLine ?? seedsNode?.mark?.line, key: gridNode == nil ? "seeds" : "grid",
+                message:
+                    "expands to \(size.shape) = \(size), more than the limit of \(CostEstimate.grouped(maxTrials)) trials; "
+                    + "check the grid and seeds for a typo, or pass --max-trials \(count) to run it")
+        }
+
+        // Cartesian product: first axis slowest, last fastest, seeds innermost.
+        var trials: [PlannedTrial] = []
+        trials.reserveCapacity(count)
+        var firstPoint: [String: String] = [:]
+        for index in 0..<max(1, count / seeds.count) {
+            let point = point(index)
+            var spec = try spec(at: point)
+            let pointText = point.isEmpty ? "the base" : point.map(\.description).joined(separator: ", ")
             for seed in seeds {
                 spec.seed = seed
                 let trial = PlannedTrial(spec: spec, axisValues: point)
@@ -285,7 +361,7 @@ struct SweepLoader {
     }
 
     /// `seeds: n` (0..<n) or `seeds: [a, b, …]`; absent: the base seed only.
-    func seeds(_ node: Node?, baseSeed: Int, baseSetsSeed: Int?) throws(SpecFileError) -> [Int] {
+    func seeds(_ node: Node?, baseSeed: Int, baseSetsSeed: Int?, maxTrials: Int) throws(SpecFileError) -> [Int] {
         guard let node else { return [baseSeed] }
         if let line = baseSetsSeed {
             throw document.error(at: node, key: "seeds", "base.seed is also set (line \(line)); keep one")
@@ -293,6 +369,12 @@ struct SweepLoader {
         switch try document.value(of: node, key: "seeds") {
         case .int(let count):
             guard count >= 1 else { throw document.error(at: node, key: "seeds", "a count must be ≥ 1, got \(count)") }
+            guard count <= maxTrials else {  // before the list of seeds is made
+                throw document.error(
+                    at: node, key: "seeds",
+                    "\(CostEstimate.grouped(count)) seeds alone are more than the limit of \(CostEstimate.grouped(maxTrials)) trials; "
+                        + "check for a typo, or pass --max-trials to raise the limit")
+            }
             return Array(0..<count)
         case .list(let items):
             guard !items.isEmpty else {

@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCore
+import LotteryResults
 import LotteryWire
 import Logging
 

@@ -1,4 +1,5 @@
 public import LotteryCore
+public import LotteryResults
 public import LotteryWire
 public import Logging
 

@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 
 /// Small synthetic trials, metrics and mask blobs with fixed seeds.
 enum StoreFixture {

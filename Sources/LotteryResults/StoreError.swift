@@ -30,6 +30,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var sql: String?
     /// What the user can do about it.
     public var hint: String?
+    /// SQLite's primary result code for ``Code/database`` (`SQLITE_BUSY` = 5, `SQLITE_NOTADB` = 26, …), else `nil`.
+    public var sqliteCode: Int32? = nil
 
     public init(
         _ code: Code, _ what: String, path: String? = nil, detail: String? = nil, sql: String? = nil,

@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 /// `rounds.next_mask` (schema version 2): the mask a resumed trial trains with, and the migration from version 1.

@@ -20,8 +20,9 @@ public final class ResultsStore {
     /// Version 2 added `rounds.next_mask` (the mask the next round trains with, for resuming); a version-1 database
     /// is migrated in place when opened (`ALTER TABLE … ADD COLUMN`, one transaction). Version 3 added the
     /// supermask accuracies (`rounds.supermask_test_acc`, `rounds.supermask_signed_constant_test_acc`); older
-    /// databases are migrated the same way (``migrate(from:)``).
-    public static let schemaVersion = 3
+    /// databases are migrated the same way (``migrate(from:)``). Version 4 added the spec history (table `specs`,
+    /// column `trials.spec_version`) for sweeps extended with more trials.
+    public static let schemaVersion = 4
 
     /// The results folder.
     public let directory: URL
@@ -30,6 +31,11 @@ public final class ResultsStore {
     public let fingerprint: String
     /// Files the orphan cleanup removed when the store was opened, relative to ``directory``.
     public internal(set) var removedOrphans: [String] = []
+    /// The version of the sweep's spec this run registers trials under (1 = the spec as first run; each extension
+    /// adds one). Written to `trials.spec_version` and the `spec_version` column of the CSVs.
+    public internal(set) var specVersion = 1
+    /// What opening the folder did to its spec history (a new version), or `nil` when the spec was known.
+    public internal(set) var specChange: SpecChange?
 
     let db: SQLiteDatabase
     let logger: Logger
@@ -54,14 +60,18 @@ public final class ResultsStore {
     ///   - now: creation time recorded in the `sweep` table.
     /// - Throws: ``StoreError``: `.sweepMismatch` for another sweep's folder, `.schemaTooNew` for a database of a
     ///   newer build, `.io`/`.database` when the folder or database cannot be created or read.
+    ///   - plannedTrialIDs: the spec's top-level trial ids. With them, a folder holding the same sweep (same name)
+    ///     under another fingerprint is **extended** instead of refused: the spec becomes a new version in the
+    ///     history (``specChange``), and trials registered from now on carry it (docs/results.md, "Extending a
+    ///     sweep"). Without them (`lth train`, tests) another fingerprint is refused.
     public static func openOrCreate(
-        directory: URL, sweepName: String, specText: String, fingerprint: String,
+        directory: URL, sweepName: String, specText: String, fingerprint: String, plannedTrialIDs: [String]? = nil,
         logger: Logger = Logger(label: "lth.results"), now: Date = Date()
     ) throws(StoreError) -> ResultsStore {
         let store = try ResultsStore(
             directory: directory, sweepName: sweepName, fingerprint: fingerprint, logger: logger)
         try store.prepareSchema()
-        try store.claimSweep(specText: specText, now: now)
+        try store.claimSweep(specText: specText, plannedTrialIDs: plannedTrialIDs, now: now)
         try store.removeOrphanMasks(now: now)
         return store
     }
@@ -110,7 +120,20 @@ public final class ResultsStore {
         nextSequence = (try db.scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM trials")?.int) ?? 0
     }
 
-    /// The current schema (version 3; docs/results.md describes every column).
+    /// The spec history: version 1 is the spec as first run, each extension adds one (added in schema version 4).
+    static let specsSQL = """
+        CREATE TABLE specs (
+            version INTEGER PRIMARY KEY,
+            spec_text TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            trials_reused INTEGER NOT NULL DEFAULT 0,
+            trials_added INTEGER NOT NULL DEFAULT 0,
+            trials_left_out INTEGER NOT NULL DEFAULT 0
+        );
+        """
+
+    /// The current schema (version 4; docs/results.md describes every column).
     static let schemaSQL = """
         CREATE TABLE sweep (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -135,7 +158,8 @@ public final class ResultsStore {
             started_at TEXT,
             ended_at TEXT,
             rounds_done INTEGER NOT NULL DEFAULT 0,
-            expected_rounds INTEGER
+            expected_rounds INTEGER,
+            spec_version INTEGER NOT NULL DEFAULT 1
         );
         CREATE TABLE rounds (
             trial_id TEXT NOT NULL REFERENCES trials (trial_id),
@@ -174,6 +198,7 @@ public final class ResultsStore {
             PRIMARY KEY (trial_id, round, point),
             FOREIGN KEY (trial_id, round) REFERENCES rounds (trial_id, round)
         ) WITHOUT ROWID;
+        \(specsSQL)
         CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             time TEXT NOT NULL,
@@ -184,12 +209,31 @@ public final class ResultsStore {
         );
         """
 
-    private func claimSweep(specText: String, now: Date) throws(StoreError) {
+    private func claimSweep(specText: String, plannedTrialIDs: [String]?, now: Date) throws(StoreError) {
         var existing: (name: String, fingerprint: String)?
         try db.forEachRow("SELECT name, fingerprint FROM sweep WHERE id = 1") { row in
             existing = (row.text(0) ?? "", row.text(1) ?? "")
         }
-        if let existing {
+        guard let existing else {
+            try db.transaction { () throws(StoreError) in
+                try db.run(
+                    "INSERT INTO sweep (id, name, spec_text, fingerprint, created_at) VALUES (1, ?, ?, ?, ?)",
+                    [.text(sweepName), .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now))]
+                )
+                try db.run(
+                    "INSERT INTO specs (version, spec_text, fingerprint, created_at, trials_added) VALUES (1, ?, ?, ?, ?)",
+                    [
+                        .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now)),
+                        .integer(plannedTrialIDs?.count ?? 0),
+                    ])
+            }
+            if !specText.isEmpty {
+                try DurableFile.writeAtomically(
+                    Array(specText.utf8), to: directory.appendingPathComponent("sweep.yaml").path)
+            }
+            return
+        }
+        if existing.name != sweepName {
             guard existing.fingerprint == fingerprint else {
                 throw StoreError(
                     .sweepMismatch,
@@ -198,30 +242,84 @@ public final class ResultsStore {
                     hint: "use another --out or delete it"
                 )
             }
-            if existing.name != sweepName {
-                logger.notice("results folder \(root) holds the same sweep under the name '\(existing.name)'")
-            }
+            logger.notice("results folder \(root) holds the same sweep under the name '\(existing.name)'")
+        }
+        // A spec of the history (the first, or an extension) runs again: its trials carry its version.
+        if let known = try db.scalar(
+            "SELECT MAX(version) FROM specs WHERE fingerprint = ?", [.text(fingerprint)])?.int
+        {
+            specVersion = known
             return
         }
-        try db.run(
-            "INSERT INTO sweep (id, name, spec_text, fingerprint, created_at) VALUES (1, ?, ?, ?, ?)",
-            [.text(sweepName), .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now))]
-        )
-        if !specText.isEmpty {
-            try DurableFile.writeAtomically(
-                Array(specText.utf8), to: directory.appendingPathComponent("sweep.yaml").path)
+        guard let plannedTrialIDs else {
+            throw StoreError(
+                .sweepMismatch,
+                "\(root) already holds sweep '\(existing.name)' (fingerprint \(existing.fingerprint))",
+                detail: "this is sweep '\(sweepName)' (fingerprint \(fingerprint))",
+                hint: "use another --out or delete it"
+            )
         }
+        // Another spec of the same sweep: a new version of its history.
+        let registered = try registeredTopLevelTrialIDs()
+        let change = SpecChange.compare(registered: registered, planned: plannedTrialIDs)
+        let version = (try db.scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM specs")?.int) ?? 2
+        let file = "sweep.v\(version).yaml"
+        try DurableFile.writeAtomically(Array(specText.utf8), to: directory.appendingPathComponent(file).path)
+        try db.transaction { () throws(StoreError) in
+            try db.run(
+                """
+                INSERT INTO specs (version, spec_text, fingerprint, created_at, trials_reused, trials_added,
+                                   trials_left_out)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .integer(version), .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now)),
+                    .integer(change.reused), .integer(change.added), .integer(change.leftOut),
+                ])
+            try logEvent(
+                kind: "spec-extended",
+                message: "spec version \(version) (\(file)): \(change.reused) trials reused, \(change.added) added, "
+                    + "\(change.leftOut) of earlier versions not in it",
+                at: now)
+        }
+        specVersion = version
+        specChange = SpecChange(
+            version: version, reused: change.reused, added: change.added, leftOut: change.leftOut, file: file)
+        logger.notice("results folder \(root): \(specChange!)")
+    }
+
+    /// Ids of the registered top-level trials (not control branches), of every spec version.
+    func registeredTopLevelTrialIDs() throws(StoreError) -> Set<String> {
+        var ids = Set<String>()
+        try db.forEachRow("SELECT trial_id FROM trials WHERE parent_trial IS NULL") { row in
+            if let id = row.text(0) { ids.insert(id) }
+        }
+        return ids
     }
 
     // MARK: trial lifecycle
 
+    /// Trials registered per transaction by ``registerTrials(_:)``: bounds the transaction (and its WAL growth)
+    /// whatever the sweep's size.
+    static let registrationChunk = 5_000
+
     /// Registers trials in the given order (their row order in the CSVs); trials already known are left as they are.
     ///
-    /// Idempotent: a restarted coordinator registers the same list again and nothing changes.
-    public func registerTrials(_ trials: [TrialRegistration]) throws(StoreError) {
-        try db.transaction { () throws(StoreError) in
-            for trial in trials {
-                try insertTrialIfNew(id: trial.id, spec: trial.spec, expectedRounds: trial.expectedRounds)
+    /// Idempotent: a restarted coordinator registers the same list again and nothing changes. The sequence is read
+    /// once, in transactions of ``registrationChunk`` trials, so a lazy sequence is registered in bounded memory;
+    /// an interruption between two leaves the first ones registered, and the next run registers the rest.
+    public func registerTrials(_ trials: some Sequence<TrialRegistration>) throws(StoreError) {
+        var iterator = trials.makeIterator()
+        var more = true
+        while more {
+            try db.transaction { () throws(StoreError) in
+                for _ in 0..<Self.registrationChunk {
+                    guard let trial = iterator.next() else {
+                        more = false
+                        return
+                    }
+                    try insertTrialIfNew(id: trial.id, spec: trial.spec, expectedRounds: trial.expectedRounds)
+                }
             }
         }
     }
@@ -244,13 +342,13 @@ public final class ResultsStore {
         try db.run(
             """
             INSERT INTO trials (trial_id, seq, parent_trial, parent_round, branch_kind, branch_index, spec_json,
-                                expected_rounds)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                expected_rounds, spec_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(id), .integer(nextSequence), SQLiteValue(spec.branch?.parentTrial),
                 SQLiteValue(spec.branch?.parentRound), SQLiteValue(spec.branch?.kind.rawValue),
-                SQLiteValue(spec.branch?.index), .text(json), SQLiteValue(expectedRounds),
+                SQLiteValue(spec.branch?.index), .text(json), SQLiteValue(expectedRounds), .integer(specVersion),
             ]
         )
         nextSequence += 1
@@ -497,4 +595,3 @@ public final class ResultsStore {
     }
 
 }
-

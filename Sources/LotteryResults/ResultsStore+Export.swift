@@ -26,32 +26,53 @@ extension ResultsStore {
     /// - Throws: ``StoreError`` (`.io` with the file, or `.database`); a failed export leaves the previous CSVs.
     @discardableResult
     public func exportCSVs() throws(StoreError) -> ExportSummary {
+        try CSVExporter(db: db, root: root, decoder: decoder).export()
+    }
+}
+
+/// Writes the three CSVs from an open database: shared by ``ResultsStore/exportCSVs()`` (the coordinator) and
+/// ``ResultsReader/exportCSVs()`` (`lth export`, `lth report`, read-only on the database).
+///
+/// Temporary files carry the writer's pid (`rounds.csv.<pid>.tmp`), so a coordinator and an `lth export` writing
+/// the same folder at once never write the same file; each rename is atomic, and the last one wins.
+struct CSVExporter {
+    let db: SQLiteDatabase
+    let root: String
+    let decoder: JSONDecoder
+    /// The database's schema version: a read-only reader cannot migrate an older database, so columns added since
+    /// are read as their defaults (no supermask accuracies before 3, spec version 1 before 4).
+    var schemaVersion = ResultsStore.schemaVersion
+
+    var specVersionColumn: String { schemaVersion >= 4 ? "spec_version" : "1" }
+
+    /// - Parameter ownTransaction: open (and close) the read transaction here; `false` when the caller holds one.
+    func export(ownTransaction: Bool = true) throws(StoreError) -> ResultsStore.ExportSummary {
         // One read transaction: the three files describe the same snapshot.
-        try db.execute("BEGIN")
-        defer { _ = try? db.execute("COMMIT") }
+        if ownTransaction { try db.execute("BEGIN") }
+        defer { if ownTransaction { _ = try? db.execute("COMMIT") } }
         let trials = try exportTrials()
         let rounds = try exportRounds()
         let points = try exportCurves()
-        return ExportSummary(trials: trials, rounds: rounds, curvePoints: points)
+        return ResultsStore.ExportSummary(trials: trials, rounds: rounds, curvePoints: points)
     }
 
     private func exportTrials() throws(StoreError) -> Int {
-        let writer = try BufferedFileWriter(temporaryFor: root + "/trials.csv")
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.trialsFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.trialsHeader))
         var count = 0
         try db.forEachRow(
             """
             SELECT trial_id, spec_json, status, tries, reason, worker, host, started_at, ended_at, rounds_done,
-                   expected_rounds
+                   expected_rounds, \(specVersionColumn)
             FROM trials ORDER BY seq
             """
         ) { (row: SQLiteStatement) throws(StoreError) in
             let id = row.text(0) ?? ""
             let spec = try decodeSpec(row.text(1), trialID: id)
-            var cells = [id] + ResultsCSV.specCells(spec)
-            cells += [row.text(2) ?? "", String(row.int(3) ?? 0)]
-            cells += [row.text(4), row.text(5), row.text(6), row.text(7), row.text(8)].map { $0 ?? "" }
-            cells += [String(row.int(9) ?? 0), row.int(10).map(String.init) ?? ""]
+            let cells = ResultsCSV.trialsRow(
+                trialID: id, spec: spec, status: row.text(2) ?? "", tries: row.int(3) ?? 0, reason: row.text(4),
+                worker: row.text(5), host: row.text(6), startedAt: row.text(7), endedAt: row.text(8),
+                roundsDone: row.int(9) ?? 0, expectedRounds: row.int(10), specVersion: row.int(11) ?? 1)
             try writer.write(CSV.line(cells))
             count += 1
         }
@@ -61,7 +82,7 @@ extension ResultsStore {
 
     private func exportRounds() throws(StoreError) -> Int {
         let layerCount = try db.scalar("SELECT COALESCE(MAX(layer_count), 0) FROM rounds")?.int ?? 0
-        let writer = try BufferedFileWriter(temporaryFor: root + "/rounds.csv")
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.roundsFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.roundsHeader(layerCount: layerCount)))
         var count = 0
         var cachedSpec: (id: String, spec: TrialSpec)?
@@ -69,7 +90,9 @@ extension ResultsStore {
             """
             SELECT r.trial_id, r.round, r.density, r.layer_densities, r.kept_counts, r.layers, r.early_stop_iteration,
                    r.val_loss_at_es, r.val_acc_at_es, r.test_acc_at_es, r.test_acc_final, r.train_acc_final,
-                   r.seconds, r.worker, r.host, t.spec_json, r.supermask_test_acc, r.supermask_signed_constant_test_acc
+                   r.seconds, r.worker, r.host, t.spec_json,
+                   \(schemaVersion >= 3 ? "r.supermask_test_acc, r.supermask_signed_constant_test_acc" : "NULL, NULL"),
+                   \(schemaVersion >= 4 ? "t.spec_version" : "1")
             FROM trials t JOIN rounds r ON r.trial_id = t.trial_id
             ORDER BY t.seq, r.round
             """
@@ -89,7 +112,7 @@ extension ResultsStore {
             )
             let cells = ResultsCSV.roundsRow(
                 spec: cachedSpec!.spec, metrics: metrics, worker: row.text(13) ?? "", host: row.text(14) ?? "",
-                layerCount: layerCount)
+                layerCount: layerCount, specVersion: row.int(18) ?? 1)
             try writer.write(CSV.line(cells))
             count += 1
         }
@@ -98,7 +121,7 @@ extension ResultsStore {
     }
 
     private func exportCurves() throws(StoreError) -> Int {
-        let writer = try BufferedFileWriter(temporaryFor: root + "/curves.csv")
+        let writer = try BufferedFileWriter(temporaryFor: root + "/" + ResultsCSV.curvesFileName, unique: true)
         try writer.write(CSV.line(ResultsCSV.curvesHeader))
         var count = 0
         try db.forEachRow(

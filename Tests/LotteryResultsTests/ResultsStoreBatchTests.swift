@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 /// Group commit (`ResultsStore.record(batch:)`): the same rows and files as one `record` each, exactly once, and

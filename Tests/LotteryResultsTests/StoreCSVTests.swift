@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 @Suite("Results store: derived CSVs")
@@ -24,12 +24,13 @@ struct StoreCSVTests {
                     "positive_at_init_l2", "positive_after_l0", "positive_after_l1", "positive_after_l2",
                     "mean_abs_at_init_l0", "mean_abs_at_init_l1", "mean_abs_at_init_l2", "mean_abs_after_l0",
                     "mean_abs_after_l1", "mean_abs_after_l2", "supermask_test_acc", "supermask_signed_constant_test_acc",
+                    "spec_version",
                 ])
         #expect(
             ResultsCSV.trialsHeader
                 == ["trial_id"] + Self.hyperparameters + [
                     "status", "tries", "reason", "worker", "host", "started_at", "ended_at", "rounds_done",
-                    "expected_rounds",
+                    "expected_rounds", "spec_version",
                 ])
         #expect(ResultsCSV.curvesHeader == ["trial_id", "round", "iteration", "val_loss", "val_acc", "test_acc"])
     }

@@ -1,4 +1,5 @@
 internal import CSQLite
+import Foundation
 
 /// A small owner of one `sqlite3*` connection: prepared statements, transactions, typed errors.
 ///
@@ -23,6 +24,31 @@ final class SQLiteDatabase {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+    }
+
+    /// Opens the database file at `path` **read-only** (``ResultsReader``): SQLite's `mode=ro`, never creating it.
+    ///
+    /// - Parameters:
+    ///   - immutable: also `immutable=1`: no locks and no `-wal`/`-shm` files are made or touched. Only for a file no
+    ///     writer has open (the caller checks that no `-wal` exists: a writer in WAL mode always has one).
+    ///   - busyTimeout: milliseconds to wait for a lock before failing with `SQLITE_BUSY`.
+    init(readOnlyAt path: String, immutable: Bool, busyTimeout: Int32 = 2_000) throws(StoreError) {
+        self.path = path
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let escaped = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+        let uri = "file:\(escaped)?mode=ro\(immutable ? "&immutable=1" : "")"
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(uri, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close_v2(db)
+            throw StoreError(.database, "cannot open the results database", path: path, detail: message)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeout)
     }
 
     deinit {
@@ -105,8 +131,16 @@ final class SQLiteDatabase {
 
     func error(code: Int32, message: String? = nil, sql: String) -> StoreError {
         let text = message ?? String(cString: sqlite3_errmsg(handle))
-        let what = (code & 0xff) == SQLITE_FULL ? "the disk is full" : "a database statement failed"
-        return StoreError(.database, what, path: path, detail: "\(text) (SQLite code \(code))", sql: sql)
+        let what: String
+        switch code & 0xff {
+        case SQLITE_FULL: what = "the disk is full"
+        case SQLITE_BUSY, SQLITE_LOCKED: what = "the results database is locked"
+        case SQLITE_NOTADB, SQLITE_CORRUPT: what = "the results database is damaged or not a database"
+        default: what = "a database statement failed"
+        }
+        var error = StoreError(.database, what, path: path, detail: "\(text) (SQLite code \(code))", sql: sql)
+        error.sqliteCode = code & 0xff
+        return error
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 /// `--retry-failed` at the store: failed trials go back to the queue with every round they recorded.
@@ -59,28 +59,6 @@ struct RetryFailedTests {
             #expect(retried.requeued.isEmpty)
             #expect(retried.kept[spec.trialID]?.contains("mask audit") == true)
             #expect(try store.recoveredState().failed.keys.contains(spec.trialID))
-        }
-    }
-
-    @Test func theSchedulerResumesARetriedTrialAfterItsRecordedRounds() throws {
-        try withTemporaryDirectory { dir in
-            var spec = StoreFixture.spec(seed: 1)
-            spec.prune.rounds = 3
-            let store = try StoreFixture.open(dir)
-            try store.registerTrials([TrialRegistration(id: spec.trialID, spec: spec, expectedRounds: 4)])
-            for round in 0..<2 { try store.record(StoreFixture.result(spec, round: round)) }
-            try store.markFailed(trialID: spec.trialID, reason: "3 bad ends in a row")
-            func firstTask(_ state: RecoveredState) -> Int? {
-                var scheduler = SchedulerStateMachine(
-                    plan: [PlannedTrial(spec: spec)], recorded: state.lastRecordedRound, finished: state.done,
-                    failed: state.failed, config: SchedulerConfig())
-                _ = scheduler.event(
-                    .workerHello(name: "w", instance: "1", host: "h", slots: 1), now: 0)
-                return scheduler.event(.workerReady("w", credit: 1), now: 0).assigned.first?.task.startRound
-            }
-            #expect(firstTask(try store.recoveredState()) == nil)  // without the retry: failed, nothing to do
-            try store.requeueFailed()
-            #expect(firstTask(try store.recoveredState()) == 2)
         }
     }
 }

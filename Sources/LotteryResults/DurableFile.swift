@@ -157,9 +157,11 @@ final class BufferedFileWriter {
     private var buffer: [UInt8] = []
     private let capacity = 256 * 1024
 
-    init(temporaryFor path: String) throws(StoreError) {
+    /// - Parameter unique: name the temporary file `<path>.<pid>.tmp` instead of `<path>.tmp`, for files that two
+    ///   processes may rebuild at once (the CSVs: the coordinator and `lth export`).
+    init(temporaryFor path: String, unique: Bool = false) throws(StoreError) {
         finalPath = path
-        temporaryPath = path + DurableFile.temporarySuffix
+        temporaryPath = path + (unique ? ".\(getpid())" : "") + DurableFile.temporarySuffix
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DurableFile.ioError("cannot create the file", temporaryPath) }
         buffer.reserveCapacity(capacity)

@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 /// Supermask accuracies (schema version 3): stored per round, exported as the last two `rounds.csv` columns,
@@ -22,11 +22,11 @@ import Testing
             try store.exportCSVs()
             let lines = try StoreFixture.text(dir, "rounds.csv").split(separator: "\n")
             let header = cells(lines[0])
-            #expect(Array(header.suffix(2)) == ["supermask_test_acc", "supermask_signed_constant_test_acc"])
+            #expect(Array(header.suffix(3)) == ["supermask_test_acc", "supermask_signed_constant_test_acc", "spec_version"])
             let row0 = cells(lines[1]), row1 = cells(lines[2])
             // (Quoted list cells such as "[300, 100]" hold commas, so only the row ends are compared here.)
-            #expect(Double(row0[row0.count - 2]) == initial && Double(row0[row0.count - 1]) == signed)
-            #expect(Array(row1.suffix(2)) == ["", ""])
+            #expect(Double(row0[row0.count - 3]) == initial && Double(row0[row0.count - 2]) == signed)
+            #expect(Array(row1.suffix(3)) == ["", "", "1"])
         }
     }
 
@@ -61,8 +61,8 @@ import Testing
             try store.record(result)
             try store.exportCSVs()
             let lines = try StoreFixture.text(dir, "rounds.csv").split(separator: "\n")
-            #expect(Array(cells(lines[1]).suffix(2)) == ["", ""])
-            #expect(Array(cells(lines[2]).suffix(2)) == ["0.25", "0.5"])
+            #expect(Array(cells(lines[1]).suffix(3)) == ["", "", "1"])
+            #expect(Array(cells(lines[2]).suffix(3)) == ["0.25", "0.5", "1"])
             let version = StoreNextMaskTests().runPython(
                 "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA user_version').fetchone()[0])",
                 db)

@@ -17,6 +17,11 @@ public import LotteryCore
 /// `_l<i>`, `i` = 0 for the first weight layer; a file holds as many as its widest trial, narrower trials leave
 /// the extra cells empty.
 public enum ResultsCSV {
+    /// File names inside a results folder.
+    public static let trialsFileName = "trials.csv"
+    public static let roundsFileName = "rounds.csv"
+    public static let curvesFileName = "curves.csv"
+
     /// Hyperparameter and branch columns, shared by `trials.csv` and `rounds.csv`.
     public static var specColumns: [String] { TrialSpec.columnNames + TrialSpec.branchColumns }
 
@@ -33,27 +38,30 @@ public enum ResultsCSV {
 
     // MARK: rounds.csv
 
+    typealias C = ResultsColumn
+
     /// Metric columns of `rounds.csv` before the per-layer density columns.
-    static let roundsLeadingMetrics = ["round", "density"]
+    static let roundsLeadingMetrics = [C.round, C.density]
     /// Metric columns after the per-layer densities and before the layer summaries.
     static let roundsScalarMetrics = [
-        "early_stop_iteration", "val_loss_at_es", "val_acc_at_es", "test_acc_at_es", "test_acc_final",
-        "train_acc_final", "seconds", "worker", "host",
+        C.earlyStopIteration, C.valLossAtES, C.valAccAtES, C.testAccAtES, C.testAccFinal, C.trainAccFinal, C.seconds,
+        C.worker, C.host,
     ]
     /// Per-layer groups at the end of `rounds.csv`, each `<name>_l0 … <name>_l{L-1}`.
-    static let roundsTrailingLayerGroups = [
-        "kept", "positive_at_init", "positive_after", "mean_abs_at_init", "mean_abs_after",
+    static let roundsTrailingLayerGroups: [C.LayerGroup] = [
+        .kept, .positiveAtInit, .positiveAfter, .meanAbsAtInit, .meanAbsAfter,
     ]
     /// Columns appended after the per-layer groups (added later; appended so earlier columns keep their places).
-    static let roundsAppendedMetrics = ["supermask_test_acc", "supermask_signed_constant_test_acc"]
+    static let roundsAppendedMetrics = [C.supermaskTestAcc, C.supermaskSignedConstantTestAcc, C.specVersion]
 
     /// Header of `rounds.csv` for trials with at most `layerCount` weight layers:
     /// `trial_id`, spec columns, `round`, `density`, `density_l*`, early-stopping and final metrics, `seconds`,
     /// `worker`, `host`, then `kept_l*`, `positive_at_init_l*`, `positive_after_l*`, `mean_abs_at_init_l*`,
-    /// `mean_abs_after_l*`, then `supermask_test_acc`, `supermask_signed_constant_test_acc` (empty when not measured).
+    /// `mean_abs_after_l*`, then `supermask_test_acc`, `supermask_signed_constant_test_acc` (empty when not measured),
+    /// then `spec_version`.
     public static func roundsHeader(layerCount: Int) -> [String] {
-        var header = ["trial_id"] + specColumns + roundsLeadingMetrics
-        header += perLayer("density", layerCount)
+        var header = [C.trialID] + specColumns + roundsLeadingMetrics
+        header += perLayer(.density, layerCount)
         header += roundsScalarMetrics
         for group in roundsTrailingLayerGroups { header += perLayer(group, layerCount) }
         return header + roundsAppendedMetrics
@@ -61,7 +69,7 @@ public enum ResultsCSV {
 
     /// One `rounds.csv` row, aligned with ``roundsHeader(layerCount:)``.
     public static func roundsRow(
-        spec: TrialSpec, metrics: RoundMetrics, worker: String, host: String, layerCount: Int
+        spec: TrialSpec, metrics: RoundMetrics, worker: String, host: String, layerCount: Int, specVersion: Int = 1
     ) -> [String] {
         var row = [metrics.trialID] + specCells(spec) + [String(metrics.round), CSV.number(metrics.density)]
         row += padded(metrics.layerDensities.map { CSV.number($0) }, layerCount)
@@ -76,13 +84,13 @@ public enum ResultsCSV {
         row += padded(metrics.layers.map { CSV.number($0.meanAbsAtInit) }, layerCount)
         row += padded(metrics.layers.map { CSV.number($0.meanAbsAfter) }, layerCount)
         row += [metrics.supermaskTestAcc, metrics.supermaskSignedConstantTestAcc].map { $0.map(CSV.number) ?? "" }
-        return row
+        return row + [String(specVersion)]
     }
 
     // MARK: curves.csv
 
     /// Header of `curves.csv`: one row per trial × round × evaluation.
-    public static let curvesHeader = ["trial_id", "round", "iteration", "val_loss", "val_acc", "test_acc"]
+    public static let curvesHeader = [C.trialID, C.round, C.iteration, C.valLoss, C.valAcc, C.testAcc]
 
     /// One `curves.csv` row.
     public static func curvesRow(trialID: String, round: Int, point: EvalPoint) -> [String] {
@@ -96,12 +104,23 @@ public enum ResultsCSV {
 
     /// Status columns of `trials.csv` after the spec columns.
     static let trialsStatusColumns = [
-        "status", "tries", "reason", "worker", "host", "started_at", "ended_at", "rounds_done", "expected_rounds",
+        C.status, C.tries, C.reason, C.worker, C.host, C.startedAt, C.endedAt, C.roundsDone, C.expectedRounds,
+        C.specVersion,
     ]
 
     /// Header of `trials.csv`: `trial_id`, spec columns, then status, tries, reason, worker, host, started_at,
-    /// ended_at, rounds_done, expected_rounds.
-    public static var trialsHeader: [String] { ["trial_id"] + specColumns + trialsStatusColumns }
+    /// ended_at, rounds_done, expected_rounds, spec_version.
+    public static var trialsHeader: [String] { [C.trialID] + specColumns + trialsStatusColumns }
+
+    /// One `trials.csv` row, aligned with ``trialsHeader``; `nil` cells are empty.
+    public static func trialsRow(
+        trialID: String, spec: TrialSpec, status: String, tries: Int, reason: String?, worker: String?,
+        host: String?, startedAt: String?, endedAt: String?, roundsDone: Int, expectedRounds: Int?, specVersion: Int = 1
+    ) -> [String] {
+        [trialID] + specCells(spec) + [status, String(tries)]
+            + [reason, worker, host, startedAt, endedAt].map { $0 ?? "" }
+            + [String(roundsDone), expectedRounds.map(String.init) ?? "", String(specVersion)]
+    }
 
     // MARK: cells and lines
 
@@ -120,8 +139,8 @@ public enum ResultsCSV {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(fraction), 3))Z"
     }
 
-    static func perLayer(_ name: String, _ count: Int) -> [String] {
-        (0..<count).map { "\(name)_l\($0)" }
+    static func perLayer(_ group: C.LayerGroup, _ count: Int) -> [String] {
+        (0..<count).map { C.perLayer(group, $0) }
     }
 
     static func padded(_ cells: [String], _ count: Int) -> [String] {

@@ -1,6 +1,6 @@
 import Foundation
 import LotteryCore
-import LotteryCoordinator
+import LotteryResults
 import Testing
 
 @Suite("Results store: results.db, mask files, recovery")
@@ -263,27 +263,6 @@ struct ResultsStoreTests {
             } throws: { error in
                 (error as? StoreError)?.code == .corruptMask
             }
-        }
-    }
-
-    /// Not a timing assertion: prints what one record costs (20 KB mask, 500-point curve) for the report.
-    @Test func recordingCostIsPrinted() throws {
-        try withTemporaryDirectory { dir in
-            let store = try StoreFixture.open(dir)
-            let specs = (1...5).map { StoreFixture.spec(seed: $0) }
-            let clock = ContinuousClock()
-            var count = 0
-            let elapsed = try clock.measure {
-                for spec in specs {
-                    for round in 0..<8 {
-                        try store.record(StoreFixture.result(spec, round: round, points: 500, maskSize: 20_000))
-                        count += 1
-                    }
-                }
-            }
-            let export = try clock.measure { try store.exportCSVs() }
-            #expect(try store.recoveredState().trials.allSatisfy { $0.lastRecordedRound == 7 })
-            print("ResultsStore: \(count) records in \(elapsed) (\(elapsed / count) each); exportCSVs \(export)")
         }
     }
 }

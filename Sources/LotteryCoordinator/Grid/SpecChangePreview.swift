@@ -1,0 +1,42 @@
+public import Foundation
+import LotteryCore
+public import LotteryResults
+
+extension SweepPlan {
+    /// What running this plan on `directory` will do to the folder's spec history, said plainly before the
+    /// coordinator starts (issue 17, "Extend a sweep"): `nil` for a new folder, a resume, or another sweep's folder
+    /// (which the store refuses). For a spec that changes trials that already ran, it names the keys whose values
+    /// differ from the spec as first run (compared on the first trial of each).
+    ///
+    /// - Throws: ``ResultsFolderError`` when the folder's database cannot be read.
+    public func specChange(in directory: URL) throws -> (change: SpecChange, changedKeys: [String])? {
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("results.db").path) else {
+            return nil
+        }
+        let reader = try ResultsReader.open(directory: directory)
+        guard
+            let change = try reader.preview(
+                sweepName: name, fingerprint: fingerprint, plannedTrialIDs: trials.map(\.id))
+        else { return nil }
+        var changed: [String] = []
+        if !change.onlyAdds, let first = trials.first?.spec,
+            let earlier = try? parseSweep(text: try reader.specText(), file: "results.db", maxTrials: .max).trials
+                .first?.spec
+        {
+            let before = Dictionary(
+                earlier.columns.map { ($0.key, $0.value.description) }, uniquingKeysWith: { a, _ in a })
+            for (key, value) in first.columns.map({ ($0.key, $0.value.description) }) where before[key] != value {
+                if key == "seed" { continue }  // seeds differ between trials anyway
+                changed.append("\(key) \(before[key] ?? "unset") → \(value)")
+            }
+        }
+        return (change, changed)
+    }
+
+    /// The line `lth sweep` and `lth-coordinator` print for ``specChange(in:)``.
+    public static func describe(_ preview: (change: SpecChange, changedKeys: [String])) -> String {
+        var text = preview.change.description
+        if !preview.changedKeys.isEmpty { text += " (changed: \(preview.changedKeys.joined(separator: ", ")))" }
+        return text
+    }
+}
