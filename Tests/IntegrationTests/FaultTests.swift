@@ -430,7 +430,7 @@ func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
                 let recovered = try store.recoveredState()
                 var readBack = 0
                 for trial in recovered.trials {
-                    for round in 0...(trial.lastRecordedRound ?? -1) {
+                    for round in 0..<(trial.lastRecordedRound.map { $0 + 1 } ?? 0) {  // none: no round yet
                         #expect(try store.maskBytes(trialID: trial.id, round: round) != nil)
                         readBack += 1
                     }
