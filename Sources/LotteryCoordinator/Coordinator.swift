@@ -6,17 +6,18 @@ import Synchronization
 ///
 /// ``start(_:logger:)`` runs the whole coordinator on a dedicated thread (never Swift's cooperative pool: the
 /// loop blocks in `zmq_poll`). That thread owns everything stateful, one owner each, no locks: the ROUTER socket,
-/// the ``SchedulerStateMachine`` and the ``ResultsStore``. This object is only the handle other threads use:
+/// the ``CoordinatorStateMachine`` (protocol and scheduling, pure) and the ``ResultsStore``. This object is only the handle other threads use:
 /// wait for the bound endpoint, ask for a stop, wait for the summary.
 ///
 /// What the loop does (docs/protocol.md for the conversation, docs/results.md for the folder):
 /// 1. Startup: take the results folder's lock (``ResultsFolderLock``: one coordinator per folder), load the sweep,
 ///    refuse a non-loopback bind without CURVE keys unless `insecure`, pack each dataset once (``LotteryWire/DatasetBundle``), open or resume the results folder (a different sweep is
 ///    refused), recover what is recorded, start the ZAP allow-list (CURVE), bind the ROUTER.
-/// 2. Loop: poll with a short timeout; decode every message (a bad one is logged and answered with REJECT,
-///    never fatal); translate it into ``SchedulerEvent``s; carry out the ``SchedulerAction``s: TASKs with
-///    resume and parent masks, results validated, recorded (mask file, then rows) and only then acknowledged,
-///    heartbeats, cancels; rebuild the CSVs every ``CoordinatorConfig/exportInterval`` seconds.
+/// 2. Loop: poll with a short timeout; feed every message's frames and a tick to the ``CoordinatorStateMachine``
+///    (which decodes, negotiates the version, and answers a bad message with REJECT, never fatal); carry out its
+///    ``CoordinatorAction``s: TASKs with resume and parent masks read from the store, results' masks checked,
+///    recorded (mask file, then rows) and only then acknowledged, heartbeats, cancels; rebuild the CSVs every
+///    ``CoordinatorConfig/exportInterval`` seconds.
 /// 3. End: when every trial has ended, SHUTDOWN `finish` to every worker, final CSVs, a ``CoordinatorSummary``.
 ///    On a ``ResultsStore`` write error it stops accepting results at once, sends SHUTDOWN `drain`, keeps what
 ///    is recorded and returns a summary whose `stoppedEarly` says why.

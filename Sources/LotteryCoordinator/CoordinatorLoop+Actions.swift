@@ -6,102 +6,83 @@ import LotteryResults
 import MaskCodec
 import ZeroMQ
 
-// Carrying out the scheduler's actions: tasks, requeues, branches, shutdown, progress.
+// Carrying out the machine's actions: sends, store writes, mask checks and loads, log lines. Nothing here decides
+// anything about the protocol; where an action asks for I/O whose outcome matters, the outcome is fed back at once.
 extension CoordinatorLoop {
-    // MARK: - Scheduler
-
-    /// Feeds one event to the scheduler and carries out its actions in order.
-    func feed(_ event: SchedulerEvent, from worker: WorkerID?) {
-        let actions = scheduler.event(event, now: Self.now)
-        for action in actions { execute(action) }
-    }
-
-    func flushPendingEvents() {
-        while !pendingEvents.isEmpty {
-            let (event, worker) = pendingEvents.removeFirst()
-            feed(event, from: worker)
+    /// Feeds one event to the machine and carries out its actions in order; then feeds the sends that found their
+    /// peer gone.
+    func feed(_ event: CoordinatorEvent) {
+        for action in machine.event(event, now: Self.now) { execute(action) }
+        while !unreachable.isEmpty {
+            let identity = unreachable.removeFirst()
+            for action in machine.event(.sendFailed(identity: identity), now: Self.now) { execute(action) }
         }
     }
 
-    func execute(_ action: SchedulerAction) {
+    func execute(_ action: CoordinatorAction) {
         switch action {
-        case .assign(let worker, let task):
-            assign(task, to: worker)
-        case .acceptResult(let worker, let trialID, let round):
-            accept(trialID: trialID, round: round, from: worker)
-        case .dropResult(let worker, let trialID, let round, let reason):
-            commitAccepted()  // a duplicate's original must be durable before the copy is acknowledged
-            logger.debug("dropped round \(round) of \(trialID) from \(worker): \(reason)")
-            // Journaled (kind `result-dropped`) so a crash test can count resends against recomputations.
-            if storeFailure == nil {
-                try? store.logEvent(
-                    kind: "result-dropped", worker: worker, trialID: trialID, message: "round \(round): \(reason)")
-            }
-            let taskID = pendingResult?.taskID ?? currentTask[trialID] ?? 0
-            pendingResult = nil
-            send(.ack(WireMessage.Ack(taskID: taskID, trialID: trialID, round: round, status: .duplicate)), to: worker)
-        case .reject(let worker, let reason):
-            let code: WireMessage.RejectCode = reason.hasPrefix("HELLO with") ? .refused : .unknownWorker
-            send(.reject(WireMessage.Reject(code: code, message: reason)), to: worker)
-        case .markWorkerDead(let worker, let reason):
-            event("worker \(worker) left: \(reason)", level: .warning)
-            readyAt[worker] = nil
-            for (taskID, assignment) in assignments where assignment.worker == worker { forget(taskID: taskID) }
-            try? store.logEvent(kind: "worker-lost", worker: worker, message: reason)
-        case .cancel(let worker, let trialID):
-            if let taskID = currentTask[trialID], assignments[taskID]?.worker == worker {
-                send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "reassigned")), to: worker)
-                forget(taskID: taskID)
+        case .send(let message, let identity):
+            send(message, to: identity)
+        case .log(let level, let text, let eventLine):
+            if eventLine {
+                event(text, level: level)
+            } else if level <= .debug {
+                logger.debug("\(text)")
             } else {
-                for (taskID, assignment) in assignments
-                where assignment.worker == worker && assignment.trialID == trialID {
-                    send(.cancel(WireMessage.Cancel(taskID: taskID, trialID: trialID, reason: "cancelled")), to: worker)
-                    forget(taskID: taskID)
-                }
+                say(level, text)
             }
-        case .requeue(let trialID, let fromRound):
-            if let taskID = currentTask[trialID] { forget(taskID: taskID) }
-            event("trial \(trialID) requeued (resumes at round \(fromRound))")
-            if storeFailure == nil {
-                try? store.logEvent(kind: "requeued", trialID: trialID, message: "resumes at round \(fromRound)")
+        case .journal(let kind, let worker, let trialID, let message):
+            commitAccepted()
+            try? store.logEvent(kind: kind, worker: worker, trialID: trialID, message: message)
+        case .checkResult(let check):
+            let checkStart = Self.now
+            let outcome: CoordinatorEvent
+            do {
+                outcome = .resultChecked(try prepare(check))
+            } catch {
+                outcome = .resultRejected(check, reason: "\(error)")
             }
-        case .branchCreated(let trialID, let spec):
+            stats.checkSeconds += Self.now - checkStart
+            feed(outcome)
+        case .record(let request):
+            lastMasks[request.record.trialID] = (request.record.round, request.record.nextMaskBytes)
+            if let job = request.audit { audit.submit(job) }
+            accepted.append(request)
+            if accepted.count >= Self.maxBatch { commitAccepted() }
+        case .flushRecords:
+            commitAccepted()
+        case .loadTaskMasks(let request):
+            feed(loadMasks(request))
+        case .startTask(let start):
+            guarded { () throws(StoreError) in
+                try store.markRunning(trialID: start.trialID, worker: start.worker, host: start.host)
+                // `task` events say where each assignment starts: after a crash no task may start at a recorded round.
+                try store.logEvent(
+                    kind: "task", worker: start.worker, trialID: start.trialID,
+                    message: "task \(start.taskID) start_round \(start.startRound)")
+            }
+            let sentAt = Self.now
+            if let ready = start.readySince { stats.readyToTask.append(sentAt - ready) }
+            if stats.firstTaskAt == nil { stats.firstTaskAt = sentAt - started }
+        case .registerBranch(let trialID, let spec):
             guarded { () throws(StoreError) in
                 try store.registerTrials([TrialRegistration(id: trialID, spec: spec, expectedRounds: 1)])
             }
-        case .markTrialFailed(let trialID, let reason):
-            if let taskID = currentTask[trialID] { forget(taskID: taskID) }
+        case .markFailed(let trialID, let reason):
             lastMasks[trialID] = nil
             audit.submit(.forget(trialID: trialID))
-            event("trial \(trialID) FAILED: \(reason)", level: .error)
             guarded { () throws(StoreError) in try store.markFailed(trialID: trialID, reason: reason) }
-        case .trialFinished(let trialID):
-            if let taskID = currentTask[trialID] { forget(taskID: taskID) }
+        case .markDone(let trialID):
             lastMasks[trialID] = nil
             audit.submit(.forget(trialID: trialID))
-            event("trial \(trialID) finished (\(scheduler.trials[trialID]?.nextRound ?? 0) rounds)")
             guarded { () throws(StoreError) in try store.markDone(trialID: trialID) }
-        case .sweepComplete:
-            // Closed by `closeWhenAudited()` once the audit has checked every recorded mask (it may fail a trial).
-            completeAwaitingAudit = true
-        case .sendHeartbeat(let worker):
-            send(.heartbeat(WireMessage.Heartbeat()), to: worker)
-        case .workerJoined(let worker, _, _):
-            say(.error, "internal: worker \(worker) joined outside a HELLO")
-        case .log(let text):
-            event(text)
         }
     }
 
-    func assign(_ task: SchedulerTask, to worker: WorkerID) {
+    /// The resume mask (self-contained) and the parent mask a task needs, read from the store.
+    func loadMasks(_ request: TaskToLoad) -> CoordinatorEvent {
         commitAccepted()  // a resume reads the store
-        if leaving.contains(worker) {
-            // Spends the leaving worker's credit without sending anything; the trial goes straight back.
-            pendingEvents.append((.givenBack(worker, trialIDs: [task.trialID]), worker))
-            return
-        }
-        let taskID = nextTaskID
-        nextTaskID += 1
+        let task = request.task
         var startRound = task.startRound
         var resumeMask: [UInt8]?
         var parentMask: [UInt8]?
@@ -115,7 +96,8 @@ extension CoordinatorLoop {
                     resumeMask = MaskFile.encode(mask)
                 }
                 if resumeMask == nil {
-                    logger.warning(
+                    say(
+                        .warning,
                         "no next mask recorded with round \(startRound - 1) of \(task.trialID): it reruns from round 0 (recorded rounds are not recorded twice)"
                     )
                     startRound = 0
@@ -129,43 +111,9 @@ extension CoordinatorLoop {
                 parentMask = MaskFile.encode(mask)
             }
         } catch {
-            say(.error, "cannot assign \(task.trialID): \(error)")
-            pendingEvents.append((.trialFailed(worker, trialID: task.trialID, reason: "\(error)"), worker))
-            return
+            return .taskNotLoadable(request, reason: "\(error)")
         }
-        // A synthetic trial reads no data: its TASK names the dataset with a placeholder checksum the worker ignores.
-        let checksum = task.spec.synthetic != nil ? "synthetic" : datasets[task.spec.dataset]?.checksum
-        guard let checksum else {
-            pendingEvents.append(
-                (.trialFailed(worker, trialID: task.trialID, reason: "no dataset '\(task.spec.dataset)'"), worker))
-            return
-        }
-        assignments[taskID] = Assignment(trialID: task.trialID, worker: worker)
-        if let old = currentTask[task.trialID] { assignments[old] = nil }
-        currentTask[task.trialID] = taskID
-        let host = routes[worker].flatMap { peers[$0]?.host } ?? "?"
-        guarded { () throws(StoreError) in
-            try store.markRunning(trialID: task.trialID, worker: worker, host: host)
-            // `task` events say where each assignment starts: after a crash no task may start at a recorded round.
-            try store.logEvent(
-                kind: "task", worker: worker, trialID: task.trialID,
-                message: "task \(taskID) start_round \(startRound)")
-        }
-        event(
-            "trial \(task.trialID) started on \(worker)"
-                + (startRound > 0 ? " at round \(startRound)" : "")
-                + (task.spec.branch.map {
-                    " (\($0.kind.rawValue) control of \($0.parentTrial) round \($0.parentRound))"
-                } ?? ""))
-        let sentAt = Self.now
-        if let ready = readyAt.removeValue(forKey: worker) { stats.readyToTask.append(sentAt - ready) }
-        if stats.firstTaskAt == nil { stats.firstTaskAt = sentAt - started }
-        send(
-            .task(
-                WireMessage.TaskAssignment(
-                    taskID: taskID, trialID: task.trialID, spec: task.spec, startRound: startRound,
-                    dataset: WireMessage.DatasetRef(id: task.spec.dataset, checksum: checksum),
-                    resumeMask: resumeMask, parentMask: parentMask)),
-            to: worker)
+        return .taskMasksLoaded(
+            TaskMasks(request: request, startRound: startRound, resumeMask: resumeMask, parentMask: parentMask))
     }
 }

@@ -6,39 +6,20 @@ import LotteryResults
 import MaskCodec
 import ZeroMQ
 
-/// The coordinator's thread: owns the ROUTER socket, the scheduler and the results store (one owner, no locks).
+/// The coordinator's thread: the I/O shell around ``CoordinatorStateMachine`` (one owner, no locks).
 ///
-/// Created and run on the thread ``Coordinator/start(_:logger:)`` starts; never shared. See ``Coordinator``.
+/// It owns the ROUTER socket, the results store, the mask checks and audit, the progress line and the clock; every
+/// protocol decision is the machine's. Each turn: receive a burst of messages and feed each one, carry out the
+/// actions (sends, store writes, log lines), commit the accepted results, feed a tick. Created and run on the thread
+/// ``Coordinator/start(_:logger:)`` starts; never shared. See ``Coordinator``.
 final class CoordinatorLoop {
-    /// A connected peer that said HELLO, by its ROUTER routing id.
-    struct Peer {
-        var workerID: WorkerID
-        var host: String
-        var instanceID: String
-    }
-
-    /// One TASK sent: which trial, to whom.
-    struct Assignment {
-        var trialID: String
-        var worker: WorkerID
-    }
-
-    /// A round result whose masks were checked, ready for the store, and what the audit must do with it.
-    struct PreparedResult {
-        var taskID: Int
-        var spec: TrialSpec
-        var metrics: RoundMetrics
-        var maskFile: [UInt8]
-        var nextMaskFile: [UInt8]?
-        var audit: MaskAudit.Job?
-    }
-
     let config: CoordinatorConfig
     let logger: Logger
     let handle: Coordinator
     let plan: SweepPlan
     let store: ResultsStore
-    var scheduler: SchedulerStateMachine
+    var machine: CoordinatorStateMachine
+    var scheduler: SchedulerStateMachine { machine.scheduler }
     let context: ZMQContext
     let authenticator: ZAPAuthenticator?
     let router: ZMQSocket
@@ -50,44 +31,26 @@ final class CoordinatorLoop {
     var handshakeFailure: String?
     let curve: Bool
     let endpoint: String
-    /// Packed datasets by id: the bytes served with DATA_CHUNK and their SHA-256.
-    let datasets: [String: (bytes: [UInt8], checksum: String)]
     let started: Double
 
-    var peers: [[UInt8]: Peer] = [:]
-    var routes: [WorkerID: [UInt8]] = [:]
-    var assignments: [Int: Assignment] = [:]
-    var currentTask: [String: Int] = [:]
-    var nextTaskID: Int
-    /// Each running trial's last accepted round and the next mask bytes recorded with it: the mask its next round
-    /// must train with. A next result whose `mask` is these bytes takes the fast path of ``prepare(_:spec:)``.
+    /// Each running trial's last recorded round and the next mask bytes recorded with it: a cache of the store for
+    /// the mask checks' fast path (``prepare(_:)``), not protocol state.
     var lastMasks: [String: (round: Int, nextBytes: [UInt8]?)] = [:]
     /// Decodes the next masks the fast path stores without decoding (``MaskAudit``).
     let audit: MaskAudit
-    /// Set when the scheduler said the sweep is complete: close once the audit has checked everything.
-    var completeAwaitingAudit = false
-    /// Events produced while carrying out actions (a send to a vanished peer), fed after the current batch.
-    var pendingEvents: [(SchedulerEvent, String?)] = []
-    /// The result being fed to the scheduler, consumed by its `acceptResult` action.
-    var pendingResult: PreparedResult?
+    /// Routing ids a send found gone during the current batch of actions; fed as `sendFailed` after it.
+    var unreachable: [[UInt8]] = []
     var progress: CoordinatorProgress
     var lastTick: Double = 0
     /// When a receive last found the socket empty: every message that arrived before then has been handled.
     var caughtUpAt: Double = 0
     var lastExport: Double = 0
-    /// Set when the sweep ended or a stop began: SHUTDOWN was sent; serve until `closeAt`, then return.
-    var closing: (reason: String?, closeAt: Double)?
-    /// Set on a store write error: no result is accepted any more.
-    var storeFailure: String?
-    /// Workers that sent GIVE_BACK: they are leaving and get no new task (until a new HELLO).
-    var leaving: Set<WorkerID> = []
-    /// Counters for benchmarks (``CoordinatorStats``); `readyAt` holds the arrival of each worker's unanswered READY.
+    /// Counters for benchmarks (``CoordinatorStats``).
     var stats = CoordinatorStats()
-    var readyAt: [WorkerID: Double] = [:]
-    /// Group commit: results the scheduler accepted, not yet in the store and not yet acknowledged. Committed together
-    /// (``commitAccepted()``) after each burst of messages, when ``maxBatch`` are waiting, and before any other store
-    /// access, so the store sees writes in the order the scheduler made them.
-    var accepted: [(record: RecordedRound, taskID: Int, worker: WorkerID)] = []
+    /// Group commit: results the machine asked to record, not yet in the store and not yet acknowledged. Committed
+    /// together (``commitAccepted()``) after each burst of messages, when ``maxBatch`` are waiting, and before any
+    /// other store access, so the store sees writes in the order the machine asked for them.
+    var accepted: [RecordRequest] = []
     static let maxBatch = 32
 
     static var now: Double { ProcessInfo.processInfo.systemUptime }
@@ -111,7 +74,8 @@ final class CoordinatorLoop {
                     + "server`, worker public keys in DIR/workers/), bind to 127.0.0.1, or pass --insecure on a "
                     + "network you trust")
         }
-        datasets = try Self.packDatasets(plan: plan, directory: config.dataDirectory, logger: logger)
+        let datasets = try Self.packDatasets(plan: plan, directory: config.dataDirectory, logger: logger)
+        let scheduler: SchedulerStateMachine
 
         // Results folder: refuse another sweep's folder, register trials, recover.
         do {
@@ -137,8 +101,7 @@ final class CoordinatorLoop {
             scheduler = SchedulerStateMachine(
                 plan: plan.trials, recorded: recovered.lastRecordedRound, finished: finished, failed: recovered.failed,
                 config: SchedulerConfig(
-                    protocolVersion: Int(Wire.version), heartbeatInterval: config.heartbeatInterval,
-                    trialTimeLimit: config.trialTimeLimit))
+                    heartbeatInterval: config.heartbeatInterval, trialTimeLimit: config.trialTimeLimit))
             let recordedRounds = recovered.trials.reduce(0) { $0 + ($1.lastRecordedRound.map { $0 + 1 } ?? 0) }
             if recordedRounds > 0 {
                 logger.notice(
@@ -197,7 +160,11 @@ final class CoordinatorLoop {
         } catch {
             throw CoordinatorError("cannot listen on \(config.bind): \(error)")
         }
-        nextTaskID = Int(Date().timeIntervalSince1970) * 1000
+        machine = CoordinatorStateMachine(
+            scheduler: scheduler,
+            config: CoordinatorStateMachine.Config(
+                curve: curve, datasets: datasets, firstTaskID: Int(Date().timeIntervalSince1970) * 1000,
+                heartbeatInterval: config.heartbeatInterval))
         progress = CoordinatorProgress(
             sweepName: plan.name,
             statusLine: config.progressStyle == .statusLine
@@ -227,14 +194,12 @@ final class CoordinatorLoop {
 
     /// Packs each dataset the plan's real trials use, once. Synthetic trials (`synthetic.round_ms`) read no data, so a
     /// sweep of only synthetic trials needs no data folder at all.
-    static func packDatasets(plan: SweepPlan, directory: URL, logger: Logger) throws -> [String: (
-        bytes: [UInt8], checksum: String
-    )] {
-        var result: [String: (bytes: [UInt8], checksum: String)] = [:]
+    static func packDatasets(plan: SweepPlan, directory: URL, logger: Logger) throws -> [String: ServedDataset] {
+        var result: [String: ServedDataset] = [:]
         for name in Set(plan.trials.filter { $0.spec.synthetic == nil }.map(\.spec.dataset)).sorted() {
             do {
                 let bytes = try DatasetBundle.packDirectory(directory, dataset: name)
-                result[name] = (bytes, DatasetBundle.checksum(bytes))
+                result[name] = ServedDataset(bytes: bytes, checksum: DatasetBundle.checksum(bytes))
                 logger.info("serving dataset '\(name)' from \(directory.path)/\(name) (\(bytes.count) bytes)")
             } catch {
                 throw CoordinatorError("\(error)")
@@ -248,13 +213,11 @@ final class CoordinatorLoop {
     func run() -> CoordinatorSummary {
         let cpuAtStart = threadCPUSeconds()
         let pollMilliseconds = max(5, min(50, Int(config.heartbeatInterval * 250)))
-        feed(.tick, from: nil)
+        feed(.tick(heardUntil: nil))
         while true {
             let now = Self.now
-            if let closing, now >= closing.closeAt || (closing.reason != nil && !anyTrialRunning) { break }
-            if closing == nil, let reason = handle.stopReason {
-                beginClosing(mode: .drain, reason: reason, grace: 5)
-            }
+            if machine.shouldExit(now: now) { break }
+            if machine.closing == nil, let reason = handle.stopReason { feed(.stopRequested(reason)) }
             do {
                 var timeout = pollMilliseconds
                 var handled = 0
@@ -268,7 +231,10 @@ final class CoordinatorLoop {
                         caughtUpAt = asked  // everything that arrived before `asked` has been handled
                         break
                     }
-                    handle(message)
+                    feed(
+                        .received(
+                            InboundMessage(
+                                frames: message.frames, userID: message.userID, peerAddress: message.peerAddress)))
                     handled += 1
                     timeout = 0
                 }
@@ -280,15 +246,19 @@ final class CoordinatorLoop {
             }
             drainConnectionEvents()
             applyAuditFailures()
-            closeWhenAudited()
+            if machine.completeAwaitingAudit, machine.closing == nil, audit.isIdle {
+                applyAuditFailures()
+                stats.auditDoneAt = Self.now - started
+                feed(.auditIdle)
+            }
             let after = Self.now
             if after - lastTick >= min(0.1, config.heartbeatInterval / 4) {
                 lastTick = after
                 // Behind (the socket was not empty since `caughtUpAt`): judge silence only up to then.
                 let lagging = after - caughtUpAt > min(0.1, config.heartbeatInterval / 4)
-                feed(lagging ? .tickLagging(heardUntil: caughtUpAt) : .tick, from: nil)
+                feed(.tick(heardUntil: lagging ? caughtUpAt : nil))
             }
-            if after - lastExport >= config.exportInterval, storeFailure == nil {
+            if after - lastExport >= config.exportInterval, machine.storeFailure == nil {
                 lastExport = after
                 exportCSVs(final: false)
             }
@@ -304,27 +274,10 @@ final class CoordinatorLoop {
         stats.auditLanes = audit.lanes
         stats.auditSeconds = counters.busySeconds
         stats.auditWaitSeconds = counters.waitSeconds
-        if storeFailure == nil { exportCSVs(final: true) }
+        if machine.storeFailure == nil { exportCSVs(final: true) }
         context.shutdown()
         stats.loopCPUSeconds = threadCPUSeconds() - cpuAtStart
         return summary()
-    }
-
-    /// SHUTDOWN to every worker we know, then serve for `grace` seconds (so it is delivered and late results are
-    /// answered) before returning.
-    /// Whether some worker still runs a trial (a drain waits for their last results, up to its grace period).
-    var anyTrialRunning: Bool {
-        scheduler.workers.values.contains { $0.alive && !$0.running.isEmpty }
-    }
-
-    func beginClosing(mode: WireMessage.ShutdownMode, reason: String?, grace: Double) {
-        guard closing == nil else { return }
-        closing = (reason, Self.now + grace)
-        let text = reason ?? "the sweep is complete"
-        for worker in routes.keys.sorted() {
-            send(.shutdown(WireMessage.Shutdown(mode: mode, reason: text)), to: worker)
-        }
-        if let reason { say(.warning, "stopping: \(reason)") }
     }
 
     func summary() -> CoordinatorSummary {
@@ -352,7 +305,7 @@ final class CoordinatorLoop {
         return CoordinatorSummary(
             sweepName: plan.name, directory: store.directory, trialsDone: done, trialsFailed: failed,
             trialsUnfinished: unfinished, roundsRecorded: rounds, failures: failures,
-            stoppedEarly: storeFailure ?? (unfinished > 0 ? closing?.reason ?? "stopped" : nil),
+            stoppedEarly: machine.storeFailure ?? (unfinished > 0 ? machine.closing?.reason ?? "stopped" : nil),
             seconds: Self.now - started, stats: stats)
     }
 
@@ -372,51 +325,35 @@ final class CoordinatorLoop {
 
     // MARK: - Sending
 
-    func send(_ message: WireMessage, to worker: WorkerID) {
-        guard let identity = routes[worker] else {
-            logger.debug("no connection to \(worker) for \(message.type)")
-            return
-        }
-        if !sendRaw(message, to: identity) {
-            peers[identity] = nil
-            routes[worker] = nil
-            pendingEvents.append((.workerGone(worker), nil))
-        }
-    }
-
-    /// Sends to a routing id; false if the peer is gone (ROUTER_MANDATORY: EHOSTUNREACH).
-    @discardableResult
-    func sendRaw(_ message: WireMessage, to identity: [UInt8]) -> Bool {
+    /// Sends to a routing id; a peer found gone (ROUTER_MANDATORY: EHOSTUNREACH) is fed as `sendFailed` after the
+    /// current batch of actions.
+    func send(_ message: WireMessage, to identity: [UInt8]) {
         let payload: [[UInt8]]
         do {
             payload = try message.encode()
         } catch {
             say(.error, "cannot encode \(message.type): \(error)")
-            return true
+            return
         }
         do {
             try router.send(Wire.routerFrames(to: identity, payload), dontWait: true)
-            return true
         } catch let error as ZMQError where error.kind == .hostUnreachable {
-            return false
+            unreachable.append(identity)
         } catch {
             say(.warning, "cannot send \(message.type): \(error)")
-            return true
         }
     }
 
     // MARK: - Helpers
 
-    /// Runs a store write; on failure stops accepting results (see ``storeFailure``).
+    /// Runs a store write; on failure the machine stops accepting results (``CoordinatorEvent/storeFailed(_:)``).
     func guarded(_ body: () throws(StoreError) -> Void) {
         commitAccepted()
-        guard storeFailure == nil else { return }
+        guard machine.storeFailure == nil else { return }
         do {
             try body()
         } catch {
-            storeFailure = "cannot write to the results folder: \(error)"
-            say(.critical, "\(storeFailure!). Nothing more is accepted; what is recorded stays intact.")
-            beginClosing(mode: .drain, reason: storeFailure, grace: 1)
+            feed(.storeFailed("cannot write to the results folder: \(error)"))
         }
     }
 

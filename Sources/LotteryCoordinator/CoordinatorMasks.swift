@@ -17,7 +17,8 @@ extension CoordinatorLoop {
         (try? spec.architecture())?.weightShapes ?? []
     }
 
-    /// Checks the masks of a result the scheduler is about to accept, and chooses the bytes to store.
+    /// Checks the masks of a result the scheduler will accept (``CoordinatorAction/checkResult(_:)``), and chooses
+    /// the bytes to store.
     ///
     /// Every blob is checked for structure first (header, CRC-32, the network's layer shapes, the declared parent).
     /// Then, on the **fast path** (a top-level round r > 0 whose `mask` is byte for byte the next mask recorded
@@ -35,7 +36,9 @@ extension CoordinatorLoop {
     ///
     /// - Throws: ``MaskRejection`` for a malformed blob, a bad CRC, a wrong shape, an unknown delta parent, a
     ///   `mask_parent` that disagrees with the file, or a mask that is not the next mask recorded with round r−1.
-    func prepare(_ result: WireMessage.RoundResult, spec: TrialSpec) throws -> PreparedResult {
+    func prepare(_ check: ResultToCheck) throws -> CheckedResult {
+        let result = check.result
+        let spec = check.spec
         let trialID = result.trialID
         let round = result.round
         let shapes = Self.expectedShapes(spec)
@@ -47,17 +50,15 @@ extension CoordinatorLoop {
             let expected = last.nextBytes, expected == result.mask
         {
             stats.fastPathResults += 1
-            return PreparedResult(
-                taskID: result.taskID, spec: spec, metrics: result.metrics, maskFile: result.mask,
-                nextMaskFile: result.nextMask,
+            return CheckedResult(
+                check: check, maskFile: result.mask, nextMaskFile: result.nextMask,
                 audit: result.nextMask.map { .verify(trialID: trialID, round: round, mask: nil, next: $0) })
         }
         if spec.branch == nil, round == 0, !maskInfo.isDelta {
             // Round 0 has no recorded mask to match: the audit decodes both files.
             stats.fastPathResults += 1
-            return PreparedResult(
-                taskID: result.taskID, spec: spec, metrics: result.metrics, maskFile: result.mask,
-                nextMaskFile: result.nextMask,
+            return CheckedResult(
+                check: check, maskFile: result.mask, nextMaskFile: result.nextMask,
                 audit: .verify(trialID: trialID, round: 0, mask: result.mask, next: result.nextMask))
         }
         var previous: Mask?
@@ -100,9 +101,8 @@ extension CoordinatorLoop {
         } else {
             maskFile = MaskFile.encode(mask, parent: previous)
         }
-        return PreparedResult(
-            taskID: result.taskID, spec: spec, metrics: result.metrics, maskFile: maskFile,
-            nextMaskFile: nextMaskFile,
+        return CheckedResult(
+            check: check, maskFile: maskFile, nextMaskFile: nextMaskFile,
             audit: nextMask.map { .seed(trialID: trialID, round: round + 1, mask: $0) })
     }
 

@@ -17,6 +17,11 @@ public enum Wire {
     /// ``WireError/Kind/unsupportedVersion(peer:supported:)``, which carries the peer's version for the REJECT.
     public static let supportedVersions: ClosedRange<UInt16> = 2...2
 
+    /// How a range of protocol versions is written in messages: `2`, or `2…3`.
+    public static func describe(_ versions: ClosedRange<UInt16>) -> String {
+        versions.count == 1 ? "\(versions.lowerBound)" : "\(versions.lowerBound)…\(versions.upperBound)"
+    }
+
     /// Bytes in a header frame: magic (4) + version (2, big-endian) + message type (1).
     public static let headerBytes = 7
 

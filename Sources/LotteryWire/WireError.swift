@@ -60,9 +60,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
             return prefix + "header starts with [\(hex)], not \"LTW1\": the peer is not a LotteryTickets "
                 + "coordinator/worker (check the address and port)"
         case .unsupportedVersion(let peer, let supported):
-            let range =
-                supported.count == 1 ? "\(supported.lowerBound)" : "\(supported.lowerBound)…\(supported.upperBound)"
-            return prefix + "peer speaks protocol version \(peer), this build speaks \(range): "
+            return prefix + "peer speaks protocol version \(peer), this build speaks \(Wire.describe(supported)): "
                 + "run the same LotteryTickets release on coordinator and workers"
         case .badHeader(let length):
             return prefix + "header frame has \(length) bytes, expected \(Wire.headerBytes)"

@@ -158,6 +158,19 @@ extension WireMessage {
             self.init(code: error.rejectCode, message: error.description)
         }
 
+        /// The protocol-version negotiation's answer to a peer whose header says `peerVersion`: `version_mismatch`,
+        /// naming both versions, with `supported` as `min_version`/`max_version`. Sent in the coordinator's own
+        /// version: the peer cannot decode it, but reads that version from its header (docs/protocol.md, "Versions").
+        public static func versionMismatch(
+            peerVersion: UInt16, supported: ClosedRange<UInt16> = Wire.supportedVersions
+        ) -> Self {
+            Self(
+                code: .versionMismatch,
+                message: "this coordinator speaks protocol version \(Wire.describe(supported)), the worker speaks "
+                    + "\(peerVersion): run the same LotteryTickets release on coordinator and workers",
+                minVersion: supported.lowerBound, maxVersion: supported.upperBound)
+        }
+
         enum CodingKeys: String, CodingKey {
             case code, message
             case minVersion = "min_version"

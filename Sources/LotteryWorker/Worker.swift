@@ -9,9 +9,9 @@ import ZeroMQ
 ///
 /// Threads (docs/worker.md):
 /// - the thread that calls ``run()`` is the **I/O thread**: it alone creates, uses and closes the DEALER
-///   socket. It polls the socket and a wake-up pipe with a timeout of at most a heartbeat interval, decodes and
-///   handles coordinator messages, sends heartbeats, reconnects, fetches datasets and keeps every ROUND_RESULT
-///   until it is acknowledged;
+///   socket. It polls the socket and a wake-up pipe with a timeout of at most a heartbeat interval, and feeds what
+///   happened to the session (``Session``, the shell around the pure ``SessionStateMachine``, which decides
+///   everything: replies, heartbeats, reconnects, dataset fetches, results kept until acknowledged);
 /// - each running trial has its own `Thread` (never Swift's cooperative pool) with single-threaded BLAS. It
 ///   never touches the socket: it posts encoded results and its end to a locked queue and wakes the I/O thread
 ///   through the pipe. Its position (round, iteration) is shared through a lock for heartbeats.
@@ -69,7 +69,7 @@ public final class Worker: Sendable {
         // Connection events: the only way a CURVE client learns that the coordinator refused its key.
         var monitor = try socket.monitor()
         try connect(socket)
-        session.connected(now: .now)
+        session.connected()
         var waitingUntil: ContinuousClock.Instant? = nil
 
         while true {
@@ -106,15 +106,16 @@ public final class Worker: Sendable {
             let monitorIndex = poller.add(monitor)
             let ready: [Int]
             do {
-                ready = try poller.poll(timeoutMilliseconds: session.pollTimeout(now: .now))
+                ready = try poller.poll(timeoutMilliseconds: session.pollTimeout())
             } catch {
                 throw WorkerError("polling the coordinator connection failed: \(error)")
             }
 
-            // 3. Coordinator messages.
-            if waitingUntil == nil && ready.contains(socketIndex) {
+            // 3. Coordinator messages (after a stop request, so a TASK that arrives with it is given back at once).
+            if let reason = requestedStop, session.exit == nil { session.stop(reason: reason) }
+            if waitingUntil == nil && ready.contains(socketIndex) && session.exit == nil {
                 while let frames = try? socket.receive(timeoutMilliseconds: 0) {
-                    session.received(frames, now: .now)
+                    session.received(frames)
                     if session.exit != nil || session.wantsReconnect != nil { break }
                 }
             }
@@ -127,8 +128,8 @@ public final class Worker: Sendable {
 
             // 4. Trial threads, stop requests, timers.
             for event in mailbox.take() { session.handle(event) }
-            if let reason = requestedStop { session.stop(reason: reason) }
-            session.tick(now: .now, connected: waitingUntil == nil)
+            if let reason = requestedStop, session.exit == nil { session.stop(reason: reason) }
+            session.tick()
 
             // 5. Reconnect: drop the socket now, connect a fresh one after the back-off.
             if let delay = session.wantsReconnect {
@@ -143,7 +144,7 @@ public final class Worker: Sendable {
                 monitor = try socket.monitor()
                 try connect(socket)
                 waitingUntil = nil
-                session.connected(now: .now)
+                session.connected()
             }
         }
     }

@@ -35,7 +35,7 @@ struct OneShotScheduleTests {
         let parent = plan[0].id
         var scheduler = SchedulerStateMachine(plan: plan, config: config)
         #expect(scheduler.progress.roundsExpected == 2 * (1 + 4))
-        _ = scheduler.event(.workerHello(name: "w1", instance: "w1", host: "h", slots: 4, protocolVersion: 1), now: 0)
+        _ = scheduler.event(.workerHello(name: "w1", instance: "w1", host: "h", slots: 4), now: 0)
         #expect(scheduler.event(.workerReady("w1", credit: 1), now: 0).assigned.map(\.task.trialID) == [parent])
         let round0 = scheduler.event(.roundResult("w1", trialID: parent, round: 0, isFinalRound: true), now: 1)
         let expected = (0..<4).map { plan[0].spec.branch(.oneshot, round: 0, index: $0).trialID }

@@ -36,9 +36,9 @@ struct RetryFailedSchedulerTests {
             func firstTask(_ state: RecoveredState) -> Int? {
                 var scheduler = SchedulerStateMachine(
                     plan: [PlannedTrial(spec: spec)], recorded: state.lastRecordedRound, finished: state.done,
-                    failed: state.failed, config: SchedulerConfig(protocolVersion: 1))
+                    failed: state.failed, config: SchedulerConfig())
                 _ = scheduler.event(
-                    .workerHello(name: "w", instance: "1", host: "h", slots: 1, protocolVersion: 1), now: 0)
+                    .workerHello(name: "w", instance: "1", host: "h", slots: 1), now: 0)
                 return scheduler.event(.workerReady("w", credit: 1), now: 0).assigned.first?.task.startRound
             }
             #expect(firstTask(try store.recoveredState()) == nil)  // without the retry: failed, nothing to do

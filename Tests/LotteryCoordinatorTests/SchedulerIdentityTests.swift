@@ -30,7 +30,7 @@ extension SchedulerStateMachine {
         id: WorkerID, actions: [SchedulerAction]
     ) {
         let hello = event(
-            .workerHello(name: name, instance: instance, host: "vm", slots: slots, protocolVersion: 1), now: now)
+            .workerHello(name: name, instance: instance, host: "vm", slots: slots), now: now)
         let id = hello.joined.first?.id ?? "?"
         return (id, hello + event(.workerReady(id, credit: slots), now: now))
     }
@@ -76,7 +76,7 @@ struct SchedulerIdentityTests {
         var actions: [SchedulerAction] = []
         for index in 0..<5 {
             actions += scheduler.event(
-                .workerHello(name: "vm", instance: "other-\(index)", host: "vm", slots: 1, protocolVersion: 1),
+                .workerHello(name: "vm", instance: "other-\(index)", host: "vm", slots: 1),
                 now: Double(index) * 0.5)
             actions += scheduler.event(.heartbeat("vm", progress: [:]), now: Double(index) * 0.5)
         }
@@ -126,7 +126,7 @@ struct SchedulerIdentityTests {
         let first = scheduler.start(name: "vm", instance: "a1", slots: 2, now: 0)
         #expect(first.actions.assigned.count == 2)
         let again = scheduler.event(
-            .workerHello(name: "vm", instance: "a1", host: "vm", slots: 2, protocolVersion: 1), now: 1)
+            .workerHello(name: "vm", instance: "a1", host: "vm", slots: 2), now: 1)
         #expect(again.joined.map(\.id) == ["vm"])
         #expect(again.joined.map(\.sameProcess) == [true])
         #expect(again.badEnds.isEmpty && again.requeued.isEmpty)
@@ -143,7 +143,7 @@ struct SchedulerIdentityTests {
         #expect(scheduler.trials[plan[0].id]?.tries == 1)
         // Thawed (SIGCONT): the same process says HELLO again.
         let back = scheduler.event(
-            .workerHello(name: "vm", instance: "a1", host: "vm", slots: 1, protocolVersion: 1), now: 4)
+            .workerHello(name: "vm", instance: "a1", host: "vm", slots: 1), now: 4)
         #expect(back.joined.map(\.id) == ["vm"])
         #expect(back.joined.map(\.sameProcess) == [false])
         #expect(back.badEnds.isEmpty)
@@ -161,7 +161,7 @@ struct SchedulerIdentityTests {
         #expect(next.actions.assigned.map(\.task.trialID) == [plan[0].id])
         // The old process's late HELLO (it was not dead after all) makes it a second worker, not the first again.
         let late = scheduler.event(
-            .workerHello(name: "vm", instance: "a1", host: "vm", slots: 1, protocolVersion: 1), now: 2)
+            .workerHello(name: "vm", instance: "a1", host: "vm", slots: 1), now: 2)
         #expect(late.joined.map(\.id) == ["vm#2"])
         #expect(late.badEnds.isEmpty)
         #expect(scheduler.trials[plan[0].id]?.state == .running(worker: "vm", startRound: 0))

@@ -73,6 +73,18 @@ import Testing
     /// This build's version as the header's two big-endian bytes.
     static let versionBytes = [UInt8(Wire.version >> 8), UInt8(Wire.version & 0xFF)]
 
+    /// The negotiation's REJECT names both versions, carries the coordinator's range, and is sent in this build's
+    /// version: a peer of another version reads only the header, which is enough to learn the version.
+    @Test func versionMismatchRejectNamesBothVersions() throws {
+        let reject = WireMessage.Reject.versionMismatch(peerVersion: 7, supported: 2...3)
+        #expect(reject.code == .versionMismatch && reject.minVersion == 2 && reject.maxVersion == 3)
+        #expect(reject.message.hasPrefix("this coordinator speaks protocol version 2…3, the worker speaks 7: "))
+        let frames = try WireMessage.reject(reject).encode()
+        #expect(Array(frames[0][4...5]) == [UInt8(Wire.version >> 8), UInt8(Wire.version & 0xFF)])
+        #expect(try WireMessage.decode(frames) == .reject(reject))
+        #expect(Wire.describe(2...2) == "2" && Wire.describe(1...4) == "1…4")
+    }
+
     @Test func badHeaderLength() {
         var frames = Self.result
         frames[0] = Wire.magic + Self.versionBytes + [5, 0]

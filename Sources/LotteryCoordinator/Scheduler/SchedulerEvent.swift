@@ -35,8 +35,6 @@ public struct SchedulerTask: Sendable, Hashable {
 
 /// Knobs of the scheduler. Times are seconds on the caller's monotonic clock.
 public struct SchedulerConfig: Sendable, Hashable {
-    /// The wire protocol version this coordinator speaks; a HELLO with another version is rejected.
-    public var protocolVersion: Int
     /// How often the coordinator heartbeats each worker (``SchedulerAction/sendHeartbeat(_:)`` on ticks).
     public var heartbeatInterval: Double
     /// A worker not heard from for longer than this is dead (Paranoid Pirate: 3 missed heartbeats).
@@ -52,17 +50,15 @@ public struct SchedulerConfig: Sendable, Hashable {
     public static let defaultTrialTimeLimit: Double = 1_800
 
     /// - Parameters:
-    ///   - protocolVersion: Wire protocol version workers must say in HELLO.
     ///   - heartbeatInterval: Seconds between heartbeats to each worker (default 1).
     ///   - heartbeatTimeout: Seconds of silence before a worker is dead (default 3 × interval).
     ///   - trialTimeLimit: Seconds without progress before a trial is hung (default ``defaultTrialTimeLimit``).
     ///   - maxTries: Bad ends in a row before a trial fails (default 3).
     public init(
-        protocolVersion: Int, heartbeatInterval: Double = 1, heartbeatTimeout: Double? = nil,
+        heartbeatInterval: Double = 1, heartbeatTimeout: Double? = nil,
         trialTimeLimit: Double = SchedulerConfig.defaultTrialTimeLimit, maxTries: Int = 3
     ) {
         precondition(heartbeatInterval > 0 && trialTimeLimit > 0 && maxTries >= 1, "scheduler config out of range")
-        self.protocolVersion = protocolVersion
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout ?? 3 * heartbeatInterval
         self.trialTimeLimit = trialTimeLimit
@@ -73,9 +69,11 @@ public struct SchedulerConfig: Sendable, Hashable {
 /// Something that happened, as the coordinator loop saw it (wire messages translated, plus clock ticks).
 public enum SchedulerEvent: Sendable, Hashable {
     /// A worker said HELLO: the name it gave (may repeat across processes), the id of its process (HELLO
-    /// `instance_id`, new at every process start), its host, how many trials it runs at once, its protocol version.
+    /// `instance_id`, new at every process start), its host, how many trials it runs at once.
     /// Answered with ``SchedulerAction/workerJoined(_:instance:sameProcess:)`` naming the ``WorkerID`` it gets.
-    case workerHello(name: String, instance: String, host: String, slots: Int, protocolVersion: Int)
+    /// The protocol version is not the scheduler's business: a peer of another version never gets this far
+    /// (``CoordinatorStateMachine`` answers its first message with REJECT `version_mismatch`).
+    case workerHello(name: String, instance: String, host: String, slots: Int)
     /// The worker has `credit` more free slots (additive, as in the ZeroMQ Guide's credit-based flow control).
     case workerReady(WorkerID, credit: Int)
     /// The worker is alive; `progress` says where each of its trials is.
@@ -113,8 +111,8 @@ public enum SchedulerAction: Sendable, Hashable {
     case acceptResult(WorkerID, trialID: String, round: Int)
     /// Acknowledge the result but do not record it: a duplicate, out of order, or for a finished trial.
     case dropResult(WorkerID, trialID: String, round: Int, reason: String)
-    /// Tell the peer it is refused (protocol version mismatch, or not registered: it should say HELLO).
-    case reject(WorkerID, reason: String)
+    /// Tell the peer it is refused (no slots, or not registered: it should say HELLO).
+    case reject(WorkerID, RejectReason)
     /// The worker is presumed dead; it gets no tasks until it says HELLO again.
     case markWorkerDead(WorkerID, reason: String)
     /// Ask the worker to stop a trial it no longer owns (hung, or finished elsewhere). Harmless to ignore:
@@ -134,4 +132,22 @@ public enum SchedulerAction: Sendable, Hashable {
     case sendHeartbeat(WorkerID)
     /// Something worth a line in the log.
     case log(String)
+}
+
+/// Why the scheduler refused a worker's message: a case, not text, so the wire's REJECT code follows from it.
+public enum RejectReason: Sendable, Hashable, CustomStringConvertible {
+    /// HELLO announced fewer than one slot.
+    case noSlots(Int)
+    /// A message from a worker that never said HELLO (or whose id was never registered).
+    case unknownWorker
+    /// A message from a worker presumed dead: its trials were requeued; it must say HELLO again.
+    case presumedDead
+
+    public var description: String {
+        switch self {
+        case .noSlots(let slots): return "HELLO with \(slots) slots; a worker needs at least 1"
+        case .unknownWorker: return "unknown worker: say HELLO first"
+        case .presumedDead: return "presumed dead and its trials requeued: drop them and say HELLO again"
+        }
+    }
 }

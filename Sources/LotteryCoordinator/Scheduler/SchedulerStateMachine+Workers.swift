@@ -1,21 +1,11 @@
 /// Worker identity: HELLO, names and instances (the rules are in ``SchedulerStateMachine``'s header, "Identity").
 extension SchedulerStateMachine {
     mutating func hello(
-        name: String, instance: String, host: String, slots: Int, version: Int, now: Double,
+        name: String, instance: String, host: String, slots: Int, now: Double,
         into actions: inout [SchedulerAction]
     ) {
-        guard version == config.protocolVersion else {
-            actions.append(
-                .reject(
-                    name,
-                    reason:
-                        "protocol version \(version), but this coordinator speaks \(config.protocolVersion): run the same lth release on both"
-                )
-            )
-            return
-        }
         guard slots >= 1 else {
-            actions.append(.reject(name, reason: "HELLO with \(slots) slots; a worker needs at least 1"))
+            actions.append(.reject(name, .noSlots(slots)))
             return
         }
         if let id = instances[instance], let known = workers[id], known.instance == instance {

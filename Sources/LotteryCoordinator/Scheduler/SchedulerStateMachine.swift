@@ -112,7 +112,7 @@ public struct SchedulerStateMachine: Sendable {
     ///   - recorded: Last recorded round per trial id (top-level and branch).
     ///   - finished: Ids of trials whose final round is recorded.
     ///   - failed: Ids of trials that failed for good, with the reason.
-    ///   - config: Timeouts and the protocol version.
+    ///   - config: Timeouts and tries.
     public init(
         plan: [PlannedTrial], recorded: [String: Int] = [:], finished: Set<String> = [],
         failed: [String: String] = [:], config: SchedulerConfig
@@ -158,8 +158,8 @@ public struct SchedulerStateMachine: Sendable {
     public mutating func event(_ event: SchedulerEvent, now: Double) -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
         switch event {
-        case .workerHello(let name, let instance, let host, let slots, let version):
-            hello(name: name, instance: instance, host: host, slots: slots, version: version, now: now, into: &actions)
+        case .workerHello(let name, let instance, let host, let slots):
+            hello(name: name, instance: instance, host: host, slots: slots, now: now, into: &actions)
         case .workerReady(let id, let credit):
             if registered(id, now: now, into: &actions) {
                 let before = workers[id]!.credit
@@ -225,37 +225,42 @@ public struct SchedulerStateMachine: Sendable {
     /// True if `id` is a live registered worker (and marks it seen); otherwise rejects it.
     mutating func registered(_ id: WorkerID, now: Double, into actions: inout [SchedulerAction]) -> Bool {
         guard let worker = workers[id] else {
-            actions.append(.reject(id, reason: "unknown worker: say HELLO first"))
+            actions.append(.reject(id, .unknownWorker))
             return false
         }
         guard worker.alive else {
-            actions.append(.reject(id, reason: "presumed dead and its trials requeued: drop them and say HELLO again"))
+            actions.append(.reject(id, .presumedDead))
             return false
         }
         workers[id]!.lastSeen = now
         return true
     }
 
+    /// The acceptance rule, the only copy: why a result for round `round` of `trialID` would be dropped, or `nil`
+    /// when the scheduler accepts it (it is the trial's next round to record, from whichever worker).
+    ///
+    /// ``CoordinatorStateMachine`` asks this before it has the result's masks checked, so only results that will be
+    /// accepted cost a check; the ``SchedulerEvent/roundResult(_:trialID:round:isFinalRound:)`` event applies it.
+    public func dropReason(trialID: String, round: Int) -> String? {
+        guard let trial = trials[trialID] else { return "unknown trial" }
+        if case .failed = trial.state { return "trial already failed" }
+        guard round == trial.nextRound, trial.state != .done else {
+            return round < trial.nextRound || trial.state == .done
+                ? "duplicate: round \(round) already recorded"
+                : "out of order: round \(trial.nextRound) is the next one needed"
+        }
+        return nil
+    }
+
     mutating func result(
         from id: WorkerID, trialID: String, round: Int, isFinal: Bool, now: Double,
         into actions: inout [SchedulerAction]
     ) {
-        guard let trial = trials[trialID] else {
-            actions.append(.dropResult(id, trialID: trialID, round: round, reason: "unknown trial"))
-            return
-        }
-        if case .failed = trial.state {
-            actions.append(.dropResult(id, trialID: trialID, round: round, reason: "trial already failed"))
-            return
-        }
-        guard round == trial.nextRound, trial.state != .done else {
-            let reason =
-                round < trial.nextRound || trial.state == .done
-                ? "duplicate: round \(round) already recorded"
-                : "out of order: round \(trial.nextRound) is the next one needed"
+        if let reason = dropReason(trialID: trialID, round: round) {
             actions.append(.dropResult(id, trialID: trialID, round: round, reason: reason))
             return
         }
+        let trial = trials[trialID]!
         actions.append(.acceptResult(id, trialID: trialID, round: round))
         trials[trialID]!.lastRecordedRound = round
         trials[trialID]!.tries = 0
