@@ -82,6 +82,26 @@ struct SchedulerStateMachineTests {
         #expect(scheduler.progress.trialsRunning == 5 && scheduler.progress.trialsQueued == 0)
     }
 
+    /// After the coordinator itself was frozen, every worker looks silent and their old connections' closes
+    /// arrive in a burst: a trial requeued by the first close waits for a worker heard from within the timeout
+    /// instead of going to the next stale one (and being charged a bad end per stale worker).
+    @Test func aRequeuedTrialGoesOnlyToAWorkerHeardFromWithinTheTimeout() {
+        let plan = plannedTrials(1)
+        var scheduler = SchedulerStateMachine(plan: plan, config: config)
+        #expect(scheduler.join("a", now: 0).assigned.map(\.worker) == ["a"])
+        _ = scheduler.join("b", now: 0)
+        // Frozen from t = 0 to t = 10 (timeout 3): a's close comes first.
+        let gone = scheduler.event(.workerGone("a"), now: 10)
+        #expect(gone.requeued.map(\.trialID) == [plan[0].id])
+        #expect(gone.assigned.isEmpty, "b was last heard at 0: \(gone.assigned)")
+        // b's close next: nothing of b's to charge.
+        let bGone = scheduler.event(.workerGone("b"), now: 10)
+        #expect(bGone.failedTrials.isEmpty && bGone.requeued.isEmpty)
+        // A worker heard from now gets it.
+        #expect(scheduler.join("c", now: 10).assigned.map(\.worker) == ["c"])
+        #expect(scheduler.trials[plan[0].id]?.tries == 1)
+    }
+
     @Test func loadSpreadsToTheWorkerWithMostCredit() {
         var scheduler = SchedulerStateMachine(plan: plannedTrials(4), config: config)
         _ = scheduler.event(.workerHello(name: "a", instance: "a", host: "a", slots: 2), now: 0)

@@ -387,8 +387,14 @@ public struct SchedulerStateMachine: Sendable {
     }
 
     /// Hands queued trials to workers holding credit until one runs out.
+    ///
+    /// Only to workers heard from within ``SchedulerConfig/heartbeatTimeout``: after the coordinator itself was
+    /// frozen (SIGSTOP, a stalled VM), every worker looks silent and their old connections' closes arrive in one
+    /// burst. A trial requeued by the first close must not go to a worker whose close is next in that burst,
+    /// charging it a bad end per stale worker; it waits for a worker that is heard from again (its next heartbeat
+    /// or HELLO). In normal operation every live worker is heard from within the timeout, so this changes nothing.
     mutating func dispatch(now: Double, into actions: inout [SchedulerAction]) {
-        while let workerID = workerWithMostCredit(), let trialID = popQueued() {
+        while let workerID = workerWithMostCredit(heardSince: now - config.heartbeatTimeout), let trialID = popQueued() {
             let start = trials[trialID]!.nextRound
             trials[trialID]!.state = .running(worker: workerID, startRound: start)
             trials[trialID]!.progress = nil
@@ -400,9 +406,9 @@ public struct SchedulerStateMachine: Sendable {
         }
     }
 
-    func workerWithMostCredit() -> WorkerID? {
+    func workerWithMostCredit(heardSince: Double) -> WorkerID? {
         var best: WorkerInfo?
-        for worker in workers.values where worker.alive && worker.credit > 0 {
+        for worker in workers.values where worker.alive && worker.credit > 0 && worker.lastSeen >= heardSince {
             if let current = best, (current.credit, -current.joinOrder) >= (worker.credit, -worker.joinOrder) {
                 continue
             }
