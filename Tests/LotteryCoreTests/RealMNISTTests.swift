@@ -54,8 +54,19 @@ struct PinnedLeNetTests {
         let runner = try IMPRunner(spec: spec, data: try DataStore.splits(for: spec, directory: directory))
         var rounds: [RoundMetrics] = []
         try runner.run { rounds.append($0.metrics) }
-        #expect(rounds.map(\.valLossAtES) == [0.3539637607974102, 0.3317544200366686])
-        #expect(rounds.map(\.testAccAtES) == [0.8984, 0.9073])
+        // Pinned with OpenBLAS's Prescott kernels (what Debian 12's 0.3.21 picks on Intel family 6 model 207).
+        // Another kernel family rounds its sums differently, so elsewhere the values must agree to float rounding
+        // only; the density (a count of kept weights) is exact everywhere.
+        let valLoss = [0.3539637607974102, 0.3317544200366686], testAcc = [0.8984, 0.9073]
+        if BLAS.coreName == "Prescott" {
+            #expect(rounds.map(\.valLossAtES) == valLoss)
+            #expect(rounds.map(\.testAccAtES) == testAcc)
+        } else {
+            print("PinnedLeNetTests: OpenBLAS core \(BLAS.coreName), not Prescott: comparing to float rounding")
+            for (got, pinned) in zip(rounds.map(\.valLossAtES), valLoss) { #expect(abs(got - pinned) < 1e-4 * pinned) }
+            for (got, pinned) in zip(rounds.map(\.testAccAtES), testAcc) { #expect(abs(got - pinned) <= 0.002) }
+        }
+        #expect(rounds.count == 2)
         #expect(rounds.map(\.density) == [1.0, 0.8003756574004508])
     }
 }
