@@ -52,20 +52,20 @@ final class ConvNetwork<T: NetworkScalar> {
     /// Per stage, its weight layer (`nil` for pools).
     let layerOfStage: [Int?]
     /// Per chunk slot: the gathered columns and their gradient (`[chunk positions, 9C]` of the widest conv).
-    private let columns: [UnsafeMutablePointer<T>]
+    let columns: [UnsafeMutablePointer<T>]
     private let columnGrads: [UnsafeMutablePointer<T>]
     /// Per chunk of a full batch, per conv layer: the chunk's weight and bias gradients before the ordered sum.
-    private let partialWeightGrads: [[UnsafeMutablePointer<T>]]
-    private let partialBiasGrads: [[UnsafeMutablePointer<T>]]
+    let partialWeightGrads: [[UnsafeMutablePointer<T>]]
+    let partialBiasGrads: [[UnsafeMutablePointer<T>]]
     /// Per weight layer, its weight-sparse plan when it runs the sparse convolution (``useSparseKernels(_:)``).
-    private(set) var sparsePlans: [SparseConvPlan?]
+    var sparsePlans: [SparseConvPlan?]
     /// Per chunk slot and weight layer (`[slot · layers + l]`): a sparse layer's stacked input planes and
     /// output-delta planes (unused for dense layers).
-    private var sparseInputPlanes: [UnsafeMutablePointer<T>] = []
-    private var sparseDeltaPlanes: [UnsafeMutablePointer<T>] = []
+    var sparseInputPlanes: [UnsafeMutablePointer<T>] = []
+    var sparseDeltaPlanes: [UnsafeMutablePointer<T>] = []
     /// Per chunk slot: the run rows a sparse convolution writes (`[max channels, length]`).
-    private var sparseRuns: [UnsafeMutablePointer<T>] = []
-    private var allocations: [UnsafeMutableRawPointer] = []
+    var sparseRuns: [UnsafeMutablePointer<T>] = []
+    var allocations: [UnsafeMutableRawPointer] = []
 
     init(architecture: Architecture, capacity: Int, threads: Int = 1) {
         precondition(capacity >= 1 && threads >= 1, "ConvNetwork: capacity \(capacity), threads \(threads)")
@@ -132,47 +132,6 @@ final class ConvNetwork<T: NetworkScalar> {
         self.allocations = allocations
     }
 
-    /// Runs the conv layers flagged in `layers` (one flag per weight layer; fc flags are ignored) with the
-    /// weight-sparse convolution (``SparseConvPlan``) for the masks loaded now. Call after ``load(_:)``, before
-    /// the step loop (it allocates); the masks must not change afterwards.
-    func useSparseKernels(_ layers: [Bool]) {
-        precondition(layers.count == architecture.weightLayers.count, "ConvNetwork: one flag per weight layer")
-        let slots = columns.count
-        let layerCount = architecture.weightLayers.count
-        var plans: [SparseConvPlan?] = architecture.weightLayers.map { _ in nil }
-        let unused = allocate(1)
-        var inputPlanes = [UnsafeMutablePointer<T>](repeating: unused, count: slots * layerCount)
-        var deltaPlanes = inputPlanes
-        var widestRun = 0
-        for (l, s) in stageOfLayer.enumerated() where layers[l] {
-            guard case .conv(let input, let output) = architecture.stages[s] else { continue }
-            let plan = SparseConvPlan(
-                input: input, outChannels: output.channels, images: Self.chunkImages, mask: masks[l])
-            plans[l] = plan
-            widestRun = max(widestRun, max(input.channels, output.channels) * plan.length)
-            for slot in 0..<slots {
-                inputPlanes[slot * layerCount + l] = allocate(input.channels * plan.planeStride)
-                deltaPlanes[slot * layerCount + l] = allocate(output.channels * plan.planeStride)
-            }
-            // The sparse kernel writes kept weights' gradients only; the rest stay +0 (the optimizer masks them).
-            for chunk in partialWeightGrads.indices {
-                partialWeightGrads[chunk][l].update(repeating: 0, count: architecture.weightLayers[l].count)
-            }
-        }
-        sparsePlans = plans
-        sparseInputPlanes = inputPlanes
-        sparseDeltaPlanes = deltaPlanes
-        sparseRuns = widestRun > 0 ? (0..<slots).map { _ in allocate(widestRun) } : []
-    }
-
-    /// A zeroed buffer freed with the network.
-    private func allocate(_ n: Int) -> UnsafeMutablePointer<T> {
-        let p = UnsafeMutablePointer<T>.allocate(capacity: max(n, 1))
-        p.initialize(repeating: 0, count: max(n, 1))
-        allocations.append(UnsafeMutableRawPointer(p))
-        return p
-    }
-
     deinit {
         for p in allocations { p.deallocate() }
     }
@@ -210,7 +169,7 @@ final class ConvNetwork<T: NetworkScalar> {
         architecture.stages.firstIndex { if case .fc = $0 { true } else { false } }!
     }
 
-    private func stageInput(_ s: Int, _ input: UnsafePointer<T>) -> UnsafePointer<T> {
+    func stageInput(_ s: Int, _ input: UnsafePointer<T>) -> UnsafePointer<T> {
         s == 0 ? input : UnsafePointer(outputs[s - 1])
     }
 
@@ -359,36 +318,9 @@ final class ConvNetwork<T: NetworkScalar> {
         }
     }
 
-    /// The backward pass of sparse conv stage `s` for one chunk: kept weights' gradients, bias gradients, and
-    /// (below the first stage) the input gradient through the ReLU below.
-    private func backwardSparse(
-        _ s: Int, plan: SparseConvPlan, input: UnsafePointer<T>, first: Int, count: Int, chunk: Int, slot: Int
-    ) {
-        let l = layerOfStage[s]!
-        let planes = (
-            input: sparseInputPlanes[slot * stageOfLayer.count + l], delta: sparseDeltaPlanes[slot * stageOfLayer.count + l]
-        )
-        let inShape = plan.input, o = plan.outChannels
-        let delta = UnsafePointer(grads[s] + first * o * inShape.height * inShape.width)
-        plan.stack(
-            stageInput(s, input) + first * inShape.features, channels: inShape.channels, count: count,
-            into: planes.input)
-        plan.stack(delta, channels: o, count: count, into: planes.delta)
-        plan.weightGradients(
-            delta: planes.delta + plan.pitch + 1, deltaStride: plan.planeStride, source: planes.input,
-            into: partialWeightGrads[chunk][l])
-        columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[chunk][l])
-        guard s > 0 else { return }
-        plan.convolve(backward: true, weights: weights[l], source: planes.delta, into: sparseRuns[slot])
-        plan.unstack(
-            sparseRuns[slot], channels: inShape.channels, count: count, bias: nil,
-            into: grads[s - 1] + first * inShape.features)
-        reluMaskBelow(s, first: first, count: count)
-    }
-
     /// Turns ∂loss/∂output of stage `s − 1` into ∂loss/∂pre-activation when that stage has a ReLU (conv, hidden
     /// fc), for images `first ..< first + count`.
-    private func reluMaskBelow(_ s: Int, first: Int, count: Int) {
+    func reluMaskBelow(_ s: Int, first: Int, count: Int) {
         let below = s - 1
         if case .pool = architecture.stages[below] { return }
         let n = features(after: below)
