@@ -234,21 +234,24 @@ struct SparseConvPlan {
                         deltaStride, UnsafeRawPointer(source).assumingMemoryBound(to: Float.self), length)
                     return
                 }
-                var lanes = [T](repeating: 0, count: 16)
-                for r in 0..<outChannels {
-                    let d = delta + r * deltaStride
-                    for t in Int(starts[r])..<Int(starts[r + 1]) {
-                        let s = source + Int(taps[2 * t])
-                        for l in 0..<16 { lanes[l] = 0 }
-                        for q in stride(from: 0, to: length, by: 16) {
-                            for l in 0..<16 { lanes[l] = lanes[l].addingProduct(d[q + l], s[q + l]) }
+                // 16 lanes on the stack: no allocation in the step loop.
+                withUnsafeTemporaryAllocation(of: T.self, capacity: 16) { lanes in
+                    for r in 0..<outChannels {
+                        let d = delta + r * deltaStride
+                        for t in Int(starts[r])..<Int(starts[r + 1]) {
+                            let s = source + Int(taps[2 * t])
+                            for l in 0..<16 { lanes[l] = 0 }
+                            for q in stride(from: 0, to: length, by: 16) {
+                                for l in 0..<16 { lanes[l] = lanes[l].addingProduct(d[q + l], s[q + l]) }
+                            }
+                            // The kernels' tree: lanes i + i+8, then + i+4, + i+2, + i+1.
+                            var half = 8
+                            while half >= 1 {
+                                for l in 0..<half { lanes[l] = lanes[l] + lanes[l + half] }
+                                half /= 2
+                            }
+                            grads[Int(taps[2 * t + 1])] = lanes[0]
                         }
-                        // The kernels' tree: lanes i + i+8, then + i+4, + i+2, + i+1.
-                        for half in [8, 4, 2, 1] {
-                            for l in 0..<half { lanes[l] = lanes[l] + lanes[l + half] }
-                        }
-                        let sum = lanes[0]
-                        grads[Int(taps[2 * t + 1])] = sum
                     }
                 }
             }
