@@ -12,6 +12,51 @@
 #define LTH_AVX2
 #endif
 
+// One tile's 16 transformed rows from its 16 input pixels p[4a + b].
+static inline __attribute__((always_inline)) void input_tile(const float *const p[16], size_t c, float *o) {
+#pragma clang loop vectorize(assume_safety)
+    for (size_t k = 0; k < c; k++) {
+        float r[16];
+        for (int b = 0; b < 4; b++) {
+            const float d0 = p[b][k], d1 = p[4 + b][k], d2 = p[8 + b][k], d3 = p[12 + b][k];
+            r[b] = d0 - d2;
+            r[4 + b] = d1 + d2;
+            r[8 + b] = d2 - d1;
+            r[12 + b] = d1 - d3;
+        }
+        for (int a = 0; a < 4; a++) {
+            o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2];
+            o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2];
+            o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1];
+            o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3];
+        }
+    }
+}
+
+// A tile whose 4×4 patch is all on the map: four row pointers, the columns at constant offsets (fewer live
+// pointers than the general case, so the loop keeps them in registers).
+static inline __attribute__((always_inline)) void input_tile_interior(const float *row, size_t stride, size_t c,
+                                                                      float *o) {
+    const float *r0 = row, *r1 = row + stride, *r2 = row + 2 * stride, *r3 = row + 3 * stride;
+#pragma clang loop vectorize(assume_safety)
+    for (size_t k = 0; k < c; k++) {
+        float r[16];
+        for (int b = 0; b < 4; b++) {
+            const float d0 = r0[b * c + k], d1 = r1[b * c + k], d2 = r2[b * c + k], d3 = r3[b * c + k];
+            r[b] = d0 - d2;
+            r[4 + b] = d1 + d2;
+            r[8 + b] = d2 - d1;
+            r[12 + b] = d1 - d3;
+        }
+        for (int a = 0; a < 4; a++) {
+            o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2];
+            o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2];
+            o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1];
+            o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3];
+        }
+    }
+}
+
 LTH_AVX2 void lth_winograd_input_avx2(const float *in, size_t images, size_t h, size_t w, size_t c,
                                       const float *zeros, float *v) {
     const size_t th = (h + 1) / 2, tw = (w + 1) / 2;
@@ -19,6 +64,11 @@ LTH_AVX2 void lth_winograd_input_avx2(const float *in, size_t images, size_t h, 
         const float *image = in + i * h * w * c;
         for (size_t ty = 0; ty < th; ty++) {
             for (size_t tx = 0; tx < tw; tx++) {
+                float *o = v + ((i * th + ty) * tw + tx) * 16 * c;
+                if (ty > 0 && tx > 0 && 2 * ty + 2 < h && 2 * tx + 2 < w) {
+                    input_tile_interior(image + ((2 * ty - 1) * w + 2 * tx - 1) * c, w * c, c, o);
+                    continue;
+                }
                 const float *p[16];
                 for (int a = 0; a < 4; a++) {
                     for (int b = 0; b < 4; b++) {
@@ -28,25 +78,50 @@ LTH_AVX2 void lth_winograd_input_avx2(const float *in, size_t images, size_t h, 
                                            : image + ((size_t)y * w + (size_t)x) * c;
                     }
                 }
-                float *o = v + ((i * th + ty) * tw + tx) * 16 * c;
-#pragma clang loop vectorize(assume_safety)
-                for (size_t k = 0; k < c; k++) {
-                    float r[16];
-                    for (int b = 0; b < 4; b++) {
-                        const float d0 = p[b][k], d1 = p[4 + b][k], d2 = p[8 + b][k], d3 = p[12 + b][k];
-                        r[b] = d0 - d2;
-                        r[4 + b] = d1 + d2;
-                        r[8 + b] = d2 - d1;
-                        r[12 + b] = d1 - d3;
-                    }
-                    for (int a = 0; a < 4; a++) {
-                        o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2];
-                        o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2];
-                        o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1];
-                        o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3];
-                    }
-                }
+                input_tile(p, c, o);
             }
+        }
+    }
+}
+
+// One tile's outputs; `bias`, `relu` and `full` (the whole 2×2 on the map) are constants at each call site below,
+// so each of the eight variants is its own branch-free vector loop.
+static inline __attribute__((always_inline)) void output_tile(const float *q, size_t plane, size_t c, size_t w,
+                                                              const float *bias, int relu, int full, int down,
+                                                              int right, float *o00) {
+    float *o01 = o00 + c, *o10 = o00 + w * c, *o11 = o10 + c;
+#pragma clang loop vectorize(assume_safety)
+    for (size_t k = 0; k < c; k++) {
+        float r0[4], r1[4];
+        for (int b = 0; b < 4; b++) {
+            const float m0 = q[(size_t)b * plane + k], m1 = q[(size_t)(4 + b) * plane + k],
+                        m2 = q[(size_t)(8 + b) * plane + k], m3 = q[(size_t)(12 + b) * plane + k];
+            r0[b] = m0 + m1 + m2;
+            r1[b] = m1 - m2 - m3;
+        }
+        float y00 = r0[0] + r0[1] + r0[2], y01 = r0[1] - r0[2] - r0[3];
+        float y10 = r1[0] + r1[1] + r1[2], y11 = r1[1] - r1[2] - r1[3];
+        if (bias) {
+            const float bk = bias[k];
+            y00 = y00 + bk;
+            y01 = y01 + bk;
+            y10 = y10 + bk;
+            y11 = y11 + bk;
+        }
+        if (relu) {
+            y00 = y00 > 0 ? y00 : 0;
+            y01 = y01 > 0 ? y01 : 0;
+            y10 = y10 > 0 ? y10 : 0;
+            y11 = y11 > 0 ? y11 : 0;
+        }
+        o00[k] = y00;
+        if (full) {
+            o01[k] = y01;
+            o10[k] = y10;
+            o11[k] = y11;
+        } else {
+            if (right) o01[k] = y01;
+            if (down) o10[k] = y10;
         }
     }
 }
@@ -62,35 +137,13 @@ LTH_AVX2 void lth_winograd_output_avx2(const float *m, size_t plane, size_t imag
                 const size_t y0 = 2 * ty, x0 = 2 * tx;
                 const int down = y0 + 1 < h, right = x0 + 1 < w;
                 float *o00 = out + ((i * h + y0) * w + x0) * c;
-                float *o01 = o00 + c, *o10 = o00 + w * c, *o11 = o10 + c;
-#pragma clang loop vectorize(assume_safety)
-                for (size_t k = 0; k < c; k++) {
-                    float r0[4], r1[4];
-                    for (int b = 0; b < 4; b++) {
-                        const float m0 = q[(size_t)b * plane + k], m1 = q[(size_t)(4 + b) * plane + k],
-                                    m2 = q[(size_t)(8 + b) * plane + k], m3 = q[(size_t)(12 + b) * plane + k];
-                        r0[b] = m0 + m1 + m2;
-                        r1[b] = m1 - m2 - m3;
-                    }
-                    float y00 = r0[0] + r0[1] + r0[2], y01 = r0[1] - r0[2] - r0[3];
-                    float y10 = r1[0] + r1[1] + r1[2], y11 = r1[1] - r1[2] - r1[3];
-                    if (bias) {
-                        const float bk = bias[k];
-                        y00 = y00 + bk;
-                        y01 = y01 + bk;
-                        y10 = y10 + bk;
-                        y11 = y11 + bk;
-                    }
-                    if (relu) {
-                        y00 = y00 > 0 ? y00 : 0;
-                        y01 = y01 > 0 ? y01 : 0;
-                        y10 = y10 > 0 ? y10 : 0;
-                        y11 = y11 > 0 ? y11 : 0;
-                    }
-                    o00[k] = y00;
-                    if (right) o01[k] = y01;
-                    if (down) o10[k] = y10;
-                    if (down && right) o11[k] = y11;
+                if (down && right) {
+                    if (bias && relu) output_tile(q, plane, c, w, bias, 1, 1, 1, 1, o00);
+                    else if (bias) output_tile(q, plane, c, w, bias, 0, 1, 1, 1, o00);
+                    else if (relu) output_tile(q, plane, c, w, NULL, 1, 1, 1, 1, o00);
+                    else output_tile(q, plane, c, w, NULL, 0, 1, 1, 1, o00);
+                } else {
+                    output_tile(q, plane, c, w, bias, relu, 0, down, right, o00);
                 }
             }
         }

@@ -150,7 +150,7 @@ struct BenchTrainCommand: ParsableCommand {
         if json {
             func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
             var fields: [(String, String)] = [
-                ("steps_per_second", f(step.perWallSecond)), ("steps_per_cpu_second", f(step.perCPUSecond)),
+                ("steps_per_second", f(step.perWallSecond, 3)), ("steps_per_cpu_second", f(step.perCPUSecond, 3)),
                 ("eval_images_per_second", f(eval.perWallSecond, 0)),
                 ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
                 ("eval_dense_equivalent_gflops_cpu", f(eval.perCPUSecond * forward, 2)),
