@@ -42,9 +42,10 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
 
     /// Density below which a 3×3 conv layer runs the weight-sparse direct convolution (``usesSparseConv(inChannels:outChannels:kept:)``).
     ///
-    /// Set from the measured break-even of `lth bench train --model conv6 --density D --kernels sparse|dense` (see
-    /// docs/performance.md).
-    public static let sparseConvDensityLimit = 0.4
+    /// Set from the measured break-even against the dense path (Winograd), `lth bench train --model conv4|conv6
+    /// --round R --kernels sparse|dense` (see docs/conv.md, "Pruned rounds"): even at ~20 % of the conv weights on
+    /// Conv-4, ~18 % on Conv-6 (its 8×8 maps cost the sparse kernels more).
+    public static let sparseConvDensityLimit = 0.18
     /// Conv layers with fewer input channels stay dense (the first layer: 3 or 1 channels, a few hundred weights).
     public static let sparseConvMinimumChannels = 8
 
