@@ -17,12 +17,7 @@ struct CoordinatorStallTests {
         harness.advance(to: 1)
         harness.feed(.sendFailed(identity: Array("a".utf8)))
         harness.now = 1.2
-        harness.receive(
-            CoordinatorHarness.hello(
-                "a", instance: "instance-a",
-                running: [.init(taskID: task.taskID, trialID: task.trialID, round: 0, iteration: 500)]),
-            from: "a2")
-        harness.receive(.ready(.init(credit: 0)), from: "a2")
+        harness.reconnect("a", on: "a2", running: task)
         for time in stride(from: 1.5, through: 6, by: 0.5) {
             harness.advance(to: time)
             harness.receive(.heartbeat(.init()), from: "a2")
@@ -71,12 +66,7 @@ struct CoordinatorStallTests {
         #expect(harness.machine.scheduler.workers.values.allSatisfy { $0.alive }, "\(harness.logs)")
         #expect(!harness.journal.contains { $0.kind == "worker-lost" })
         // a is back on a new connection (its back-off was 2 s), with its trial: nothing was charged.
-        harness.receive(
-            CoordinatorHarness.hello(
-                "a", instance: "instance-a",
-                running: [.init(taskID: task.taskID, trialID: task.trialID, round: 1, iteration: 0)]),
-            from: "a2")
-        harness.receive(.ready(.init(credit: 0)), from: "a2")
+        harness.reconnect("a", on: "a2", running: task)
         harness.advance(to: 10)
         #expect(harness.machine.scheduler.trials[task.trialID]?.state == .running(worker: "a", startRound: 0))
         #expect(harness.machine.scheduler.trials[task.trialID]?.tries == 0)
@@ -121,5 +111,18 @@ struct CoordinatorStallTests {
         harness.receive(.ready(.init(credit: 1)), from: "a2")
         let again = try #require(harness.tasks("a2").first)
         #expect(again.trialID == lost.trialID && again.taskID != lost.taskID && again.startRound == 0)
+    }
+}
+
+extension CoordinatorHarness {
+    /// The process `name` (instance `instance-NAME`) says HELLO on the new connection `peer`, still running `task`,
+    /// then READY with no free slot.
+    mutating func reconnect(_ name: String, on peer: String, running task: WireMessage.TaskAssignment) {
+        receive(
+            Self.hello(
+                name, instance: "instance-\(name)",
+                running: [.init(taskID: task.taskID, trialID: task.trialID, round: task.startRound, iteration: 0)]),
+            from: peer)
+        receive(.ready(.init(credit: 0)), from: peer)
     }
 }
