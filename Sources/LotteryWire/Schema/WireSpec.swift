@@ -222,7 +222,7 @@ struct WireEnum<Value: WireSpelled>: Codable {
     }
 }
 
-/// A layer of `model.layers`: a dense layer's width as a number, `convN` and `pool` as strings.
+/// A layer of `model.layers`: a dense layer's width as a number, the others (`conv64`, `pool`) by their spec spelling.
 struct WireLayer: Codable {
     var token: LayerToken
 
@@ -232,22 +232,16 @@ struct WireLayer: Codable {
         let container = try decoder.singleValueContainer()
         if let units = try? container.decode(Int.self), units >= 1 {
             token = .fc(units)
-            return
-        }
-        let text = try container.decode(String.self)
-        guard let token = LayerToken(text) else {
+        } else if let token = LayerToken(try container.decode(String.self)) {
+            self.token = token
+        } else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "layer '\(text.prefix(64))' is not N, convN or pool"))
+                .init(codingPath: decoder.codingPath, debugDescription: "a layer is N, convN or pool"))
         }
-        self.token = token
     }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        switch token {
-        case .fc(let units): try container.encode(units)
-        case .conv(let channels): try container.encode("conv\(channels)")
-        case .pool: try container.encode("pool")
-        }
+        if case .fc(let units) = token { try container.encode(units) } else { try container.encode(token.description) }
     }
 }
