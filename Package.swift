@@ -45,17 +45,22 @@ var targets: [Target] = [
     .target(name: "LotteryAnalysis", dependencies: ["LotteryResults", "MaskCodec", "LotteryCore"]),
     // What the three executables share: signal handling, the OpenBLAS kernel restart. No library depends on it.
     .target(name: "LotteryCLI"),
+    // What `lth-coordinator` and `lth sweep` share: their common options, defined once (an ArgumentParser
+    // OptionGroup), and the steps before the coordinator starts. No library depends on it.
+    .target(name: "LotterySweepCLI", dependencies: ["LotteryCoordinator", argumentParser, logging]),
 
     // Executables: argument parsing and wiring only.
     .executableTarget(
         name: "lth",
         dependencies: [
             "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryResults", "LotterySpecFile", "LotteryCoordinator",
-            "LotteryWorker", "LotteryAnalysis", "LotteryCLI", argumentParser, logging, yams,
+            "LotteryWorker", "LotteryAnalysis", "LotteryCLI", "LotterySweepCLI", argumentParser, logging, yams,
         ]
     ),
     .executableTarget(
-        name: "lth-coordinator", dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryCLI", argumentParser, logging]),
+        name: "lth-coordinator",
+        dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryCLI", "LotterySweepCLI", argumentParser, logging]
+    ),
     .executableTarget(
         name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCore", "LotteryCLI", argumentParser, logging]),
 
