@@ -53,7 +53,9 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(
         name: .customLong("kernels"),
-        help: ArgumentHelp("Kernels: auto (the density rule), dense or sparse.", valueName: "auto|dense|sparse"))
+        help: ArgumentHelp(
+            "Kernels: auto (the density rule), dense, sparse, or im2col (dense with conv layers on im2col + sgemm "
+                + "instead of Winograd).", valueName: "auto|dense|sparse|im2col"))
     var kernelName = "auto"
 
     var kernels: KernelPolicy { KernelPolicy(rawValue: kernelName) ?? .auto }
@@ -104,7 +106,7 @@ struct BenchTrainCommand: ParsableCommand {
             throw ValidationError("--input-density must be in (0, 1], got \(inputDensity)")
         }
         guard KernelPolicy(rawValue: kernelName) != nil else {
-            throw ValidationError("--kernels: expected auto, dense or sparse, got '\(kernelName)'")
+            throw ValidationError("--kernels: expected auto, dense, sparse or im2col, got '\(kernelName)'")
         }
         guard rounds >= 1, iterations >= 1, evalEvery >= 1 else {
             throw ValidationError("--rounds, --iterations, --eval-every must be ≥ 1")

@@ -14,6 +14,9 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     case dense
     /// Every layer with the sparse kernels (feature-major activations, compressed kept weights).
     case sparse
+    /// Like ``dense``, but dense conv layers run im2col + sgemm instead of Winograd F(2×2, 3×3): the previous
+    /// dense convolution, kept for measurement (`lth bench train --kernels im2col`) and tests.
+    case im2col
 
     /// Density below which a layer runs the sparse kernels (kept / (inputs · outputs)).
     ///
@@ -53,6 +56,16 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
         return inChannels >= sparseConvMinimumChannels && Double(kept) < sparseConvDensityLimit * Double(size)
     }
 
+    /// Conv layers with fewer input channels run im2col + sgemm rather than Winograd (the first layer: 3 or 1
+    /// channels, where the transforms would cost more than the multiplications they save).
+    public static let winogradMinimumChannels = 8
+
+    /// The rule for a dense 3×3 conv layer: Winograd F(2×2, 3×3) when it has at least ``winogradMinimumChannels``
+    /// input channels and the policy is not ``im2col``. A pure function of shape, so every worker agrees.
+    public func usesWinograd(inChannels: Int) -> Bool {
+        self != .im2col && inChannels >= Self.winogradMinimumChannels
+    }
+
     /// Input density below which (with ``auto``) the first layer's forward product and weight gradients skip the
     /// zero inputs (``SparseRows``) instead of calling sgemm: per batch during training, per chunk during
     /// evaluation.
@@ -84,14 +97,14 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
             return zip(model.architecture.weightLayers, model.keptCounts).map { shape, kept in
                 guard shape.kind == .conv else { return false }
                 switch self {
-                case .dense: return false
+                case .dense, .im2col: return false
                 case .sparse: return true
                 case .auto: return Self.usesSparseConv(inChannels: shape.rows / 9, outChannels: shape.cols, kept: kept)
                 }
             }
         }
         switch self {
-        case .dense: return model.layers.map { _ in false }
+        case .dense, .im2col: return model.layers.map { _ in false }
         case .sparse: return model.layers.map { _ in true }
         case .auto:
             return zip(model.layers, model.keptCounts).map { layer, kept in
