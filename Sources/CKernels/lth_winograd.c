@@ -12,49 +12,40 @@
 #define LTH_AVX2
 #endif
 
-// One tile's 16 transformed rows from its 16 input pixels p[4a + b].
-static inline __attribute__((always_inline)) void input_tile(const float *const p[16], size_t c, float *o) {
-#pragma clang loop vectorize(assume_safety)
-    for (size_t k = 0; k < c; k++) {
-        float r[16];
-        for (int b = 0; b < 4; b++) {
-            const float d0 = p[b][k], d1 = p[4 + b][k], d2 = p[8 + b][k], d3 = p[12 + b][k];
-            r[b] = d0 - d2;
-            r[4 + b] = d1 + d2;
-            r[8 + b] = d2 - d1;
-            r[12 + b] = d1 - d3;
-        }
-        for (int a = 0; a < 4; a++) {
-            o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2];
-            o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2];
-            o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1];
-            o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3];
-        }
+// Bᵀ d B of one tile for channels 0..<c into o[ξ·c + k], where PIXEL(a, b) is the address of patch pixel (a, b).
+#define LTH_INPUT_TILE(PIXEL)                                                                                      \
+    _Pragma("clang loop vectorize(assume_safety)") for (size_t k = 0; k < c; k++) {                              \
+        float r[16];                                                                                               \
+        for (int b = 0; b < 4; b++) {                                                                              \
+            const float d0 = PIXEL(0, b)[k], d1 = PIXEL(1, b)[k], d2 = PIXEL(2, b)[k], d3 = PIXEL(3, b)[k];        \
+            r[b] = d0 - d2;                                                                                        \
+            r[4 + b] = d1 + d2;                                                                                    \
+            r[8 + b] = d2 - d1;                                                                                    \
+            r[12 + b] = d1 - d3;                                                                                   \
+        }                                                                                                          \
+        for (int a = 0; a < 4; a++) {                                                                              \
+            o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2];                                                  \
+            o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2];                                                  \
+            o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1];                                                  \
+            o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3];                                                  \
+        }                                                                                                          \
     }
+
+// A tile at the map's edge: 16 pixel pointers, those off the map at `zeros`.
+static inline __attribute__((always_inline)) void input_tile(const float *const p[16], size_t c, float *o) {
+#define LTH_EDGE_PIXEL(a, b) p[(a) * 4 + (b)]
+    LTH_INPUT_TILE(LTH_EDGE_PIXEL)
+#undef LTH_EDGE_PIXEL
 }
 
 // A tile whose 4×4 patch is all on the map: four row pointers, the columns at constant offsets (fewer live
-// pointers than the general case, so the loop keeps them in registers).
+// pointers than at the edge, so the loop keeps them in registers).
 static inline __attribute__((always_inline)) void input_tile_interior(const float *row, size_t stride, size_t c,
                                                                       float *o) {
-    const float *r0 = row, *r1 = row + stride, *r2 = row + 2 * stride, *r3 = row + 3 * stride;
-#pragma clang loop vectorize(assume_safety)
-    for (size_t k = 0; k < c; k++) {
-        float r[16];
-        for (int b = 0; b < 4; b++) {
-            const float d0 = r0[b * c + k], d1 = r1[b * c + k], d2 = r2[b * c + k], d3 = r3[b * c + k];
-            r[b] = d0 - d2;
-            r[4 + b] = d1 + d2;
-            r[8 + b] = d2 - d1;
-            r[12 + b] = d1 - d3;
-        }
-        for (int a = 0; a < 4; a++) {
-            o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2];
-            o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2];
-            o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1];
-            o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3];
-        }
-    }
+    const float *rows[4] = {row, row + stride, row + 2 * stride, row + 3 * stride};
+#define LTH_INTERIOR_PIXEL(a, b) (rows[a] + (b) * c)
+    LTH_INPUT_TILE(LTH_INTERIOR_PIXEL)
+#undef LTH_INTERIOR_PIXEL
 }
 
 LTH_AVX2 void lth_winograd_input_avx2(const float *in, size_t images, size_t h, size_t w, size_t c,
