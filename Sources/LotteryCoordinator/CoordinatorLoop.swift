@@ -27,8 +27,14 @@ final class CoordinatorLoop {
     let monitor: ZMQMonitor
     /// Peer addresses (`ip:port`) of accepted TCP connections, by file descriptor (from the monitor's events).
     var connections: [UInt32: String] = [:]
-    /// The last handshake failure reported; libzmq reports the connection's DISCONNECTED right after it.
-    var handshakeFailure: String?
+    /// The last handshake failure reported, and whether ZAP refused it (journaled by the ZAP handler, with its key);
+    /// libzmq reports the connection's DISCONNECTED right after it.
+    var handshakeFailure: (text: String, auth: Bool)?
+    /// Refused peers: which become journal lines (rate-limited), and those the ZAP handler thread reports.
+    var refusals = RefusalJournal()
+    let refusalInbox = RefusalInbox()
+    /// Which workers' last-heard times to write, and when.
+    var heardTimes: HeardTimes
     let curve: Bool
     let endpoint: String
     let started: Double
@@ -61,6 +67,7 @@ final class CoordinatorLoop {
         self.handle = handle
         started = Self.now
         audit = MaskAudit()
+        heardTimes = HeardTimes(interval: config.heardInterval)
         do {
             plan = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
         } catch {
@@ -123,6 +130,7 @@ final class CoordinatorLoop {
                             + "(`lth keygen \(keys.path) --name NAME` writes a pair)")
                 }
                 let observerLogger = logger
+                let inbox = refusalInbox
                 authenticator = try ZAPAuthenticator(context: context, allowListDirectory: allowList) { decision in
                     if !decision.accepted {
                         // The public key in Z85 (what `NAME.key` files hold), so an admin can allow it.
@@ -130,6 +138,12 @@ final class CoordinatorLoop {
                         observerLogger.warning(
                             "refused a connection from \(decision.address)\(key): \(decision.reason) (its key is not in \(allowList); to let it in, put its NAME.key file there and restart)"
                         )
+                        inbox.post(
+                            PeerRefusal(
+                                peer: PeerRefusal.withoutPort(decision.address) + key, kind: .keyNotAllowed,
+                                reason:
+                                    "\(decision.reason) (to let it in, put its NAME.key file in \(allowList) and restart)"
+                            ))
                     }
                 }
             } else {
@@ -245,6 +259,7 @@ final class CoordinatorLoop {
                 say(.error, "receive failed: \(error)")
             }
             drainConnectionEvents()
+            drainRefusals()
             applyAuditFailures()
             if machine.completeAwaitingAudit, machine.closing == nil, audit.isIdle {
                 applyAuditFailures()
@@ -258,6 +273,7 @@ final class CoordinatorLoop {
                 let lagging = after - caughtUpAt > min(0.1, config.heartbeatInterval / 4)
                 feed(.tick(heardUntil: lagging ? caughtUpAt : nil))
             }
+            persistHeard()
             if after - lastExport >= config.exportInterval, machine.storeFailure == nil {
                 lastExport = after
                 exportCSVs(final: false)
@@ -266,6 +282,9 @@ final class CoordinatorLoop {
         }
         progress.clear()
         commitAccepted()
+        drainRefusals()
+        writeRefusalLines(refusals.flush())
+        persistHeard(final: true)
         audit.waitIdle()
         applyAuditFailures()
         audit.stop()

@@ -21,8 +21,9 @@ public final class ResultsStore {
     /// is migrated in place when opened (`ALTER TABLE … ADD COLUMN`, one transaction). Version 3 added the
     /// supermask accuracies (`rounds.supermask_test_acc`, `rounds.supermask_signed_constant_test_acc`); older
     /// databases are migrated the same way (``migrate(from:)``). Version 4 added the spec history (table `specs`,
-    /// column `trials.spec_version`) for sweeps extended with more trials.
-    public static let schemaVersion = 4
+    /// column `trials.spec_version`) for sweeps extended with more trials. Version 5 added when each worker was last
+    /// heard (table `worker_heard`) and `specs.trials_new_controls` (reused trials an extension gave new controls).
+    public static let schemaVersion = 5
 
     /// The results folder.
     public let directory: URL
@@ -129,11 +130,20 @@ public final class ResultsStore {
             created_at TEXT NOT NULL,
             trials_reused INTEGER NOT NULL DEFAULT 0,
             trials_added INTEGER NOT NULL DEFAULT 0,
-            trials_left_out INTEGER NOT NULL DEFAULT 0
+            trials_left_out INTEGER NOT NULL DEFAULT 0,
+            trials_new_controls INTEGER NOT NULL DEFAULT 0
         );
         """
 
-    /// The current schema (version 4; docs/results.md describes every column).
+    /// When the coordinator last heard from each worker (any message, heartbeats included; added in version 5).
+    static let workerHeardSQL = """
+        CREATE TABLE IF NOT EXISTS worker_heard (
+            worker TEXT PRIMARY KEY,
+            last_heard TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+
+    /// The current schema (version 5; docs/results.md describes every column).
     static let schemaSQL = """
         CREATE TABLE sweep (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -207,6 +217,7 @@ public final class ResultsStore {
             trial_id TEXT,
             message TEXT NOT NULL
         );
+        \(workerHeardSQL)
         """
 
     private func claimSweep(specText: String, plannedTrialIDs: [String]?, now: Date) throws(StoreError) {
