@@ -68,8 +68,14 @@ final class CoordinatorLoop {
         started = Self.now
         audit = MaskAudit()
         heardTimes = HeardTimes(interval: config.heardInterval)
+        // The spec as written identifies it in the folder's history; the plan that runs reuses the folder's trials
+        // that it only gives new control branches (`SweepPlan.extending(registered:)`).
+        let fingerprint: String
+        let newControls: Int
         do {
-            plan = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
+            let written = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
+            fingerprint = written.fingerprint
+            (plan, newControls) = try written.extending(folder: config.outputDirectory)
         } catch {
             throw CoordinatorError("\(error)")
         }
@@ -88,7 +94,8 @@ final class CoordinatorLoop {
         do {
             store = try ResultsStore.openOrCreate(
                 directory: config.outputDirectory, sweepName: plan.name, specText: plan.sourceText,
-                fingerprint: plan.fingerprint, plannedTrialIDs: plan.trials.map(\.id), logger: logger)
+                fingerprint: fingerprint, plannedTrialIDs: plan.trials.map(\.id), trialsNewControls: newControls,
+                logger: logger)
             try store.registerTrials(
                 plan.trials.lazy.map {
                     TrialRegistration(
@@ -109,6 +116,15 @@ final class CoordinatorLoop {
                 plan: plan.trials, recorded: recovered.lastRecordedRound, finished: finished, failed: recovered.failed,
                 config: SchedulerConfig(
                     heartbeatInterval: config.heartbeatInterval, trialTimeLimit: config.trialTimeLimit))
+            // Branches the scheduler recreated for recorded rounds that the store lacks: new control branches of an
+            // extended sweep, or one whose registration a crash cut off after its parent's round was recorded.
+            let known = Set(recovered.trials.map(\.id))
+            try store.registerTrials(
+                scheduler.allIDs.lazy.filter { !known.contains($0) }.compactMap { id in
+                    scheduler.trials[id].flatMap {
+                        $0.isBranch ? TrialRegistration(id: id, spec: $0.spec, expectedRounds: 1) : nil
+                    }
+                })
             let recordedRounds = recovered.trials.reduce(0) { $0 + ($1.lastRecordedRound.map { $0 + 1 } ?? 0) }
             if recordedRounds > 0 {
                 logger.notice(

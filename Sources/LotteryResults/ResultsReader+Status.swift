@@ -222,6 +222,28 @@ extension ResultsReader {
         return status
     }
 
+    /// Rounds recorded by trials that belong to none of `topLevelIDs` (top-level trials not in it, and their control
+    /// branches): the rows an extended sweep's earlier spec versions left that its newest spec does not plan, for
+    /// the expected total of `lth status`.
+    public func recordedRounds(outside topLevelIDs: Set<String>) throws -> Int {
+        do {
+            return try snapshot { () throws -> Int in
+                var total = 0
+                try db.forEachRow(
+                    """
+                    SELECT COALESCE(t.parent_trial, t.trial_id), COUNT(*) FROM rounds r
+                    JOIN trials t ON t.trial_id = r.trial_id GROUP BY 1
+                    """
+                ) { row in
+                    if let family = row.text(0), !topLevelIDs.contains(family) { total += row.int(1) ?? 0 }
+                }
+                return total
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
+    }
+
     /// "… 2 slot(s) …" in a `worker-joined` message.
     static func slots(in message: String) -> Int? {
         guard let range = message.range(of: " slot(s)") else { return nil }

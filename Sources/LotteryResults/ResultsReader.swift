@@ -1,4 +1,5 @@
 public import Foundation
+public import LotteryCore
 
 #if canImport(Glibc)
     import Glibc
@@ -178,8 +179,10 @@ public final class ResultsReader {
     /// What running a spec with these top-level trial ids and this fingerprint on the folder would do to its
     /// history, said before the coordinator starts: `nil` when the folder already knows the spec (a resume), else
     /// the change (its `version` is the one the store will give it). Another sweep's folder (other name) is left to
-    /// the store to refuse.
-    public func preview(sweepName: String, fingerprint: String, plannedTrialIDs: [String]) throws -> SpecChange? {
+    /// the store to refuse. `newControls`: planned trials that are registered ones given new controls.
+    public func preview(sweepName: String, fingerprint: String, plannedTrialIDs: [String], newControls: Int = 0)
+        throws -> SpecChange?
+    {
         do {
             return try snapshot { () throws -> SpecChange? in
                 guard try db.scalar("SELECT name FROM sweep WHERE id = 1")?.string == sweepName else { return nil }
@@ -199,10 +202,55 @@ public final class ResultsReader {
                 try db.forEachRow("SELECT trial_id FROM trials WHERE parent_trial IS NULL") { row in
                     if let id = row.text(0) { registered.insert(id) }
                 }
-                var change = SpecChange.compare(registered: registered, planned: plannedTrialIDs)
+                var change = SpecChange.compare(
+                    registered: registered, planned: plannedTrialIDs, newControls: newControls)
                 change.version = version
                 change.file = "sweep.v\(version).yaml"
                 return change
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
+    }
+
+    /// The top-level trials registered for sweep `sweepName` (not control branches), every spec version's, by id;
+    /// empty when the folder holds another sweep. For ``SpecChange``'s comparison of a new spec with the folder.
+    public func registeredTopLevelSpecs(sweepName: String) throws -> [String: TrialSpec] {
+        do {
+            return try snapshot { () throws -> [String: TrialSpec] in
+                guard try db.scalar("SELECT name FROM sweep WHERE id = 1")?.string == sweepName else { return [:] }
+                var specs: [String: TrialSpec] = [:]
+                var undecodable: String?
+                try db.forEachRow("SELECT trial_id, spec_json FROM trials WHERE parent_trial IS NULL") { row in
+                    guard let id = row.text(0) else { return }
+                    guard let spec = try? decoder.decode(TrialSpec.self, from: Data((row.text(1) ?? "").utf8)) else {
+                        undecodable = undecodable ?? id
+                        return
+                    }
+                    specs[id] = spec
+                }
+                if let undecodable {
+                    throw ResultsFolderError(
+                        .damaged, "\(db.path): the stored spec of trial \(undecodable) cannot be decoded")
+                }
+                return specs
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
+    }
+
+    /// The newest spec of the folder's history (`specs`, highest version): the spec as first run until the sweep
+    /// is extended, and on databases before schema version 4.
+    public func latestSpecText() throws -> String {
+        do {
+            return try snapshot { () throws -> String in
+                if schemaVersion >= 4,
+                    let text = try db.scalar("SELECT spec_text FROM specs ORDER BY version DESC LIMIT 1")?.string
+                {
+                    return text
+                }
+                return try db.scalar("SELECT spec_text FROM sweep WHERE id = 1")?.string ?? ""
             }
         } catch let error as StoreError {
             throw Self.explain(error, path: db.path)

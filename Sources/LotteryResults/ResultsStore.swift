@@ -65,14 +65,17 @@ public final class ResultsStore {
     ///     under another fingerprint is **extended** instead of refused: the spec becomes a new version in the
     ///     history (``specChange``), and trials registered from now on carry it (docs/results.md, "Extending a
     ///     sweep"). Without them (`lth train`, tests) another fingerprint is refused.
+    ///   - trialsNewControls: how many of `plannedTrialIDs` are registered trials the spec gives new control branches
+    ///     (`SweepPlan.extending(registered:)`), for the history (`specs.trials_new_controls`) and the message.
     public static func openOrCreate(
         directory: URL, sweepName: String, specText: String, fingerprint: String, plannedTrialIDs: [String]? = nil,
-        logger: Logger = Logger(label: "lth.results"), now: Date = Date()
+        trialsNewControls: Int = 0, logger: Logger = Logger(label: "lth.results"), now: Date = Date()
     ) throws(StoreError) -> ResultsStore {
         let store = try ResultsStore(
             directory: directory, sweepName: sweepName, fingerprint: fingerprint, logger: logger)
         try store.prepareSchema()
-        try store.claimSweep(specText: specText, plannedTrialIDs: plannedTrialIDs, now: now)
+        try store.claimSweep(
+            specText: specText, plannedTrialIDs: plannedTrialIDs, newControls: trialsNewControls, now: now)
         try store.removeOrphanMasks(now: now)
         return store
     }
@@ -220,7 +223,9 @@ public final class ResultsStore {
         \(workerHeardSQL)
         """
 
-    private func claimSweep(specText: String, plannedTrialIDs: [String]?, now: Date) throws(StoreError) {
+    private func claimSweep(specText: String, plannedTrialIDs: [String]?, newControls: Int, now: Date)
+        throws(StoreError)
+    {
         var existing: (name: String, fingerprint: String)?
         try db.forEachRow("SELECT name, fingerprint FROM sweep WHERE id = 1") { row in
             existing = (row.text(0) ?? "", row.text(1) ?? "")
@@ -272,7 +277,7 @@ public final class ResultsStore {
         }
         // Another spec of the same sweep: a new version of its history.
         let registered = try registeredTopLevelTrialIDs()
-        let change = SpecChange.compare(registered: registered, planned: plannedTrialIDs)
+        let change = SpecChange.compare(registered: registered, planned: plannedTrialIDs, newControls: newControls)
         let version = (try db.scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM specs")?.int) ?? 2
         let file = "sweep.v\(version).yaml"
         try DurableFile.writeAtomically(Array(specText.utf8), to: directory.appendingPathComponent(file).path)
@@ -280,22 +285,25 @@ public final class ResultsStore {
             try db.run(
                 """
                 INSERT INTO specs (version, spec_text, fingerprint, created_at, trials_reused, trials_added,
-                                   trials_left_out)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                                   trials_left_out, trials_new_controls)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     .integer(version), .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now)),
                     .integer(change.reused), .integer(change.added), .integer(change.leftOut),
+                    .integer(change.newControls),
                 ])
             try logEvent(
                 kind: "spec-extended",
-                message: "spec version \(version) (\(file)): \(change.reused) trials reused, \(change.added) added, "
-                    + "\(change.leftOut) of earlier versions not in it",
+                message: "spec version \(version) (\(file)): \(change.reused) trials reused"
+                    + (change.newControls > 0 ? " (\(change.newControls) with new control branches)" : "")
+                    + ", \(change.added) added, \(change.leftOut) of earlier versions not in it",
                 at: now)
         }
         specVersion = version
         specChange = SpecChange(
-            version: version, reused: change.reused, added: change.added, leftOut: change.leftOut, file: file)
+            version: version, reused: change.reused, added: change.added, leftOut: change.leftOut,
+            newControls: change.newControls, file: file)
         logger.notice("results folder \(root): \(specChange!)")
     }
 

@@ -169,6 +169,7 @@ extension SweepStatus {
                 spec.version == 1
                     ? "v1 \(spec.createdAt) (\(spec.trialsAdded) trials)"
                     : "v\(spec.version) \(spec.createdAt) (\(spec.trialsReused) reused, +\(spec.trialsAdded)"
+                        + (spec.trialsNewControls > 0 ? ", \(spec.trialsNewControls) given new controls" : "")
                         + (spec.trialsLeftOut > 0 ? ", \(spec.trialsLeftOut) earlier not in it" : "") + ")"
             }
             lines.append("specs    " + history.joined(separator: " · "))

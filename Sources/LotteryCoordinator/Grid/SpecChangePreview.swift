@@ -6,7 +6,8 @@ extension SweepPlan {
     /// What running this plan on `directory` will do to the folder's spec history, said plainly before the
     /// coordinator starts (issue 17, "Extend a sweep"): `nil` for a new folder, a resume, or another sweep's folder
     /// (which the store refuses). For a spec that changes trials that already ran, it names the keys whose values
-    /// differ from the spec as first run (compared on the first trial of each).
+    /// differ from the spec as first run (compared on the first trial of each). Trials that only add control branches
+    /// to registered ones count as reused (``extending(registered:)``), with ``SpecChange/newControls``.
     ///
     /// - Throws: ``ResultsFolderError`` when the folder's database cannot be read.
     public func specChange(in directory: URL) throws -> (change: SpecChange, changedKeys: [String])? {
@@ -14,9 +15,11 @@ extension SweepPlan {
             return nil
         }
         let reader = try ResultsReader.open(directory: directory)
+        let extended = extending(registered: try reader.registeredTopLevelSpecs(sweepName: name))
         guard
             let change = try reader.preview(
-                sweepName: name, fingerprint: fingerprint, plannedTrialIDs: trials.map(\.id))
+                sweepName: name, fingerprint: fingerprint, plannedTrialIDs: extended.plan.trials.map(\.id),
+                newControls: extended.newControls)
         else { return nil }
         var changed: [String] = []
         if !change.onlyAdds, let first = trials.first?.spec,
