@@ -16,8 +16,11 @@ public struct ResultsFolderError: Error, Sendable, Hashable, CustomStringConvert
         case schemaTooNew
         /// Another process holds a lock that keeps readers out (an exclusive lock; not the coordinator's normal use).
         case locked
-        /// `results.db` is empty, truncated or not a database, or lacks the sweep it should describe.
+        /// `results.db` is truncated or not a database.
         case damaged
+        /// `results.db` holds no sweep yet (empty, or a coordinator died while creating it): nothing to read, and a
+        /// coordinator run on the folder starts the sweep afresh in it.
+        case halfWritten
     }
 
     public var code: Code
@@ -140,7 +143,7 @@ public final class ResultsReader {
         }
         guard version >= 1, try db.scalar("SELECT COUNT(*) FROM sweep")?.int == 1 else {
             throw ResultsFolderError(
-                .damaged,
+                .halfWritten,
                 "\(db.path) is half-written: it holds no sweep yet (a coordinator that died while creating it?); "
                     + "run the sweep again on this folder, or delete it")
         }

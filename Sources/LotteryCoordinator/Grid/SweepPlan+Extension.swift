@@ -43,14 +43,11 @@ extension SweepPlan {
     }
 
     /// ``extending(registered:)`` with the top-level trials `directory` holds for this sweep (read-only); the plan
-    /// as it is for a folder without `results.db` or of another sweep.
+    /// as it is for a folder without `results.db`, with a half-written one, or of another sweep.
     ///
     /// - Throws: ``ResultsFolderError`` when the folder's database cannot be read.
     public func extending(folder directory: URL) throws -> (plan: SweepPlan, newControls: Int) {
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("results.db").path) else {
-            return (self, 0)
-        }
-        let reader = try ResultsReader.open(directory: directory)
+        guard let reader = try Self.readerOfSweep(in: directory) else { return (self, 0) }
         return extending(registered: try reader.registeredTopLevelSpecs(sweepName: name))
     }
 }
