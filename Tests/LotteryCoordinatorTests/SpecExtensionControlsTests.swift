@@ -58,7 +58,7 @@ struct SpecExtensionControlsTests {
         var scheduler = SchedulerStateMachine(plan: plan.trials, recorded: [parent.id: 1], config: config)
         let branches = scheduler.allIDs.compactMap { scheduler.trials[$0]?.spec }.filter { $0.branch != nil }
         let pairs = branches.map { "\($0.branch!.kind.rawValue)#\($0.branch!.index)" }
-        #expect(pairs == ["reinit-random#0", "reinit-random#1", "prune-random#0", "prune-random#1"])
+        try #require(pairs == ["reinit-random#0", "reinit-random#1", "prune-random#0", "prune-random#1"])
         #expect(branches.allSatisfy { $0.branch?.parentTrial == parent.id && $0.branch?.parentRound == 1 })
         #expect(branches.allSatisfy { (try? $0.validate()) != nil }, "every branch is a valid spec for a worker")
         // The branch the first run made (or would have) keeps its id: its recorded row is recognised.
