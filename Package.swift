@@ -32,25 +32,35 @@ var targets: [Target] = [
     .target(name: "MaskCodec"),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "LotteryWire", dependencies: ["LotteryCore", "MaskCodec"]),
+    // The YAML spec file reader (file:line errors): one trial's spec for `lth train`, the document the coordinator's
+    // sweep grid reads. Its own target so that reading a spec needs neither the coordinator nor YAML in the core.
+    .target(name: "LotterySpecFile", dependencies: ["LotteryCore", yams]),
     // results.db, the mask files, the CSV export and the one list of its column names: used by the coordinator,
     // `lth train`/`status`/`export` and the analysis.
     .target(name: "LotteryResults", dependencies: ["LotteryCore", "MaskCodec", "CSQLite", "CLinux", logging]),
-    .target(name: "LotteryCoordinator", dependencies: ["LotteryWire", "ZeroMQ", "LotteryResults", yams, logging]),
+    .target(
+        name: "LotteryCoordinator",
+        dependencies: ["LotteryWire", "ZeroMQ", "LotteryResults", "LotterySpecFile", yams, logging]),
     .target(name: "LotteryWorker", dependencies: ["LotteryWire", "ZeroMQ", "LotteryCore", logging]),
     .target(name: "LotteryAnalysis", dependencies: ["LotteryResults", "MaskCodec", "LotteryCore"]),
     // What the three executables share: signal handling, the OpenBLAS kernel restart. No library depends on it.
     .target(name: "LotteryCLI"),
+    // What `lth-coordinator` and `lth sweep` share: their common options, defined once (an ArgumentParser
+    // OptionGroup), and the steps before the coordinator starts. No library depends on it.
+    .target(name: "LotterySweepCLI", dependencies: ["LotteryCoordinator", argumentParser, logging]),
 
     // Executables: argument parsing and wiring only.
     .executableTarget(
         name: "lth",
         dependencies: [
-            "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryResults", "LotteryCoordinator",
-            "LotteryWorker", "LotteryAnalysis", "LotteryCLI", argumentParser, logging, yams,
+            "LotteryCore", "MaskCodec", "ZeroMQ", "LotteryWire", "LotteryResults", "LotterySpecFile", "LotteryCoordinator",
+            "LotteryWorker", "LotteryAnalysis", "LotteryCLI", "LotterySweepCLI", argumentParser, logging, yams,
         ]
     ),
     .executableTarget(
-        name: "lth-coordinator", dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryCLI", argumentParser, logging]),
+        name: "lth-coordinator",
+        dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryCLI", "LotterySweepCLI", argumentParser, logging]
+    ),
     .executableTarget(
         name: "lth-worker", dependencies: ["LotteryWorker", "LotteryCore", "LotteryCLI", argumentParser, logging]),
 
@@ -65,7 +75,8 @@ var targets: [Target] = [
     .testTarget(
         name: "LotteryResultsTests", dependencies: ["LotteryResults", "LotteryCore", "MaskCodec", "TestPrerequisites"]),
     .testTarget(
-        name: "LotteryCoordinatorTests", dependencies: ["LotteryCoordinator", "LotteryResults", "LotteryWire", "LotteryCore"]),
+        name: "LotteryCoordinatorTests",
+        dependencies: ["LotteryCoordinator", "LotterySpecFile", "LotteryResults", "LotteryWire", "LotteryCore"]),
     .testTarget(name: "LotteryWorkerTests", dependencies: ["LotteryWorker", "LotteryWire", "ZeroMQ", "LotteryCore", "MaskCodec"]),
     .testTarget(name: "LotteryAnalysisTests", dependencies: ["LotteryAnalysis", "LotteryResults", "MaskCodec", "LotteryCore"]),
     .testTarget(

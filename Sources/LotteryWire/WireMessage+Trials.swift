@@ -43,6 +43,25 @@ extension WireMessage {
             case startRound = "start_round"
             case dataset
         }
+
+        // Hand-written so that the spec goes through the wire's own schema (``WireSpec``), not LotteryCore's keys.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            taskID = try container.decode(Int.self, forKey: .taskID)
+            trialID = try container.decode(String.self, forKey: .trialID)
+            spec = try container.decode(WireSpec.self, forKey: .spec).spec
+            startRound = try container.decode(Int.self, forKey: .startRound)
+            dataset = try container.decode(DatasetRef.self, forKey: .dataset)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(taskID, forKey: .taskID)
+            try container.encode(trialID, forKey: .trialID)
+            try container.encode(WireSpec(spec), forKey: .spec)
+            try container.encode(startRound, forKey: .startRound)
+            try container.encode(dataset, forKey: .dataset)
+        }
     }
 
     /// ROUND_RESULT, worker → coordinator: one IMP round of one trial, finished.
@@ -85,12 +104,13 @@ extension WireMessage {
             case nextMaskParent = "next_mask_parent"
         }
 
-        // Hand-written only to send the 64-bit checksums as 16 hex digits: JSON numbers above 2^53 lose
-        // precision in many readers (Python's is fine, JavaScript's and jq's are not).
+        // Hand-written to send the 64-bit checksums as 16 hex digits (JSON numbers above 2^53 lose precision in many
+        // readers: Python's is fine, JavaScript's and jq's are not), and the metrics through the wire's own schema
+        // (``WireMetrics``), not LotteryCore's keys.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             taskID = try container.decode(Int.self, forKey: .taskID)
-            metrics = try container.decode(RoundMetrics.self, forKey: .metrics)
+            metrics = try container.decode(WireMetrics.self, forKey: .metrics).metrics
             mask = []
             maskParent = try Hex64.decode(container, .maskParent)
             nextMaskParent = try Hex64.decode(container, .nextMaskParent)
@@ -99,7 +119,7 @@ extension WireMessage {
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(taskID, forKey: .taskID)
-            try container.encode(metrics, forKey: .metrics)
+            try container.encode(WireMetrics(metrics), forKey: .metrics)
             try container.encodeIfPresent(maskParent.map(Hex64.text), forKey: .maskParent)
             try container.encodeIfPresent(nextMaskParent.map(Hex64.text), forKey: .nextMaskParent)
         }

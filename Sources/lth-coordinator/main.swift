@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import LotteryCLI
 import LotteryCoordinator
+import LotterySweepCLI
 
 #if canImport(Glibc)
     import Glibc
@@ -29,14 +30,10 @@ struct LTHCoordinator: ParsableCommand {
             """
     )
 
-    @Argument(help: "The sweep spec (YAML, docs/sweep-spec.md).")
-    var spec: String
+    @OptionGroup var sweep: SweepOptions
 
     @Option(help: "ZeroMQ endpoint to bind, e.g. tcp://*:5555 or tcp://127.0.0.1:5555.")
     var bind: String = "tcp://*:5555"
-
-    @Option(help: "Results folder (default: results/<sweep name>).")
-    var out: String?
 
     @Option(help: "CURVE keys folder: server.key_secret and workers/*.key (allow-list).")
     var keys: String?
@@ -44,82 +41,30 @@ struct LTHCoordinator: ParsableCommand {
     @Flag(help: "Allow a non-loopback bind without CURVE keys (trusted networks only).")
     var insecure = false
 
-    @Option(name: .customLong("data-dir"), help: "Folder with <dataset>/ IDX files (default: $LTH_DATA_DIR or ./data).")
-    var dataDir: String?
-
-    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds (workers die after 3 silent).")
-    var heartbeatMilliseconds: Int = 1000
-
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
-
-    @Flag(
-        name: .customLong("retry-failed"),
-        help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
-    var retryFailed = false
-
-    @Option(
-        name: .customLong("max-trials"),
-        help: ArgumentHelp(
-            "Refuse a spec that expands to more top-level trials than this (checked before anything is expanded).",
-            valueName: "N"))
-    var maxTrials: Int = SweepLoader.defaultMaxTrials
-
     func validate() throws {
-        guard maxTrials >= 1 else { throw ValidationError("--max-trials must be at least 1, got \(maxTrials)") }
         guard bind.contains("://") else { throw ValidationError("--bind \(bind): expected e.g. tcp://*:5555") }
-        guard heartbeatMilliseconds >= 10 else {
-            throw ValidationError("--heartbeat-ms must be at least 10, got \(heartbeatMilliseconds)")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level \(logLevel): unknown level")
-        }
     }
 
     func run() throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        sweep.bootstrapLogging()
         // Before anything is registered: what the spec asks for, or why it is refused (a typo that asks for
-        // millions of trials is caught from the grid's shape, without expanding it).
+        // millions of trials is caught from the grid's shape, without expanding it); then the folder's lock.
         let plan: SweepPlan
-        do {
-            plan = try loadSweep(path: spec, maxTrials: maxTrials)
-        } catch {
-            throw Failure(message: "\(error)")
-        }
         let outDirectory: URL
-        if let out {
-            outDirectory = URL(fileURLWithPath: out, isDirectory: true)
-        } else {
-            outDirectory = URL(fileURLWithPath: "results", isDirectory: true)
-                .appendingPathComponent(plan.name, isDirectory: true)
-        }
-        // One coordinator per folder: a second one stops here, in one line, before saying anything else.
         let lock: ResultsFolderLock
         do {
-            lock = try ResultsFolderLock.acquire(directory: outDirectory)
-        } catch {
-            throw Failure(message: error.description)
-        }
-        print("sweep '\(plan.name)': \(plan.size)")
-        // A spec that adds trials to (or changes trials of) a sweep already in the folder: said before it runs.
-        do {
-            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+            plan = try sweep.loadPlan()
+            outDirectory = sweep.outDirectory(for: plan)
+            lock = try sweep.lockAndPreview(plan, in: outDirectory)
         } catch {
             throw Failure(message: "\(error)")
         }
-        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         var config = CoordinatorConfig(
-            specPath: spec, bind: bind, outputDirectory: outDirectory,
+            specPath: sweep.spec, bind: bind, outputDirectory: outDirectory,
             keysDirectory: keys.map { URL(fileURLWithPath: $0, isDirectory: true) }, insecure: insecure,
-            dataDirectory: dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-                ?? CoordinatorConfig.defaultDataDirectory,
-            heartbeatInterval: Double(heartbeatMilliseconds) / 1000, retryFailed: retryFailed, folderLock: lock)
-        config.maxTrials = maxTrials
+            dataDirectory: sweep.dataDirectory, heartbeatInterval: sweep.heartbeatInterval,
+            retryFailed: sweep.retryFailed, folderLock: lock)
+        config.maxTrials = sweep.maxTrials
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth-coordinator"))
         let signals = Self.installSignalHandlers(coordinator)
         defer { withExtendedLifetime(signals) {} }

@@ -53,7 +53,9 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(
         name: .customLong("kernels"),
-        help: ArgumentHelp("Kernels: auto (the density rule), dense or sparse.", valueName: "auto|dense|sparse"))
+        help: ArgumentHelp(
+            "Kernels: auto (the density rule), dense, sparse, or im2col (dense with conv layers on im2col + sgemm "
+                + "instead of Winograd).", valueName: "auto|dense|sparse|im2col"))
     var kernelName = "auto"
 
     var kernels: KernelPolicy { KernelPolicy(rawValue: kernelName) ?? .auto }
@@ -104,7 +106,7 @@ struct BenchTrainCommand: ParsableCommand {
             throw ValidationError("--input-density must be in (0, 1], got \(inputDensity)")
         }
         guard KernelPolicy(rawValue: kernelName) != nil else {
-            throw ValidationError("--kernels: expected auto, dense or sparse, got '\(kernelName)'")
+            throw ValidationError("--kernels: expected auto, dense, sparse or im2col, got '\(kernelName)'")
         }
         guard rounds >= 1, iterations >= 1, evalEvery >= 1 else {
             throw ValidationError("--rounds, --iterations, --eval-every must be ≥ 1")
@@ -148,7 +150,7 @@ struct BenchTrainCommand: ParsableCommand {
         if json {
             func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
             var fields: [(String, String)] = [
-                ("steps_per_second", f(step.perWallSecond)), ("steps_per_cpu_second", f(step.perCPUSecond)),
+                ("steps_per_second", f(step.perWallSecond, 3)), ("steps_per_cpu_second", f(step.perCPUSecond, 3)),
                 ("eval_images_per_second", f(eval.perWallSecond, 0)),
                 ("eval_images_per_cpu_second", f(eval.perCPUSecond, 0)),
                 ("eval_dense_equivalent_gflops_cpu", f(eval.perCPUSecond * forward, 2)),

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import LotteryCLI
 import LotteryCoordinator
+import LotterySweepCLI
 import LotteryCore
 import LotteryWire
 import ZeroMQ
@@ -32,14 +33,10 @@ struct SweepCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The sweep spec (YAML, docs/sweep-spec.md).")
-    var spec: String
+    @OptionGroup var sweep: SweepOptions
 
     @Option(help: "Worker processes to start (default: one per core).")
     var workers: Int?
-
-    @Option(help: "Results folder (default: results/<sweep name>).")
-    var out: String?
 
     @Option(name: .customLong("slots-per-worker"), help: "Trials each worker trains at once.")
     var slotsPerWorker: Int = 1
@@ -50,73 +47,32 @@ struct SweepCommand: ParsableCommand {
     )
     var trialThreads: Int?
 
-    @Option(name: .customLong("data-dir"), help: "Folder with <dataset>/ IDX files (default: $LTH_DATA_DIR or ./data).")
-    var dataDir: String?
-
-    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds.")
-    var heartbeatMilliseconds: Int = 1000
-
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
-
-    @Flag(
-        name: .customLong("retry-failed"),
-        help: "Queue the trials that failed on an earlier run again; they resume after their recorded rounds.")
-    var retryFailed = false
-
-    @Option(
-        name: .customLong("max-trials"),
-        help: ArgumentHelp(
-            "Refuse a spec that expands to more top-level trials than this (checked before anything is expanded).",
-            valueName: "N"))
-    var maxTrials: Int = SweepLoader.defaultMaxTrials
-
     func validate() throws {
-        guard maxTrials >= 1 else { throw ValidationError("--max-trials must be at least 1, got \(maxTrials)") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1, got \(workers)") }
         guard slotsPerWorker >= 1 else { throw ValidationError("--slots-per-worker must be at least 1") }
         if let trialThreads, trialThreads < 1 { throw ValidationError("--trial-threads must be at least 1") }
-        guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level \(logLevel): unknown level")
-        }
     }
 
     func run() throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        sweep.bootstrapLogging()
         let logger = Logger(label: "lth.sweep")
         let plan: SweepPlan
         do {
-            plan = try loadSweep(path: spec, maxTrials: maxTrials)
+            plan = try sweep.loadPlan()
         } catch {
             throw SweepError("\(error)")
         }
-        let outDirectory = URL(fileURLWithPath: out ?? "results/\(plan.name)", isDirectory: true).standardizedFileURL
-        let dataDirectory =
-            dataDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-            ?? CoordinatorConfig.defaultDataDirectory
+        let outDirectory = sweep.outDirectory(for: plan)
+        let dataDirectory = sweep.dataDirectory
         let workerBinary = try Self.workerBinary()
-        // Before anything is written into the folder: a second `lth sweep` on it stops here.
+        // Before anything is written into the folder: a second `lth sweep` on it stops here; then what the spec asks
+        // for, and what it does to a sweep already in the folder (more trials, or changed ones).
         let lock: ResultsFolderLock
         do {
-            lock = try ResultsFolderLock.acquire(directory: outDirectory)
-        } catch {
-            throw SweepError(error.description)
-        }
-        // Before anything is registered: what the spec asks for, and what it does to a sweep already in the folder
-        // (more trials, or changed ones).
-        print("sweep '\(plan.name)': \(plan.size)")
-        do {
-            if let preview = try plan.specChange(in: outDirectory) { print(SweepPlan.describe(preview)) }
+            lock = try sweep.lockAndPreview(plan, in: outDirectory)
         } catch {
             throw SweepError("\(error)")
         }
-        fflush(nil)  // stdout is block-buffered in a pipe: say it now, not when the sweep ends
         let keys = outDirectory.appendingPathComponent("keys", isDirectory: true)
         let logs = outDirectory.appendingPathComponent("logs", isDirectory: true)
         let cache = outDirectory.appendingPathComponent("cache", isDirectory: true)
@@ -131,10 +87,10 @@ struct SweepCommand: ParsableCommand {
         }
 
         var config = CoordinatorConfig(
-            specPath: spec, bind: "tcp://127.0.0.1:0", outputDirectory: outDirectory, keysDirectory: keys,
-            dataDirectory: dataDirectory, heartbeatInterval: Double(heartbeatMilliseconds) / 1000,
-            retryFailed: retryFailed, folderLock: lock)
-        config.maxTrials = maxTrials
+            specPath: sweep.spec, bind: "tcp://127.0.0.1:0", outputDirectory: outDirectory, keysDirectory: keys,
+            dataDirectory: dataDirectory, heartbeatInterval: sweep.heartbeatInterval,
+            retryFailed: sweep.retryFailed, folderLock: lock)
+        config.maxTrials = sweep.maxTrials
         let coordinator = Coordinator.start(config, logger: Logger(label: "lth.coordinator"))
         let endpoint: String
         switch coordinator.waitUntilListening() {
@@ -155,7 +111,7 @@ struct SweepCommand: ParsableCommand {
                 processes.append(
                     try Self.startWorker(
                         binary: workerBinary, index: index, endpoint: endpoint, keys: keys, cache: cache,
-                        slots: slotsPerWorker, trialThreads: threads, heartbeatMilliseconds: heartbeatMilliseconds,
+                        slots: slotsPerWorker, trialThreads: threads, heartbeatMilliseconds: sweep.heartbeatMilliseconds,
                         log: log))
             } catch {
                 coordinator.stop(reason: "cannot start worker \(index)")

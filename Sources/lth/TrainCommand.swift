@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import LotteryCoordinator  // only the YAML spec reader (loadTrialSpec) and RoundEstimate; results go through LotteryResults
+import LotterySpecFile
 import LotteryResults
 import LotteryCore
 import LotteryWire

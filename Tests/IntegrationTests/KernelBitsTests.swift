@@ -60,15 +60,17 @@ import Testing
         }
     }
     /// The weight-sparse convolution's three versions (portable Swift, AVX2 + FMA, AVX-512 where the CPU has it):
-    /// a conv trial whose second conv layer drops to 25 % in round 2 (conv rate 50 %), so that round trains on the
-    /// sparse kernels, writes byte-identical curves and the same rounds.csv cells under each.
+    /// a conv trial whose second conv layer (8 input channels) trains on Winograd in rounds 0–2 and drops to 12.5 %
+    /// in round 3 (conv rate 50 %), so that round trains on the sparse kernels, writes byte-identical curves and the
+    /// same rounds.csv cells under each (the Winograd transforms: AVX2 C or portable Swift).
     @Test(.requires(.binaries)) func sparseConvolutionGivesTheSameBitsOnEveryKernelLevel() throws {
         let bin = try Binaries.require()
-        #expect(0.5 * 0.5 < KernelPolicy.sparseConvDensityLimit, "round 2 would not be sparse")
+        #expect(0.5 * 0.5 * 0.5 < KernelPolicy.sparseConvDensityLimit, "round 3 would not be sparse")
+        #expect(0.5 * 0.5 >= KernelPolicy.sparseConvDensityLimit, "round 2 would not be Winograd")
         try withTemporaryDirectory { dir in
             try writeTinyMNIST(dir.appendingPathComponent("data"), train: 300, test: 100)
             let settings = [
-                "model.layers=[conv8,conv8,pool,16]", "prune.rates.conv=0.5", "prune.rounds=2", "train.iterations=20",
+                "model.layers=[conv8,conv8,pool,16]", "prune.rates.conv=0.5", "prune.rounds=3", "train.iterations=20",
                 "train.eval_every=10", "data.validation=50", "controls=[]",
             ].flatMap { ["--set", $0] }
             func run(_ name: String, _ environment: [String: String]) throws -> URL {
@@ -87,7 +89,7 @@ import Testing
             let curves = try runs.map { try Data(contentsOf: $0.appendingPathComponent("curves.csv")) }
             #expect(!curves[0].isEmpty && curves[1] == curves[0] && curves[2] == curves[0])
             let rows = try runs.map { try readCSV($0.appendingPathComponent("rounds.csv")) }
-            #expect(rows.allSatisfy { $0.count == 3 })
+            #expect(rows.allSatisfy { $0.count == 4 })
             for other in rows.dropFirst() {
                 for (x, y) in zip(rows[0], other) {
                     for (key, value) in x where !["seconds", "recorded_at"].contains(key) {

@@ -79,6 +79,13 @@ struct CoordinatorHarness {
         commit()
     }
 
+    /// Time passing with the loop running: a tick every quarter second (the loop ticks at least every quarter
+    /// heartbeat interval) up to `time`. A jump of `now` without ticks is the loop itself not running (a stall).
+    mutating func advance(to time: Double) {
+        while now + 0.25 < time { tick(at: now + 0.25) }
+        tick(at: time)
+    }
+
     mutating func commit() {
         guard !pendingRecords.isEmpty else { return }
         let batch = pendingRecords

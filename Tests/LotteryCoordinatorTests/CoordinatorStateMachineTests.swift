@@ -73,7 +73,7 @@ struct CoordinatorStateMachineTests {
         var harness = CoordinatorHarness(trials: plannedTrials(1, rounds: 2))
         let task = try #require(harness.join("w").first)
         if howItLeft == "silent" {
-            harness.tick(at: 5)
+            harness.advance(to: 5)
         } else {
             harness.receive(
                 .giveBack(
@@ -149,7 +149,10 @@ struct CoordinatorStateMachineTests {
         harness.receive(
             CoordinatorHarness.hello(
                 "w", instance: "instance-w", slots: 2,
-                running: [.init(taskID: 100, trialID: plan[0].id, round: 0, iteration: 400)]),
+                running: [
+                    .init(taskID: 100, trialID: plan[0].id, round: 0, iteration: 400),
+                    .init(taskID: 101, trialID: plan[1].id, round: 0, iteration: 0),
+                ]),
             from: "w-again")
         #expect(harness.take("w-again").cancels.isEmpty)
         #expect(harness.machine.scheduler.workers["w"]?.running == [plan[0].id, plan[1].id])
@@ -248,7 +251,7 @@ struct CoordinatorStateMachineTests {
         let old = try #require(harness.join("a").first)
         harness.receive(CoordinatorHarness.result(old, round: 0), from: "a")
         #expect(harness.take("a").acks.map(\.status) == [.recorded])
-        harness.tick(at: 5)  // a is silent for 5 s > 3 s: dead, the trial requeued from round 1
+        harness.advance(to: 5)  // a is silent for 5 s > 3 s: dead, the trial requeued from round 1
         #expect(harness.logs.contains { $0.hasPrefix("worker a left") })
         _ = harness.take("a")  // heartbeats
         harness.now = 5
@@ -321,15 +324,22 @@ struct CoordinatorStateMachineTests {
         #expect(curve.machine.scheduler.workers["node7/w1"] != nil)
     }
 
-    /// Sends that find the peer gone, and GIVE_BACK, end the worker; its trials go to the next one.
-    @Test func unreachablePeersAndGiveBacksEndTheWorker() throws {
+    /// A send that finds the peer gone leaves the worker unroutable, and it ends once silent for the timeout (a
+    /// closed connection alone is no death: `CoordinatorStallTests`); GIVE_BACK ends the worker at once. Their trials
+    /// go to the next one, the given-back one without a try.
+    @Test func unreachablePeersThatStaySilentAndGiveBacksEndTheWorker() throws {
         let plan = plannedTrials(2, rounds: 1)
         var harness = CoordinatorHarness(trials: plan)
         let a = try #require(harness.join("a").first)
         let b = try #require(harness.join("b").first)
         harness.feed(.sendFailed(identity: Array("a".utf8)))
-        #expect(harness.machine.scheduler.workers["a"]?.alive == false)
         #expect(harness.machine.routes["a"] == nil)
+        for time in stride(from: 0.5, through: 3.5, by: 0.5) {
+            harness.advance(to: time)
+            harness.receive(.heartbeat(.init()), from: "b")
+        }
+        #expect(harness.machine.scheduler.workers["a"]?.alive == false)
+        #expect(harness.machine.scheduler.workers["b"]?.alive == true)
         harness.receive(
             .giveBack(.init(trials: [.init(taskID: b.taskID, trialID: b.trialID, lastRound: nil)], reason: "SIGTERM")),
             from: "b")

@@ -1,5 +1,6 @@
 import Foundation
 import LotteryCoordinator
+import LotterySpecFile
 import LotteryCore
 import Testing
 

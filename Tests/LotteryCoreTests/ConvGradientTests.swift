@@ -38,15 +38,19 @@ struct ConvGradientTests {
     static func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(1e-7, abs(a) + abs(b)) }
 
     /// Stacks that exercise every path: two channels in, an odd side that a pool truncates, conv after pool, a
-    /// pool straight into the output layer, and more chunks than one (7 images, chunks of 5).
+    /// pool straight into the output layer, and more chunks than one (7 images, chunks of 5). The last two have
+    /// conv layers with 8 or more input channels, which run Winograd F(2×2, 3×3) when dense: odd sides (partial
+    /// tiles), a Winograd layer first after a pool and one feeding another.
     static let stacks: [(tokens: [LayerToken], input: InputShape)] = [
         ([.conv(3), .pool, .conv(4), .fc(6)], InputShape(channels: 2, height: 5, width: 5)),
         ([.conv(2), .conv(3), .pool], InputShape(channels: 1, height: 4, width: 6)),
         ([.pool, .conv(2), .fc(3)], InputShape(channels: 3, height: 4, width: 4)),
+        ([.conv(8), .conv(3), .pool, .fc(4)], InputShape(channels: 2, height: 5, width: 5)),
+        ([.conv(9), .pool, .conv(8), .conv(2), .fc(3)], InputShape(channels: 1, height: 6, width: 7)),
     ]
 
-    /// Dense (im2col + gemm) and weight-sparse convolutions alike.
-    @Test(arguments: 0..<3, [false, true])
+    /// Dense (im2col + gemm below 8 input channels, Winograd from 8) and weight-sparse convolutions alike.
+    @Test(arguments: 0..<5, [false, true])
     func everyWeightAndBiasMatchesFiniteDifferences(stack: Int, sparse: Bool) throws {
         let (tokens, input) = Self.stacks[stack]
         let architecture = try Architecture(tokens: tokens, input: input, classes: 3)

@@ -67,4 +67,51 @@ struct ConvPyTorchTests {
         #expect(worst < 2e-6, "largest weight difference \(worst)")
         #expect(result.model.layers[0].weight.data != layers[0].weight.data)
     }
+
+    struct GradientFixture: Decodable {
+        var input: [Int]
+        var layers: [String]
+        var classes: Int
+        var weights: [[Float]]
+        var biases: [[Float]]
+        var batch: [Float]
+        var labels: [UInt8]
+        var loss: Double
+        var weight_gradients: [[Float]]
+        var bias_gradients: [[Float]]
+    }
+
+    /// One batch through a network whose inner conv layers have 16 input channels (our Winograd F(2×2, 3×3) path)
+    /// and whose first has 3 (im2col): the loss and every gradient against PyTorch's
+    /// (Fixtures/conv-pytorch-gradients.json, written by scripts/fixtures/conv_pytorch_gradients.py, which says
+    /// why gradients rather than weights after Adam), on 1 and 2 threads.
+    @Test(arguments: [1, 2])
+    func gradientsOfWinogradLayersMatchPyTorch(threads: Int) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/conv-pytorch-gradients.json")
+        let fixture = try JSONDecoder().decode(GradientFixture.self, from: try Data(contentsOf: url))
+        let input = InputShape(channels: fixture.input[0], height: fixture.input[1], width: fixture.input[2])
+        let arch = try Architecture(
+            tokens: fixture.layers.compactMap(LayerToken.init), input: input, classes: fixture.classes)
+        #expect(arch.weightLayers.map { $0.rows / 9 }.prefix(3) == [3, 16, 16], "the stack changed")
+        let layers = arch.weightLayers.indices.map { l in
+            let shape = arch.weightLayers[l]
+            return DenseLayer(
+                weight: Matrix(rows: shape.rows, cols: shape.cols, data: Self.ours(fixture.weights[l], layer: l, arch)),
+                bias: fixture.biases[l], mask: Matrix(rows: shape.rows, cols: shape.cols, repeating: 1))
+        }
+        let ours = Backprop.lossAndGradients(
+            model: MLP(architecture: arch, layers: layers), inputs: fixture.batch, labels: fixture.labels,
+            threads: threads, kernels: .auto)
+        #expect(abs(ours.loss - fixture.loss) <= 1e-5 * abs(fixture.loss), "loss \(ours.loss) vs \(fixture.loss)")
+        for l in arch.weightLayers.indices {
+            let expected = Self.ours(fixture.weight_gradients[l], layer: l, arch)
+            let scale = expected.map(abs).max() ?? 0
+            #expect(scale > 0, "layer \(l): PyTorch's gradient is zero")
+            var worst: Float = 0
+            for (a, b) in zip(ours.weightGradients[l], expected) { worst = max(worst, abs(a - b)) }
+            for (a, b) in zip(ours.biasGradients[l], fixture.bias_gradients[l]) { worst = max(worst, abs(a - b)) }
+            #expect(worst <= 1e-5 * scale, "layer \(l): largest difference \(worst), largest gradient \(scale)")
+        }
+    }
 }

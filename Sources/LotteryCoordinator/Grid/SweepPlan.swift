@@ -1,5 +1,6 @@
 import Foundation
 public import LotteryCore
+public import LotterySpecFile
 import Yams
 
 /// One value of one grid axis at a grid point, e.g. `prune.strategy = random`.

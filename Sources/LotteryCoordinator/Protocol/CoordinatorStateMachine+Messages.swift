@@ -195,6 +195,7 @@ extension CoordinatorStateMachine {
         // Connections that carried this id before (the same process's old one, or a dead process's) route no more:
         // their late messages get REJECT `unknown_worker` and a process still alive there says HELLO again.
         for (other, peer) in peers where peer.workerID == workerID && other != identity { peers[other] = nil }
+        let newConnection = routes[workerID] != identity
         peers[identity] = Peer(workerID: workerID, host: hello.host, instanceID: hello.instanceID)
         routes[workerID] = identity
         leaving.remove(workerID)
@@ -205,6 +206,16 @@ extension CoordinatorStateMachine {
                     .cancel(WireMessage.Cancel(taskID: running.taskID, trialID: running.trialID, reason: "reassigned")),
                     to: identity)
             }
+            // Its trials it does not hold (HELLO lists every trial training or with results unacknowledged): their
+            // TASK went to a connection that closed before it arrived. Back in the queue, no bad end: nothing failed.
+            guard newConnection else { return }
+            let held = Set(
+                hello.running.filter { isCurrent($0.taskID, trialID: $0.trialID, worker: workerID) }.map(\.trialID))
+            let lost = (scheduler.workers[workerID]?.running ?? []).filter { !held.contains($0) }
+            guard !lost.isEmpty else { return }
+            line("worker \(workerID) reconnected without \(lost.joined(separator: ", ")): its TASK was lost, requeued")
+            for trialID in lost { if let taskID = currentTask[trialID] { forget(taskID: taskID) } }
+            feed(.givenBack(workerID, trialIDs: lost))
             return
         }
         // A new worker, or a process back from the dead: whatever it ran before was requeued by the scheduler.

@@ -90,6 +90,8 @@ public struct CoordinatorStateMachine: Sendable {
     var queued: [SchedulerEvent] = []
     var actions: [CoordinatorAction] = []
     var now: Double = 0
+    /// The time of the latest event: a longer gap than the workers' timeout before the next one is a stall.
+    var lastEventAt: Double?
 
     public init(scheduler: SchedulerStateMachine, config: Config) {
         self.scheduler = scheduler
@@ -108,16 +110,23 @@ public struct CoordinatorStateMachine: Sendable {
     public mutating func event(_ event: CoordinatorEvent, now: Double) -> [CoordinatorAction] {
         self.now = now
         actions = []
+        // The loop feeds a tick at least every quarter heartbeat interval: no event for longer than the workers'
+        // timeout means the loop itself did not run (SIGSTOP, a stalled VM, a long disk write), and that gap must
+        // not count as anybody's silence (``SchedulerEvent/stalled(since:)``).
+        if let last = lastEventAt, now - last > scheduler.config.heartbeatTimeout { feed(.stalled(since: last)) }
+        lastEventAt = max(lastEventAt ?? now, now)
         switch event {
         case .received(let inbound):
             received(inbound)
         case .sendFailed(let identity):
-            if let peer = peers.removeValue(forKey: identity) {
-                if routes[peer.workerID] == identity { routes[peer.workerID] = nil }
-                // After SHUTDOWN `finish` the workers leave as asked: not a lost worker (nor a warning line each).
-                if let closing, closing.reason == nil { break }
-                feed(.workerGone(peer.workerID))
-            }
+            // A connection that is not its worker's route any more (the same process said HELLO on a newer one) was
+            // superseded: its close means nothing.
+            guard let peer = peers.removeValue(forKey: identity), routes[peer.workerID] == identity else { break }
+            routes[peer.workerID] = nil
+            // After SHUTDOWN `finish` the workers leave as asked: not a lost worker (nor a warning line each).
+            if let closing, closing.reason == nil { break }
+            // Not a death: a worker closes its connection before it reconnects (the scheduler's "Liveness").
+            feed(.connectionClosed(peer.workerID))
         case .tick(let heardUntil):
             feed(heardUntil.map { .tickLagging(heardUntil: $0) } ?? .tick)
         case .resultChecked(let checked):

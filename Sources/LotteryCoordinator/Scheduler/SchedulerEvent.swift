@@ -86,8 +86,18 @@ public enum SchedulerEvent: Sendable, Hashable {
     case trialFailed(WorkerID, trialID: String, reason: String)
     /// The worker is shutting down gracefully and hands these trials back unfinished.
     case givenBack(WorkerID, trialIDs: [String])
-    /// The connection to the worker was seen to close.
+    /// The worker is gone for sure (it gave its trials back and left, or another process took its connection):
+    /// dead now, its trials requeued.
     case workerGone(WorkerID)
+    /// The worker's connection was seen to close. Not a death: a worker closes its old connection before every
+    /// reconnect. It gets no task until it says HELLO again (the same instance: a reconnect, its trials kept) and
+    /// is dead only once silent for ``SchedulerConfig/heartbeatTimeout``.
+    case connectionClosed(WorkerID)
+    /// The coordinator's own loop did not run from `since` until now (SIGSTOP, a stalled VM, a long disk write):
+    /// it read nothing and sent no heartbeat meanwhile. Longer than the timeout, the workers gave up on it and
+    /// reconnect with back-off: nobody is declared silent from that gap, and messages read until the loop has caught
+    /// up count as heard at `since` (``SchedulerStateMachine/StallCatchUp``).
+    case stalled(since: Double)
     /// The trial's recorded results are unusable (the coordinator's mask audit failed): it fails for good, even if
     /// it had finished, and its worker (if any) is told to stop.
     case trialCorrupt(trialID: String, reason: String)

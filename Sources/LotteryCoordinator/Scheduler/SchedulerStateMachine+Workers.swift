@@ -10,8 +10,10 @@ extension SchedulerStateMachine {
         }
         if let id = instances[instance], let known = workers[id], known.instance == instance {
             if known.alive {
-                // The same process on a new connection (or repeating HELLO): it keeps its trials and credit.
-                workers[id]!.lastSeen = now
+                // The same process on a new connection (or repeating HELLO): it keeps its trials and credit. A
+                // closed connection before it was no death (``connectionClosed``): nothing was charged.
+                heard(id, now: now)
+                workers[id]!.connected = true
                 workers[id]!.host = host
                 actions.append(.workerJoined(id, instance: instance, sameProcess: true))
                 actions.append(.log("worker \(id) on \(host) reconnected"))
@@ -51,8 +53,8 @@ extension SchedulerStateMachine {
         if let previous = workers[id], previous.instance != instance { instances[previous.instance] = nil }
         instances[instance] = id
         workers[id] = WorkerInfo(
-            id: id, name: name, instance: instance, host: host, slots: slots, credit: 0, alive: true, lastSeen: now,
-            lastHeartbeatSent: now, running: [], joinOrder: workers[id]?.joinOrder ?? joinCounter
+            id: id, name: name, instance: instance, host: host, slots: slots, credit: 0, alive: true, connected: true,
+            lastSeen: heardAt(now), lastHeartbeatSent: now, running: [], joinOrder: workers[id]?.joinOrder ?? joinCounter
         )
     }
 

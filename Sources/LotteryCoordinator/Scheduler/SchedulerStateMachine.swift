@@ -16,10 +16,11 @@ public import LotteryCore
 ///   workers on one host) and get told apart as `name#2`, `name#3`…. A HELLO from a registered, live instance is
 ///   a reconnect (it keeps its trials); from a new instance it is a new worker, even under a live name (a
 ///   restart: the old process's trials are requeued when *it* is found dead, never because another said HELLO).
-/// - **Liveness.** A worker silent for ``SchedulerConfig/heartbeatTimeout`` (or whose connection closed) is
-///   dead: its trials are requeued from their last recorded round + 1, and it gets nothing until HELLO.
-///   A trial whose progress has not moved for ``SchedulerConfig/trialTimeLimit`` is hung: requeued, and
-///   its worker asked to cancel it.
+/// - **Liveness.** A worker silent for ``SchedulerConfig/heartbeatTimeout`` is dead: its trials are requeued from
+///   their last recorded round + 1, and it gets nothing until HELLO. A closed connection alone is not a death (a
+///   worker closes it before every reconnect): it gets no task until HELLO and dies only if it stays silent. The
+///   coordinator's own stall is nobody's silence (`SchedulerStateMachine+Liveness.swift`). A trial whose progress
+///   has not moved for ``SchedulerConfig/trialTimeLimit`` is hung: requeued, and its worker asked to cancel it.
 /// - **Results, exactly once per (trial, round).** The next round not yet recorded (last recorded + 1) is
 ///   accepted *from any worker*, even one presumed dead or no longer assigned: training is deterministic,
 ///   so whoever computed round r computed the same numbers, and accepting never loses the round the trial
@@ -79,7 +80,12 @@ public struct SchedulerStateMachine: Sendable {
         /// Tasks it asked for and has not been given yet.
         public internal(set) var credit: Int
         public internal(set) var alive: Bool
-        /// When it was last heard from (any message).
+        /// Whether it has a connection to send to: false once its connection was seen to close, until it says HELLO
+        /// again. A closed connection is not a death (a worker closes its old connection before every reconnect);
+        /// a disconnected worker gets no task and is dead only once silent for the timeout.
+        public internal(set) var connected: Bool
+        /// When its latest message arrived, as far as the coordinator can tell: one read while it catches up after
+        /// its own stall counts as of the stall's start (``SchedulerEvent/stalled(since:)``).
         public internal(set) var lastSeen: Double
         var lastHeartbeatSent: Double
         /// Trials assigned to it and not yet finished, failed, given back or taken away, in assignment order.
@@ -88,7 +94,7 @@ public struct SchedulerStateMachine: Sendable {
     }
 
     public let config: SchedulerConfig
-    public private(set) var trials: [String: TrialInfo] = [:]
+    public internal(set) var trials: [String: TrialInfo] = [:]
     public internal(set) var workers: [WorkerID: WorkerInfo] = [:]
     /// Top-level trial ids in plan order.
     public let topLevelIDs: [String]
@@ -102,6 +108,12 @@ public struct SchedulerStateMachine: Sendable {
     /// Controls a later spec version added to registered top-level trials (``PlannedTrial/addedControls``).
     var addedControls: [String: AddedControls] = [:]
     var completeAnnounced = false
+    /// No worker is declared silent before this time: after the coordinator's own stall, the workers it left
+    /// without heartbeats reconnect with a back-off that grew while it stalled (``SchedulerEvent/stalled(since:)``).
+    public internal(set) var silenceGraceUntil: Double = -.infinity
+    /// Set by a stall until the loop has read everything that arrived before it ended: messages read meanwhile may
+    /// have been sent at any time during the stall, so they count as heard at its start.
+    public internal(set) var catchingUp: StallCatchUp?
 
     /// A scheduler for `plan`, resuming from what a results database recorded.
     ///
@@ -183,7 +195,7 @@ public struct SchedulerStateMachine: Sendable {
                 }
             }
         case .roundResult(let id, let trialID, let round, let isFinal):
-            if workers[id]?.alive == true { workers[id]!.lastSeen = now }
+            if workers[id]?.alive == true { heard(id, now: now) }
             result(from: id, trialID: trialID, round: round, isFinal: isFinal, now: now, into: &actions)
         case .trialDone(let id, let trialID):
             if registered(id, now: now, into: &actions) { done(id, trialID: trialID, into: &actions) }
@@ -202,7 +214,11 @@ public struct SchedulerStateMachine: Sendable {
                 }
             }
         case .workerGone(let id):
-            if workers[id]?.alive == true { kill(id, reason: "connection closed", into: &actions) }
+            if workers[id]?.alive == true { kill(id, reason: "it left", into: &actions) }
+        case .connectionClosed(let id):
+            connectionClosed(id, now: now, into: &actions)
+        case .stalled(let since):
+            stalled(since: since, now: now, into: &actions)
         case .trialCorrupt(let trialID, let reason):
             guard let trial = trials[trialID] else { break }
             if case .failed = trial.state { break }
@@ -235,7 +251,7 @@ public struct SchedulerStateMachine: Sendable {
             actions.append(.reject(id, .presumedDead))
             return false
         }
-        workers[id]!.lastSeen = now
+        heard(id, now: now)
         return true
     }
 
@@ -348,47 +364,6 @@ public struct SchedulerStateMachine: Sendable {
         }
     }
 
-    mutating func kill(_ id: WorkerID, reason: String, into actions: inout [SchedulerAction]) {
-        guard var worker = workers[id], worker.alive else { return }
-        let running = worker.running
-        worker.alive = false
-        worker.credit = 0
-        worker.running = []
-        workers[id] = worker
-        actions.append(.markWorkerDead(id, reason: reason))
-        for trialID in running {
-            if case .running(id, _)? = trials[trialID]?.state { trials[trialID]!.state = .queued }
-            badEnd(trialID, reason: "worker \(id) died (\(reason)) while running it", into: &actions)
-        }
-    }
-
-    mutating func tick(now: Double, heardUntil: Double, into actions: inout [SchedulerAction]) {
-        for id in workerIDsInJoinOrder where workers[id]!.alive {
-            let silence = heardUntil - workers[id]!.lastSeen
-            if silence > config.heartbeatTimeout {
-                kill(
-                    id,
-                    reason:
-                        "no message for \(Self.seconds(silence)) (timeout \(Self.seconds(config.heartbeatTimeout)))",
-                    into: &actions)
-            }
-        }
-        for trialID in allIDs {
-            guard case .running(let worker, _) = trials[trialID]!.state else { continue }
-            let still = heardUntil - trials[trialID]!.progressMovedAt
-            guard still > config.trialTimeLimit else { continue }
-            _ = release(trialID, from: worker)
-            actions.append(.cancel(worker, trialID: trialID))
-            badEnd(trialID, reason: "hung on worker \(worker): no progress for \(Self.seconds(still))", into: &actions)
-        }
-        for id in workerIDsInJoinOrder where workers[id]!.alive {
-            if now - workers[id]!.lastHeartbeatSent >= config.heartbeatInterval {
-                workers[id]!.lastHeartbeatSent = now
-                actions.append(.sendHeartbeat(id))
-            }
-        }
-    }
-
     /// Hands queued trials to workers holding credit until one runs out.
     ///
     /// Only to workers heard from within ``SchedulerConfig/heartbeatTimeout``: after the coordinator itself was
@@ -396,6 +371,7 @@ public struct SchedulerStateMachine: Sendable {
     /// burst. A trial requeued by the first close must not go to a worker whose close is next in that burst,
     /// charging it a bad end per stale worker; it waits for a worker that is heard from again (its next heartbeat
     /// or HELLO). In normal operation every live worker is heard from within the timeout, so this changes nothing.
+    /// A worker whose connection closed (``WorkerInfo/connected``) gets nothing either: its TASK could not be sent.
     mutating func dispatch(now: Double, into actions: inout [SchedulerAction]) {
         while let workerID = workerWithMostCredit(heardSince: now - config.heartbeatTimeout), let trialID = popQueued() {
             let start = trials[trialID]!.nextRound
@@ -411,7 +387,8 @@ public struct SchedulerStateMachine: Sendable {
 
     func workerWithMostCredit(heardSince: Double) -> WorkerID? {
         var best: WorkerInfo?
-        for worker in workers.values where worker.alive && worker.credit > 0 && worker.lastSeen >= heardSince {
+        for worker in workers.values
+        where worker.alive && worker.connected && worker.credit > 0 && worker.lastSeen >= heardSince {
             if let current = best, (current.credit, -current.joinOrder) >= (worker.credit, -worker.joinOrder) {
                 continue
             }

@@ -17,6 +17,7 @@ extension ConvNetwork {
             let plan = SparseConvPlan(
                 input: input, outChannels: output.channels, images: Self.chunkImages, mask: masks[l])
             plans[l] = plan
+            winogradWeights[l] = nil
             widestRun = max(widestRun, max(input.channels, output.channels) * plan.length)
             for slot in 0..<slots {
                 inputPlanes[slot * layerCount + l] = allocate(input.channels * plan.planeStride)

@@ -65,9 +65,19 @@ final class ConvNetwork<T: NetworkScalar> {
     var sparseDeltaPlanes: [UnsafeMutablePointer<T>] = []
     /// Per chunk slot: the run rows a sparse convolution writes (`[max channels, length]`).
     var sparseRuns: [UnsafeMutablePointer<T>] = []
+    /// Per weight layer, whether its convolution runs Winograd F(2×2, 3×3) when dense (``Winograd``).
+    let winogradLayers: [Bool]
+    /// Per weight layer running Winograd: its transformed weights `U`, `[16][C][O]` (``prepareWinograd()``).
+    var winogradWeights: [UnsafeMutablePointer<T>?] = []
+    /// Per chunk slot: two scratch buffers of `16 · tiles of a chunk · max(C, O)` for the widest Winograd layer.
+    var winogradScratch: [(UnsafeMutablePointer<T>, UnsafeMutablePointer<T>)] = []
+    /// At least as many zeros as the widest map has channels (the patches off the map).
+    var zeros: UnsafeMutablePointer<T>
     var allocations: [UnsafeMutableRawPointer] = []
 
-    init(architecture: Architecture, capacity: Int, threads: Int = 1) {
+    /// - Parameter winograd: dense conv layers with enough input channels
+    ///   (``KernelPolicy/usesWinograd(inChannels:)``) run Winograd F(2×2, 3×3); `false`: all im2col + sgemm.
+    init(architecture: Architecture, capacity: Int, threads: Int = 1, winograd: Bool = true) {
         precondition(capacity >= 1 && threads >= 1, "ConvNetwork: capacity \(capacity), threads \(threads)")
         self.architecture = architecture
         self.capacity = capacity
@@ -122,14 +132,24 @@ final class ConvNetwork<T: NetworkScalar> {
         columns = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
         columnGrads = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
         let convLayers = shapes.indices.filter { shapes[$0].kind == .conv }
+        let policy: KernelPolicy = winograd ? .dense : .im2col
+        let winogradLayers = shapes.map { $0.kind == .conv && policy.usesWinograd(inChannels: $0.rows / 9) }
+        self.winogradLayers = winogradLayers
+        // A Winograd layer's per-chunk weight gradient is `∂U`, 16 values per kernel instead of 9.
         partialWeightGrads = (0..<Self.chunks(capacity)).map { _ in
-            shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].count) : alloc(1) }
+            shapes.indices.map {
+                convLayers.contains($0) ? alloc(shapes[$0].count / 9 * (winogradLayers[$0] ? 16 : 9)) : alloc(1)
+            }
         }
+        zeros = alloc(architecture.stages.map { stage in
+            if case .conv(let input, let output) = stage { max(input.channels, output.channels) } else { 1 }
+        }.max() ?? 1)
         partialBiasGrads = (0..<Self.chunks(capacity)).map { _ in
             shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].cols) : alloc(1) }
         }
         sparsePlans = shapes.map { _ in nil }
         self.allocations = allocations
+        allocateWinograd(slots: slots)
     }
 
     deinit {
@@ -157,6 +177,7 @@ final class ConvNetwork<T: NetworkScalar> {
     func forward(_ input: UnsafePointer<T>, rows: Int) {
         precondition(rows >= 1 && rows <= capacity, "ConvNetwork.forward: \(rows) rows, capacity \(capacity)")
         let firstFC = firstFullyConnectedStage
+        prepareWinograd()
         parallelChunks(rows: rows) { chunk, slot in
             let first = chunk * Self.chunkImages, count = min(Self.chunkImages, rows - first)
             for s in 0..<firstFC { self.forwardMapStage(s, input: input, first: first, count: count, slot: slot) }
@@ -185,6 +206,11 @@ final class ConvNetwork<T: NetworkScalar> {
                 plan.convolve(backward: false, weights: weights[l], source: planes, into: sparseRuns[slot])
                 plan.unstack(sparseRuns[slot], channels: outShape.channels, count: count, bias: biases[l], into: out)
                 return
+            }
+            if let u = winogradWeights[l] {
+                return forwardWinograd(
+                    l, input: inShape, output: outShape, source: source + first * inShape.features, weights: u,
+                    count: count, slot: slot, into: out)
             }
             let positions = inShape.height * inShape.width
             let k = 9 * inShape.channels, o = outShape.channels
@@ -248,12 +274,25 @@ final class ConvNetwork<T: NetworkScalar> {
         for (l, shape) in architecture.weightLayers.enumerated() where shape.kind == .conv {
             let dw = weightGrads[l], db = biasGrads[l]
             let segment = Self.reductionSegment
-            parallelUnits((shape.count + segment - 1) / segment) { unit in
-                let start = unit * segment, end = min(shape.count, start + segment)
-                (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
-                for c in 1..<max(chunkCount, 1) {
-                    let pw = self.partialWeightGrads[c][l]
-                    for i in start..<end { dw[i] += pw[i] }
+            if winogradWeights[l] != nil {
+                // Sum ∂U over chunks into chunk 0's, then ∂W = Gᵀ ∂U G.
+                let sum = partialWeightGrads[0][l], count = shape.count / 9 * 16
+                parallelUnits((count + segment - 1) / segment) { unit in
+                    let start = unit * segment, end = min(count, start + segment)
+                    for c in 1..<max(chunkCount, 1) {
+                        let pw = self.partialWeightGrads[c][l]
+                        for i in start..<end { sum[i] += pw[i] }
+                    }
+                }
+                Winograd.transformWeightsAdjoint(sum, inChannels: shape.rows / 9, outChannels: shape.cols, into: dw)
+            } else {
+                parallelUnits((shape.count + segment - 1) / segment) { unit in
+                    let start = unit * segment, end = min(shape.count, start + segment)
+                    (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
+                    for c in 1..<max(chunkCount, 1) {
+                        let pw = self.partialWeightGrads[c][l]
+                        for i in start..<end { dw[i] += pw[i] }
+                    }
                 }
             }
             db.update(from: partialBiasGrads[0][l], count: shape.cols)
@@ -290,6 +329,9 @@ final class ConvNetwork<T: NetworkScalar> {
             let l = layerOfStage[s]!
             if let plan = sparsePlans[l] {
                 return backwardSparse(s, plan: plan, input: input, first: first, count: count, chunk: chunk, slot: slot)
+            }
+            if winogradWeights[l] != nil {
+                return backwardWinograd(s, input: input, first: first, count: count, chunk: chunk, slot: slot)
             }
             let positions = inShape.height * inShape.width
             let k = 9 * inShape.channels, o = outShape.channels

@@ -14,6 +14,9 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     case dense
     /// Every layer with the sparse kernels (feature-major activations, compressed kept weights).
     case sparse
+    /// Like ``dense``, but dense conv layers run im2col + sgemm instead of Winograd F(2×2, 3×3): the previous
+    /// dense convolution, kept for measurement (`lth bench train --kernels im2col`) and tests.
+    case im2col
 
     /// Density below which a layer runs the sparse kernels (kept / (inputs · outputs)).
     ///
@@ -39,9 +42,10 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
 
     /// Density below which a 3×3 conv layer runs the weight-sparse direct convolution (``usesSparseConv(inChannels:outChannels:kept:)``).
     ///
-    /// Set from the measured break-even of `lth bench train --model conv6 --density D --kernels sparse|dense` (see
-    /// docs/performance.md).
-    public static let sparseConvDensityLimit = 0.4
+    /// Set from the measured break-even against the dense path (Winograd), `lth bench train --model conv4|conv6
+    /// --round R --kernels sparse|dense` (see docs/conv.md, "Pruned rounds"): even at ~20 % of the conv weights on
+    /// Conv-4, ~18 % on Conv-6 (its 8×8 maps cost the sparse kernels more).
+    public static let sparseConvDensityLimit = 0.18
     /// Conv layers with fewer input channels stay dense (the first layer: 3 or 1 channels, a few hundred weights).
     public static let sparseConvMinimumChannels = 8
 
@@ -51,6 +55,16 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     public static func usesSparseConv(inChannels: Int, outChannels: Int, kept: Int) -> Bool {
         let size = 9 * inChannels * outChannels
         return inChannels >= sparseConvMinimumChannels && Double(kept) < sparseConvDensityLimit * Double(size)
+    }
+
+    /// Conv layers with fewer input channels run im2col + sgemm rather than Winograd (the first layer: 3 or 1
+    /// channels, where the transforms would cost more than the multiplications they save).
+    public static let winogradMinimumChannels = 8
+
+    /// The rule for a dense 3×3 conv layer: Winograd F(2×2, 3×3) when it has at least ``winogradMinimumChannels``
+    /// input channels and the policy is not ``im2col``. A pure function of shape, so every worker agrees.
+    public func usesWinograd(inChannels: Int) -> Bool {
+        self != .im2col && inChannels >= Self.winogradMinimumChannels
     }
 
     /// Input density below which (with ``auto``) the first layer's forward product and weight gradients skip the
@@ -84,14 +98,14 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
             return zip(model.architecture.weightLayers, model.keptCounts).map { shape, kept in
                 guard shape.kind == .conv else { return false }
                 switch self {
-                case .dense: return false
+                case .dense, .im2col: return false
                 case .sparse: return true
                 case .auto: return Self.usesSparseConv(inChannels: shape.rows / 9, outChannels: shape.cols, kept: kept)
                 }
             }
         }
         switch self {
-        case .dense: return model.layers.map { _ in false }
+        case .dense, .im2col: return model.layers.map { _ in false }
         case .sparse: return model.layers.map { _ in true }
         case .auto:
             return zip(model.layers, model.keptCounts).map { layer, kept in

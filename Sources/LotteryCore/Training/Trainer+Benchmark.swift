@@ -38,7 +38,10 @@ extension Trainer {
         var model = model
         model.enforceMasks()
         if model.architecture.hasConvolutions {
-            return stepRate(ConvKernels(model: model, batch: spec.train.batch, threads: threads, sparse: sparseLayers(of: model)), steps: steps, warmup: warmup)
+            let convKernels = ConvKernels(
+                model: model, batch: spec.train.batch, threads: threads, sparse: sparseLayers(of: model),
+                winograd: kernels != .im2col)
+            return stepRate(convKernels, steps: steps, warmup: warmup)
         }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
@@ -101,7 +104,8 @@ extension Trainer {
         let evaluate: () -> (loss: Double, accuracy: Double)
         let kernels: any StepKernels
         if model.architecture.hasConvolutions {
-            kernels = ConvKernels(model: model, batch: 1, threads: threads, sparse: sparse)
+            kernels = ConvKernels(
+                model: model, batch: 1, threads: threads, sparse: sparse, winograd: self.kernels != .im2col)
         } else if sparse.contains(true) {
             kernels = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
@@ -122,7 +126,11 @@ extension Trainer {
         _ = BLAS.configured
         var model = model
         model.enforceMasks()
-        if model.architecture.hasConvolutions { return ConvKernels(model: model, batch: 1, threads: threads, sparse: sparseLayers(of: model)).evaluate(dataset) }
+        if model.architecture.hasConvolutions {
+            let convKernels = ConvKernels(
+                model: model, batch: 1, threads: threads, sparse: sparseLayers(of: model), winograd: kernels != .im2col)
+            return convKernels.evaluate(dataset)
+        }
         let sparse = sparseLayers(of: model)
         if sparse.contains(true) {
             let k = SparseKernels(

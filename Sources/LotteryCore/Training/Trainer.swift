@@ -135,7 +135,9 @@ public struct Trainer: Sendable {
 
         model.enforceMasks()
         if model.architecture.hasConvolutions {
-            let k = ConvKernels(model: model, batch: batch, threads: threads, sparse: sparseLayers(of: model))
+            let k = ConvKernels(
+                model: model, batch: batch, threads: threads, sparse: sparseLayers(of: model),
+                winograd: kernels != .im2col)
             return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
         }
         let sparse = sparseLayers(of: model)
@@ -221,7 +223,9 @@ public struct Trainer: Sendable {
     ) {
         _ = BLAS.configured
         if model.architecture.hasConvolutions {
-            let k = ConvKernels(model: model, batch: 1, threads: 1, sparse: kernels.sparseLayers(of: model))
+            let k = ConvKernels(
+                model: model, batch: 1, threads: 1, sparse: kernels.sparseLayers(of: model),
+                winograd: kernels != .im2col)
             return k.evaluate(dataset)
         }
         let net = Network<Float>(widths: model.widths, capacity: min(evaluationChunk, max(dataset.count, 1)))

@@ -1,6 +1,7 @@
 import Foundation
 public import LotteryCore
-import Yams
+// `package`: ``SpecDocument`` hands Yams nodes to the sweep grid (LotteryCoordinator's `SweepPlan`).
+package import Yams
 
 /// One hyperparameter as written in a spec file: its dotted key, its value and where it was written.
 public struct SpecEntry: Sendable, Hashable {
@@ -45,12 +46,12 @@ public enum SpecFile {
 }
 
 /// A parsed YAML file and its name, so every error can say `file:line: key: message`.
-struct SpecDocument {
-    let file: String
-    let text: String
-    let root: Node.Mapping
+package struct SpecDocument {
+    package let file: String
+    package let text: String
+    package let root: Node.Mapping
 
-    init(path: String) throws(SpecFileError) {
+    package init(path: String) throws(SpecFileError) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -63,7 +64,7 @@ struct SpecDocument {
         try self.init(text: text, file: path)
     }
 
-    init(text: String, file: String) throws(SpecFileError) {
+    package init(text: String, file: String) throws(SpecFileError) {
         self.file = file
         self.text = text
         let node: Node?
@@ -84,12 +85,12 @@ struct SpecDocument {
     }
 
     /// An error at `node`'s line.
-    func error(at node: Node?, key: String, _ message: String) -> SpecFileError {
+    package func error(at node: Node?, key: String, _ message: String) -> SpecFileError {
         SpecFileError(file: file, line: node?.mark?.line, key: key, message: message)
     }
 
     /// The text of a map key; keys must be plain strings.
-    func keyText(_ node: Node, section: String) throws(SpecFileError) -> String {
+    package func keyText(_ node: Node, section: String) throws(SpecFileError) -> String {
         guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
             throw error(at: node, key: section, "map keys must be plain names like train.lr")
         }
@@ -100,7 +101,7 @@ struct SpecDocument {
     ///
     /// `section` prefixes keys in error messages only (`grid.`, `base.`); returned keys are bare.
     /// A key reached twice (`train: {lr: …}` and `train.lr: …`) is an error.
-    func leaves(of mapping: Node.Mapping, section: String) throws(SpecFileError) -> [(key: String, node: Node)] {
+    package func leaves(of mapping: Node.Mapping, section: String) throws(SpecFileError) -> [(key: String, node: Node)] {
         var result: [(key: String, node: Node)] = []
         var seen: [String: Int?] = [:]
         func walk(_ mapping: Node.Mapping, prefix: String) throws(SpecFileError) {
@@ -123,7 +124,7 @@ struct SpecDocument {
     }
 
     /// Flattened hyperparameters with their values.
-    func entries(of mapping: Node.Mapping, section: String) throws(SpecFileError) -> [SpecEntry] {
+    package func entries(of mapping: Node.Mapping, section: String) throws(SpecFileError) -> [SpecEntry] {
         var entries: [SpecEntry] = []
         for leaf in try leaves(of: mapping, section: section) {
             let value = try self.value(of: leaf.node, key: section + leaf.key)
@@ -134,7 +135,7 @@ struct SpecDocument {
 
     /// A YAML node as a ``SpecValue``: plain scalars resolved the YAML way (int, float, bool, null, else
     /// string), quoted scalars always strings, sequences lists (nested lists allowed).
-    func value(of node: Node, key: String) throws(SpecFileError) -> SpecValue {
+    package func value(of node: Node, key: String) throws(SpecFileError) -> SpecValue {
         switch node {
         case .scalar(let scalar):
             switch node.tag.description {

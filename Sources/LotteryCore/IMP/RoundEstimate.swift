@@ -1,5 +1,3 @@
-public import LotteryCore
-
 /// How many rounds a trial will record, computed from its spec (for progress bars and ETAs).
 public enum RoundEstimate {
     /// Upper bound on simulated rounds for `prune.target_density` (a rate that removes nothing never ends).

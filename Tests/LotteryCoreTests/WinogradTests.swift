@@ -1,0 +1,63 @@
+import Foundation
+import LotteryCore
+import Testing
+
+/// Winograd F(2×2, 3×3), the dense conv path for layers with 8 or more input channels: the same mathematics as
+/// im2col + sgemm (to float32 rounding) on shapes with partial tiles, and a rule of shape only. Its gradients
+/// against finite differences are in ConvGradientTests, its bits on every kernel level in KernelBitsTests, three
+/// Adam steps against PyTorch in ConvPyTorchTests.
+@Suite("Winograd convolution")
+struct WinogradTests {
+    /// Float Winograd against Float im2col: loss and every weight and bias gradient, on a Conv-4-like stack and on
+    /// odd sides (tiles cut by the map's edge), 13 images (chunks of 5, the last short).
+    @Test(arguments: [
+        ([LayerToken.conv(16), .conv(16), .pool, .conv(24), .conv(24), .pool, .fc(12)],
+         InputShape(channels: 3, height: 12, width: 12)),
+        ([LayerToken.conv(8), .conv(12), .pool, .conv(8), .fc(5)], InputShape(channels: 3, height: 9, width: 7)),
+    ])
+    func winogradAgreesWithIm2colToFloatRounding(tokens: [LayerToken], input: InputShape) throws {
+        let model = try SparseConvTests.model(tokens, input: input, keep: 0.8, seed: 7)
+        let (inputs, labels) = SparseConvTests.batch(model.architecture, rows: 13, seed: 8)
+        let winograd = Backprop.lossAndGradients(
+            model: model, inputs: inputs, labels: labels, threads: 1, kernels: .dense)
+        let im2col = Backprop.lossAndGradients(
+            model: model, inputs: inputs, labels: labels, threads: 1, kernels: .im2col)
+        #expect(abs(winograd.loss - im2col.loss) <= 1e-5 * abs(im2col.loss))
+        #expect(winograd.weightGradients != im2col.weightGradients, "both runs took the same path")
+        var compared = 0
+        for l in model.layers.indices {
+            let scale = im2col.weightGradients[l].map { abs($0) }.max() ?? 0
+            #expect(scale > 0, "layer \(l) has no gradient to compare")
+            for (i, (a, b)) in zip(winograd.weightGradients[l], im2col.weightGradients[l]).enumerated() {
+                #expect(abs(a - b) <= 2e-5 * scale, "layer \(l) weight \(i): winograd \(a), im2col \(b)")
+                compared += b != 0 ? 1 : 0
+            }
+            for (a, b) in zip(winograd.biasGradients[l], im2col.biasGradients[l]) {
+                #expect(abs(a - b) <= 2e-5 * max(scale, abs(b)))
+            }
+        }
+        #expect(compared > 1000)
+    }
+
+    /// Pruned weights of a Winograd layer get no gradient, as on every path (the optimizer sees them masked).
+    @Test func prunedWeightsGetNoGradient() throws {
+        let model = try SparseConvTests.model(
+            [.conv(8), .conv(8), .fc(4)], input: InputShape(channels: 2, height: 6, width: 6), keep: 0.5, seed: 11)
+        let (inputs, labels) = SparseConvTests.batch(model.architecture, rows: 6, seed: 12)
+        let result = Backprop.lossAndGradients(model: model, inputs: inputs, labels: labels, threads: 1)
+        let mask = model.layers[1].mask.data
+        #expect(mask.contains(0) && mask.contains(1))
+        for (g, m) in zip(result.weightGradients[1], mask) where m == 0 { #expect(g == 0) }
+        #expect(zip(result.weightGradients[1], mask).contains { $0.0 != 0 && $0.1 == 1 })
+    }
+
+    /// The rule: from 8 input channels under every policy but `im2col`; below, im2col. Shape only.
+    @Test func theRuleDependsOnlyOnInputChannels() {
+        for policy in KernelPolicy.allCases {
+            #expect(!policy.usesWinograd(inChannels: KernelPolicy.winogradMinimumChannels - 1))
+            #expect(policy.usesWinograd(inChannels: KernelPolicy.winogradMinimumChannels) == (policy != .im2col))
+            #expect(policy.usesWinograd(inChannels: 256) == (policy != .im2col))
+        }
+        #expect(KernelPolicy.winogradMinimumChannels > 3, "a CIFAR or MNIST first layer would run Winograd")
+    }
+}
