@@ -21,7 +21,8 @@ public struct RefusalJournal: Sendable {
     }
 
     struct Open {
-        var text: String
+        /// The refusal that opened the window (its line was written).
+        var first: PeerRefusal
         var since: Double
         var repeats: Int
     }
@@ -50,7 +51,7 @@ public struct RefusalJournal: Sendable {
         if open[key] != nil {
             open[key]!.repeats += 1
         } else if open.count < maxPeers {
-            open[key] = Open(text: refusal.text, since: now, repeats: 0)
+            open[key] = Open(first: refusal, since: now, repeats: 0)
             lines.append(refusal.text)
         } else {
             var counted = overflow ?? Overflow(since: now, count: 0, peers: [])
@@ -68,7 +69,7 @@ public struct RefusalJournal: Sendable {
             guard let entry = open[key], now - entry.since >= window else { continue }
             if entry.repeats > 0 {
                 lines.append(Self.repeatLine(entry, seconds: now - entry.since))
-                open[key] = Open(text: entry.text, since: now, repeats: 0)  // still at it: count the next minute
+                open[key] = Open(first: entry.first, since: now, repeats: 0)  // still at it: count the next minute
             } else {
                 open[key] = nil
             }
@@ -92,9 +93,12 @@ public struct RefusalJournal: Sendable {
         return lines
     }
 
+    /// "refused P again N time(s) in the last 60 s (kind; the first: reason)": the repeats are of the same kind,
+    /// their reasons may differ in detail (one bad message and another).
     static func repeatLine(_ entry: Open, seconds: Double?) -> String {
         let span = seconds.map { " in the last \(Int($0.rounded())) s" } ?? " before the coordinator stopped"
-        return "\(entry.text) — again \(entry.repeats) time(s)\(span)"
+        return "refused \(entry.first.peer) again \(entry.repeats) time(s)\(span) (\(entry.first.kind.rawValue); "
+            + "the first: \(entry.first.reason))"
     }
 
     static func overflowLine(_ counted: Overflow, seconds: Double?, maxPeers: Int) -> String {

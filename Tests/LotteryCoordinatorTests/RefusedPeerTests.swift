@@ -24,7 +24,8 @@ struct RefusedPeerTests {
         #expect(journal.tick(now: 59.9).isEmpty)
         #expect(
             journal.tick(now: 60) == [
-                "refused 10.0.0.7 with public key K: client key not allowed — again 9 time(s) in the last 60 s"
+                "refused 10.0.0.7 with public key K again 9 time(s) in the last 60 s (key-not-allowed; the first: "
+                    + "client key not allowed)"
             ])
         // It stopped: the next window ends with nothing to say, and a later refusal is news again.
         #expect(journal.tick(now: 200).isEmpty)
@@ -42,10 +43,10 @@ struct RefusedPeerTests {
         lines += journal.flush()
         #expect(lines.count <= 61, "\(lines.count) lines")
         #expect(lines.first?.hasSuffix("client key not allowed") == true)
-        #expect(lines.dropFirst().allSatisfy { $0.contains("— again ") })
+        #expect(lines.dropFirst().allSatisfy { $0.contains(" again ") })
         // Every refusal is accounted for: the first line, then the counts.
         let counted = lines.dropFirst().compactMap { line -> Int? in
-            guard let range = line.range(of: "— again ") else { return nil }
+            guard let range = line.range(of: " again ") else { return nil }
             return Int(line[range.upperBound...].prefix { $0.isNumber })
         }
         #expect(counted.reduce(1, +) == 3600)
@@ -80,7 +81,8 @@ struct RefusedPeerTests {
         _ = journal.refused(Self.refusal(), now: 1)
         #expect(
             journal.flush() == [
-                "refused 10.0.0.7 with public key K: client key not allowed — again 1 time(s) before the coordinator stopped"
+                "refused 10.0.0.7 with public key K again 1 time(s) before the coordinator stopped (key-not-allowed; "
+                    + "the first: client key not allowed)"
             ])
         #expect(journal.flush().isEmpty)
     }
