@@ -218,7 +218,13 @@ public final class ResultsReader {
 
     /// The top-level trials registered for sweep `sweepName` (not control branches), every spec version's, by id;
     /// empty when the folder holds another sweep. For ``SpecChange``'s comparison of a new spec with the folder.
-    public func registeredTopLevelSpecs(sweepName: String) throws -> [String: TrialSpec] {
+    ///
+    /// - Parameter known: specs the caller has by id (a plan's trials): a registered id among them is given that
+    ///   spec (an id is the hash of its spec) instead of its stored one being decoded, so reading a folder that
+    ///   holds nothing but the plan costs no decoding (`lth status --watch` reads it every refresh).
+    public func registeredTopLevelSpecs(sweepName: String, known: [String: TrialSpec] = [:]) throws
+        -> [String: TrialSpec]
+    {
         do {
             return try snapshot { () throws -> [String: TrialSpec] in
                 guard try db.scalar("SELECT name FROM sweep WHERE id = 1")?.string == sweepName else { return [:] }
@@ -226,6 +232,10 @@ public final class ResultsReader {
                 var undecodable: String?
                 try db.forEachRow("SELECT trial_id, spec_json FROM trials WHERE parent_trial IS NULL") { row in
                     guard let id = row.text(0) else { return }
+                    if let spec = known[id] {
+                        specs[id] = spec
+                        return
+                    }
                     guard let spec = try? decoder.decode(TrialSpec.self, from: Data((row.text(1) ?? "").utf8)) else {
                         undecodable = undecodable ?? id
                         return

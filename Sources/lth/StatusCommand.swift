@@ -103,7 +103,10 @@ enum SweepExpectation {
         guard let text = try? reader.latestSpecText(),
             let written = try? parseSweep(text: text, file: "results.db", maxTrials: .max)
         else { return nil }
-        guard let registered = try? reader.registeredTopLevelSpecs(sweepName: written.name) else {
+        guard
+            let registered = try? reader.registeredTopLevelSpecs(
+                sweepName: written.name, known: Dictionary(written.trials.map { ($0.id, $0.spec) }) { a, _ in a })
+        else {
             return written.expectedRounds
         }
         let plan = written.extending(registered: registered).plan

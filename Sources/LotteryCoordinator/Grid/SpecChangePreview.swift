@@ -12,7 +12,7 @@ extension SweepPlan {
     /// - Throws: ``ResultsFolderError`` when the folder's database cannot be read.
     public func specChange(in directory: URL) throws -> (change: SpecChange, changedKeys: [String])? {
         guard let reader = try Self.readerOfSweep(in: directory) else { return nil }
-        let extended = extending(registered: try reader.registeredTopLevelSpecs(sweepName: name))
+        let extended = extending(registered: try reader.registeredTopLevelSpecs(sweepName: name, known: knownSpecs))
         guard
             let change = try reader.preview(
                 sweepName: name, fingerprint: fingerprint, plannedTrialIDs: extended.plan.trials.map(\.id),

@@ -12,7 +12,7 @@ extension SweepPlan {
     /// it) and rerun everything. A registered trial is taken by one planned trial at most: one planned under its
     /// own id first (a grid over `controls` plans the bare trial too).
     ///
-    /// - Parameter registered: the folder's top-level trials by id (``ResultsReader/registeredTopLevelSpecs(sweepName:)``).
+    /// - Parameter registered: the folder's top-level trials by id (``ResultsReader/registeredTopLevelSpecs(sweepName:known:)``).
     /// - Returns: the plan, and how many of its trials gained controls.
     public func extending(registered: [String: TrialSpec]) -> (plan: SweepPlan, newControls: Int) {
         guard !registered.isEmpty else { return (self, 0) }
@@ -42,12 +42,17 @@ extension SweepPlan {
         return (plan, gained)
     }
 
+    /// The plan's specs by id (``ResultsReader/registeredTopLevelSpecs(sweepName:known:)`` decodes only the others).
+    var knownSpecs: [String: TrialSpec] {
+        Dictionary(trials.map { ($0.id, $0.spec) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// ``extending(registered:)`` with the top-level trials `directory` holds for this sweep (read-only); the plan
     /// as it is for a folder without `results.db`, with a half-written one, or of another sweep.
     ///
     /// - Throws: ``ResultsFolderError`` when the folder's database cannot be read.
     public func extending(folder directory: URL) throws -> (plan: SweepPlan, newControls: Int) {
         guard let reader = try Self.readerOfSweep(in: directory) else { return (self, 0) }
-        return extending(registered: try reader.registeredTopLevelSpecs(sweepName: name))
+        return extending(registered: try reader.registeredTopLevelSpecs(sweepName: name, known: knownSpecs))
     }
 }
