@@ -45,6 +45,9 @@ public struct CoordinatorConfig: Sendable {
     /// `--max-trials`: the most top-level trials the spec may expand to; a larger sweep is refused before anything is
     /// expanded or registered (``loadSweep(path:maxTrials:)``). Set after `init`.
     public var maxTrials: Int = SweepLoader.defaultMaxTrials
+    /// Seconds between two writes of a live worker's last-heard time to `results.db` (``HeardTimes``); what
+    /// `lth status` shows as "last heard" lags by at most this. Set after `init`.
+    public var heardInterval: Double = 10
 
     /// - Parameters:
     ///   - specPath: the sweep spec file.

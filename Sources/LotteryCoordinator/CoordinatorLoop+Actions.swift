@@ -34,6 +34,8 @@ extension CoordinatorLoop {
         case .journal(let kind, let worker, let trialID, let message):
             commitAccepted()
             try? store.logEvent(kind: kind, worker: worker, trialID: trialID, message: message)
+        case .refused(let refusal):
+            journalRefusal(refusal)
         case .checkResult(let check):
             let checkStart = Self.now
             let outcome: CoordinatorEvent

@@ -19,18 +19,28 @@ extension CoordinatorLoop {
                     connections[event.value] = Self.peerAddress(fileDescriptor: Int32(bitPattern: event.value))
                 case .handshakeFailedNoDetail:
                     let reason = event.value == 0 ? "closed" : String(cString: strerror(Int32(bitPattern: event.value)))
-                    handshakeFailure =
-                        "it closed or stalled without completing a ZeroMQ handshake (\(reason)); not a LotteryTickets worker"
+                    handshakeFailure = (
+                        "it closed or stalled without completing a ZeroMQ handshake (\(reason)); not a LotteryTickets worker",
+                        false
+                    )
                 case .handshakeFailedProtocol:
-                    handshakeFailure =
-                        "ZeroMQ protocol error 0x\(String(event.value, radix: 16)) in the handshake: the peer does not speak ZMTP"
+                    handshakeFailure = (
+                        "ZeroMQ protocol error 0x\(String(event.value, radix: 16)) in the handshake: the peer does not speak ZMTP",
+                        false
+                    )
                 case .handshakeFailedAuth:
-                    handshakeFailure = "CURVE authentication failed (ZAP status \(event.value))"
+                    handshakeFailure = ("CURVE authentication failed (ZAP status \(event.value))", true)
                 case .disconnected:
                     let peer = connections.removeValue(forKey: event.value) ?? "an unknown address"
                     if let failure = handshakeFailure {
-                        say(.warning, "dropped the connection from \(peer): \(failure)")
+                        say(.warning, "dropped the connection from \(peer): \(failure.text)")
                         handshakeFailure = nil
+                        // A ZAP refusal is journaled by the ZAP handler, with the key it refused.
+                        if !failure.auth {
+                            journalRefusal(
+                                PeerRefusal(
+                                    peer: PeerRefusal.withoutPort(peer), kind: .handshakeFailed, reason: failure.text))
+                        }
                     } else {
                         logger.debug("connection from \(peer) closed")
                     }

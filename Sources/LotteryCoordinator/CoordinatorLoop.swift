@@ -27,8 +27,14 @@ final class CoordinatorLoop {
     let monitor: ZMQMonitor
     /// Peer addresses (`ip:port`) of accepted TCP connections, by file descriptor (from the monitor's events).
     var connections: [UInt32: String] = [:]
-    /// The last handshake failure reported; libzmq reports the connection's DISCONNECTED right after it.
-    var handshakeFailure: String?
+    /// The last handshake failure reported, and whether ZAP refused it (journaled by the ZAP handler, with its key);
+    /// libzmq reports the connection's DISCONNECTED right after it.
+    var handshakeFailure: (text: String, auth: Bool)?
+    /// Refused peers: which become journal lines (rate-limited), and those the ZAP handler thread reports.
+    var refusals = RefusalJournal()
+    let refusalInbox = RefusalInbox()
+    /// Which workers' last-heard times to write, and when.
+    var heardTimes: HeardTimes
     let curve: Bool
     let endpoint: String
     let started: Double
@@ -61,8 +67,15 @@ final class CoordinatorLoop {
         self.handle = handle
         started = Self.now
         audit = MaskAudit()
+        heardTimes = HeardTimes(interval: config.heardInterval)
+        // The spec as written identifies it in the folder's history; the plan that runs reuses the folder's trials
+        // that it only gives new control branches (`SweepPlan.extending(registered:)`).
+        let fingerprint: String
+        let newControls: Int
         do {
-            plan = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
+            let written = try loadSweep(path: config.specPath, maxTrials: config.maxTrials)
+            fingerprint = written.fingerprint
+            (plan, newControls) = try written.extending(folder: config.outputDirectory)
         } catch {
             throw CoordinatorError("\(error)")
         }
@@ -81,7 +94,8 @@ final class CoordinatorLoop {
         do {
             store = try ResultsStore.openOrCreate(
                 directory: config.outputDirectory, sweepName: plan.name, specText: plan.sourceText,
-                fingerprint: plan.fingerprint, plannedTrialIDs: plan.trials.map(\.id), logger: logger)
+                fingerprint: fingerprint, plannedTrialIDs: plan.trials.map(\.id), trialsNewControls: newControls,
+                logger: logger)
             try store.registerTrials(
                 plan.trials.lazy.map {
                     TrialRegistration(
@@ -102,6 +116,15 @@ final class CoordinatorLoop {
                 plan: plan.trials, recorded: recovered.lastRecordedRound, finished: finished, failed: recovered.failed,
                 config: SchedulerConfig(
                     heartbeatInterval: config.heartbeatInterval, trialTimeLimit: config.trialTimeLimit))
+            // Branches the scheduler recreated for recorded rounds that the store lacks: new control branches of an
+            // extended sweep, or one whose registration a crash cut off after its parent's round was recorded.
+            let known = Set(recovered.trials.map(\.id))
+            try store.registerTrials(
+                scheduler.allIDs.lazy.filter { !known.contains($0) }.compactMap { id in
+                    scheduler.trials[id].flatMap {
+                        $0.isBranch ? TrialRegistration(id: id, spec: $0.spec, expectedRounds: 1) : nil
+                    }
+                })
             let recordedRounds = recovered.trials.reduce(0) { $0 + ($1.lastRecordedRound.map { $0 + 1 } ?? 0) }
             if recordedRounds > 0 {
                 logger.notice(
@@ -123,6 +146,7 @@ final class CoordinatorLoop {
                             + "(`lth keygen \(keys.path) --name NAME` writes a pair)")
                 }
                 let observerLogger = logger
+                let inbox = refusalInbox
                 authenticator = try ZAPAuthenticator(context: context, allowListDirectory: allowList) { decision in
                     if !decision.accepted {
                         // The public key in Z85 (what `NAME.key` files hold), so an admin can allow it.
@@ -130,6 +154,12 @@ final class CoordinatorLoop {
                         observerLogger.warning(
                             "refused a connection from \(decision.address)\(key): \(decision.reason) (its key is not in \(allowList); to let it in, put its NAME.key file there and restart)"
                         )
+                        inbox.post(
+                            PeerRefusal(
+                                peer: PeerRefusal.withoutPort(decision.address) + key, kind: .keyNotAllowed,
+                                reason:
+                                    "\(decision.reason) (to let it in, put its NAME.key file in \(allowList) and restart)"
+                            ))
                     }
                 }
             } else {
@@ -245,6 +275,7 @@ final class CoordinatorLoop {
                 say(.error, "receive failed: \(error)")
             }
             drainConnectionEvents()
+            drainRefusals()
             applyAuditFailures()
             if machine.completeAwaitingAudit, machine.closing == nil, audit.isIdle {
                 applyAuditFailures()
@@ -258,6 +289,7 @@ final class CoordinatorLoop {
                 let lagging = after - caughtUpAt > min(0.1, config.heartbeatInterval / 4)
                 feed(.tick(heardUntil: lagging ? caughtUpAt : nil))
             }
+            persistHeard()
             if after - lastExport >= config.exportInterval, machine.storeFailure == nil {
                 lastExport = after
                 exportCSVs(final: false)
@@ -266,6 +298,9 @@ final class CoordinatorLoop {
         }
         progress.clear()
         commitAccepted()
+        drainRefusals()
+        writeRefusalLines(refusals.flush())
+        persistHeard(final: true)
         audit.waitIdle()
         applyAuditFailures()
         audit.stop()

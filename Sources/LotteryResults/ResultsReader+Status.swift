@@ -10,6 +10,7 @@ extension ResultsReader {
     /// Journal kinds `lth status` shows as events worth a person's attention.
     public static let attentionKinds: Set<String> = [
         "requeued", "worker-lost", "audit-failed", "result-rejected", "retried", "orphan-removed", "spec-extended",
+        "peer-refused",
     ]
 
     /// Reads the sweep's state in one read transaction (a consistent snapshot, however the coordinator is writing).
@@ -155,7 +156,9 @@ extension ResultsReader {
             let message = row.text(4) ?? ""
             lastEvent = max(lastEvent ?? time, time)
             if let worker = row.text(2) {
-                lastHeard[worker] = max(lastHeard[worker] ?? time, time)
+                // Every event about a worker follows something it sent, but `worker-lost`: that one is the
+                // coordinator giving up on its silence.
+                if kind != "worker-lost" { lastHeard[worker] = max(lastHeard[worker] ?? time, time) }
                 if kind == "worker-joined" {
                     joins.append((worker, time, Self.slots(in: message) ?? 1))
                     if let host = Self.host(in: message) { hostOf[worker] = host }
@@ -175,6 +178,13 @@ extension ResultsReader {
         for round in recorded {
             lastHeard[round.worker] = max(lastHeard[round.worker] ?? round.recordedAt, round.recordedAt)
         }
+        if schemaVersion >= 5 {
+            // Heartbeats and every other message, as the coordinator persists them (every few seconds per worker).
+            try db.forEachRow("SELECT worker, last_heard FROM worker_heard") { row in
+                guard let worker = row.text(0), let time = date(row.text(1)) else { return }
+                lastHeard[worker] = max(lastHeard[worker] ?? time, time)
+            }
+        }
         let timelineEnd = state == .running ? now : max(recorded.last?.recordedAt ?? now, lastEvent ?? .distantPast)
         let timeline = Timeline.build(rounds: recorded, joins: joins, losses: losses, end: timelineEnd)
         let workerNames = timeline?.workers ?? []
@@ -188,13 +198,18 @@ extension ResultsReader {
 
         var specVersions: [SweepStatus.SpecVersion] = []
         if schemaVersion >= 4 {
+            let newControls = schemaVersion >= 5 ? "trials_new_controls" : "0"
             try db.forEachRow(
-                "SELECT version, created_at, trials_reused, trials_added, trials_left_out FROM specs ORDER BY version"
+                """
+                SELECT version, created_at, trials_reused, trials_added, trials_left_out, \(newControls) FROM specs
+                ORDER BY version
+                """
             ) { row in
                 specVersions.append(
                     SweepStatus.SpecVersion(
                         version: row.int(0) ?? 0, createdAt: row.text(1) ?? "", trialsReused: row.int(2) ?? 0,
-                        trialsAdded: row.int(3) ?? 0, trialsLeftOut: row.int(4) ?? 0))
+                        trialsAdded: row.int(3) ?? 0, trialsLeftOut: row.int(4) ?? 0, trialsNewControls: row.int(5) ?? 0
+                    ))
             }
         }
         var status = SweepStatus(
@@ -205,6 +220,28 @@ extension ResultsReader {
             timeline: timeline)
         status.specVersions = specVersions
         return status
+    }
+
+    /// Rounds recorded by trials that belong to none of `topLevelIDs` (top-level trials not in it, and their control
+    /// branches): the rows an extended sweep's earlier spec versions left that its newest spec does not plan, for
+    /// the expected total of `lth status`.
+    public func recordedRounds(outside topLevelIDs: Set<String>) throws -> Int {
+        do {
+            return try snapshot { () throws -> Int in
+                var total = 0
+                try db.forEachRow(
+                    """
+                    SELECT COALESCE(t.parent_trial, t.trial_id), COUNT(*) FROM rounds r
+                    JOIN trials t ON t.trial_id = r.trial_id GROUP BY 1
+                    """
+                ) { row in
+                    if let family = row.text(0), !topLevelIDs.contains(family) { total += row.int(1) ?? 0 }
+                }
+                return total
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
     }
 
     /// "… 2 slot(s) …" in a `worker-joined` message.

@@ -1,4 +1,5 @@
 public import Foundation
+public import LotteryCore
 
 #if canImport(Glibc)
     import Glibc
@@ -15,8 +16,11 @@ public struct ResultsFolderError: Error, Sendable, Hashable, CustomStringConvert
         case schemaTooNew
         /// Another process holds a lock that keeps readers out (an exclusive lock; not the coordinator's normal use).
         case locked
-        /// `results.db` is empty, truncated or not a database, or lacks the sweep it should describe.
+        /// `results.db` is truncated or not a database.
         case damaged
+        /// `results.db` holds no sweep yet (empty, or a coordinator died while creating it): nothing to read, and a
+        /// coordinator run on the folder starts the sweep afresh in it.
+        case halfWritten
     }
 
     public var code: Code
@@ -139,7 +143,7 @@ public final class ResultsReader {
         }
         guard version >= 1, try db.scalar("SELECT COUNT(*) FROM sweep")?.int == 1 else {
             throw ResultsFolderError(
-                .damaged,
+                .halfWritten,
                 "\(db.path) is half-written: it holds no sweep yet (a coordinator that died while creating it?); "
                     + "run the sweep again on this folder, or delete it")
         }
@@ -178,8 +182,10 @@ public final class ResultsReader {
     /// What running a spec with these top-level trial ids and this fingerprint on the folder would do to its
     /// history, said before the coordinator starts: `nil` when the folder already knows the spec (a resume), else
     /// the change (its `version` is the one the store will give it). Another sweep's folder (other name) is left to
-    /// the store to refuse.
-    public func preview(sweepName: String, fingerprint: String, plannedTrialIDs: [String]) throws -> SpecChange? {
+    /// the store to refuse. `newControls`: planned trials that are registered ones given new controls.
+    public func preview(sweepName: String, fingerprint: String, plannedTrialIDs: [String], newControls: Int = 0)
+        throws -> SpecChange?
+    {
         do {
             return try snapshot { () throws -> SpecChange? in
                 guard try db.scalar("SELECT name FROM sweep WHERE id = 1")?.string == sweepName else { return nil }
@@ -199,10 +205,65 @@ public final class ResultsReader {
                 try db.forEachRow("SELECT trial_id FROM trials WHERE parent_trial IS NULL") { row in
                     if let id = row.text(0) { registered.insert(id) }
                 }
-                var change = SpecChange.compare(registered: registered, planned: plannedTrialIDs)
+                var change = SpecChange.compare(
+                    registered: registered, planned: plannedTrialIDs, newControls: newControls)
                 change.version = version
                 change.file = "sweep.v\(version).yaml"
                 return change
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
+    }
+
+    /// The top-level trials registered for sweep `sweepName` (not control branches), every spec version's, by id;
+    /// empty when the folder holds another sweep. For ``SpecChange``'s comparison of a new spec with the folder.
+    ///
+    /// - Parameter known: specs the caller has by id (a plan's trials): a registered id among them is given that
+    ///   spec (an id is the hash of its spec) instead of its stored one being decoded, so reading a folder that
+    ///   holds nothing but the plan costs no decoding (`lth status --watch` reads it every refresh).
+    public func registeredTopLevelSpecs(sweepName: String, known: [String: TrialSpec] = [:]) throws
+        -> [String: TrialSpec]
+    {
+        do {
+            return try snapshot { () throws -> [String: TrialSpec] in
+                guard try db.scalar("SELECT name FROM sweep WHERE id = 1")?.string == sweepName else { return [:] }
+                var specs: [String: TrialSpec] = [:]
+                var undecodable: String?
+                try db.forEachRow("SELECT trial_id, spec_json FROM trials WHERE parent_trial IS NULL") { row in
+                    guard let id = row.text(0) else { return }
+                    if let spec = known[id] {
+                        specs[id] = spec
+                        return
+                    }
+                    guard let spec = try? decoder.decode(TrialSpec.self, from: Data((row.text(1) ?? "").utf8)) else {
+                        undecodable = undecodable ?? id
+                        return
+                    }
+                    specs[id] = spec
+                }
+                if let undecodable {
+                    throw ResultsFolderError(
+                        .damaged, "\(db.path): the stored spec of trial \(undecodable) cannot be decoded")
+                }
+                return specs
+            }
+        } catch let error as StoreError {
+            throw Self.explain(error, path: db.path)
+        }
+    }
+
+    /// The newest spec of the folder's history (`specs`, highest version): the spec as first run until the sweep
+    /// is extended, and on databases before schema version 4.
+    public func latestSpecText() throws -> String {
+        do {
+            return try snapshot { () throws -> String in
+                if schemaVersion >= 4,
+                    let text = try db.scalar("SELECT spec_text FROM specs ORDER BY version DESC LIMIT 1")?.string
+                {
+                    return text
+                }
+                return try db.scalar("SELECT spec_text FROM sweep WHERE id = 1")?.string ?? ""
             }
         } catch let error as StoreError {
             throw Self.explain(error, path: db.path)

@@ -13,6 +13,8 @@ extension ResultsStore {
     /// already there is skipped), then `user_version` is set. Old rows keep NULL: a version-1 round has no next
     /// mask, a round recorded before version 3 has no supermask accuracies (empty cells in `rounds.csv`). Before
     /// version 4 there was no spec history: table `specs` starts with the spec as first run, every trial version 1.
+    /// Version 5 adds table `worker_heard` (empty until the coordinator hears a worker) and
+    /// `specs.trials_new_controls` (0 for earlier versions).
     func migrate(from version: Int) throws(StoreError) {
         var existing: Set<String> = []
         try db.forEachRow("PRAGMA table_info(rounds)") { row in existing.insert(row.text(1) ?? "") }
@@ -21,6 +23,8 @@ extension ResultsStore {
         try db.forEachRow("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'specs'") { _ in
             hasSpecs = true
         }
+        var specColumns: Set<String> = []
+        if hasSpecs { try db.forEachRow("PRAGMA table_info(specs)") { row in specColumns.insert(row.text(1) ?? "") } }
         try db.transaction { () throws(StoreError) in
             for column in missing { try db.execute("ALTER TABLE rounds ADD COLUMN \(column.name) \(column.type)") }
             if version < 4, !hasSpecs {
@@ -34,10 +38,20 @@ extension ResultsStore {
                     """)
                 try db.execute("ALTER TABLE trials ADD COLUMN spec_version INTEGER NOT NULL DEFAULT 1")
             }
+            if version < 5 {
+                // Version 5: when workers were last heard; how many reused trials an extension gave new controls.
+                try db.execute(Self.workerHeardSQL)
+                if hasSpecs && !specColumns.contains("trials_new_controls") {
+                    try db.execute("ALTER TABLE specs ADD COLUMN trials_new_controls INTEGER NOT NULL DEFAULT 0")
+                }
+            }
             try db.execute("PRAGMA user_version=\(Self.schemaVersion)")
         }
+        var added = missing.map { "rounds.\($0.name)" }
+        if version < 4 { added += ["table specs", "trials.spec_version"] }
+        if version < 5 { added += ["table worker_heard", "specs.trials_new_controls"] }
         logger.notice(
-            "results.db: migrated schema version \(version) → \(Self.schemaVersion) (added rounds.\(missing.map(\.name).joined(separator: ", rounds.")))"
+            "results.db: migrated schema version \(version) → \(Self.schemaVersion) (added \(added.joined(separator: ", ")))"
         )
     }
 }

@@ -21,8 +21,9 @@ public final class ResultsStore {
     /// is migrated in place when opened (`ALTER TABLE … ADD COLUMN`, one transaction). Version 3 added the
     /// supermask accuracies (`rounds.supermask_test_acc`, `rounds.supermask_signed_constant_test_acc`); older
     /// databases are migrated the same way (``migrate(from:)``). Version 4 added the spec history (table `specs`,
-    /// column `trials.spec_version`) for sweeps extended with more trials.
-    public static let schemaVersion = 4
+    /// column `trials.spec_version`) for sweeps extended with more trials. Version 5 added when each worker was last
+    /// heard (table `worker_heard`) and `specs.trials_new_controls` (reused trials an extension gave new controls).
+    public static let schemaVersion = 5
 
     /// The results folder.
     public let directory: URL
@@ -64,14 +65,17 @@ public final class ResultsStore {
     ///     under another fingerprint is **extended** instead of refused: the spec becomes a new version in the
     ///     history (``specChange``), and trials registered from now on carry it (docs/results.md, "Extending a
     ///     sweep"). Without them (`lth train`, tests) another fingerprint is refused.
+    ///   - trialsNewControls: how many of `plannedTrialIDs` are registered trials the spec gives new control branches
+    ///     (`SweepPlan.extending(registered:)`), for the history (`specs.trials_new_controls`) and the message.
     public static func openOrCreate(
         directory: URL, sweepName: String, specText: String, fingerprint: String, plannedTrialIDs: [String]? = nil,
-        logger: Logger = Logger(label: "lth.results"), now: Date = Date()
+        trialsNewControls: Int = 0, logger: Logger = Logger(label: "lth.results"), now: Date = Date()
     ) throws(StoreError) -> ResultsStore {
         let store = try ResultsStore(
             directory: directory, sweepName: sweepName, fingerprint: fingerprint, logger: logger)
         try store.prepareSchema()
-        try store.claimSweep(specText: specText, plannedTrialIDs: plannedTrialIDs, now: now)
+        try store.claimSweep(
+            specText: specText, plannedTrialIDs: plannedTrialIDs, newControls: trialsNewControls, now: now)
         try store.removeOrphanMasks(now: now)
         return store
     }
@@ -129,11 +133,20 @@ public final class ResultsStore {
             created_at TEXT NOT NULL,
             trials_reused INTEGER NOT NULL DEFAULT 0,
             trials_added INTEGER NOT NULL DEFAULT 0,
-            trials_left_out INTEGER NOT NULL DEFAULT 0
+            trials_left_out INTEGER NOT NULL DEFAULT 0,
+            trials_new_controls INTEGER NOT NULL DEFAULT 0
         );
         """
 
-    /// The current schema (version 4; docs/results.md describes every column).
+    /// When the coordinator last heard from each worker (any message, heartbeats included; added in version 5).
+    static let workerHeardSQL = """
+        CREATE TABLE IF NOT EXISTS worker_heard (
+            worker TEXT PRIMARY KEY,
+            last_heard TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+
+    /// The current schema (version 5; docs/results.md describes every column).
     static let schemaSQL = """
         CREATE TABLE sweep (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -207,9 +220,12 @@ public final class ResultsStore {
             trial_id TEXT,
             message TEXT NOT NULL
         );
+        \(workerHeardSQL)
         """
 
-    private func claimSweep(specText: String, plannedTrialIDs: [String]?, now: Date) throws(StoreError) {
+    private func claimSweep(specText: String, plannedTrialIDs: [String]?, newControls: Int, now: Date)
+        throws(StoreError)
+    {
         var existing: (name: String, fingerprint: String)?
         try db.forEachRow("SELECT name, fingerprint FROM sweep WHERE id = 1") { row in
             existing = (row.text(0) ?? "", row.text(1) ?? "")
@@ -261,7 +277,7 @@ public final class ResultsStore {
         }
         // Another spec of the same sweep: a new version of its history.
         let registered = try registeredTopLevelTrialIDs()
-        let change = SpecChange.compare(registered: registered, planned: plannedTrialIDs)
+        let change = SpecChange.compare(registered: registered, planned: plannedTrialIDs, newControls: newControls)
         let version = (try db.scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM specs")?.int) ?? 2
         let file = "sweep.v\(version).yaml"
         try DurableFile.writeAtomically(Array(specText.utf8), to: directory.appendingPathComponent(file).path)
@@ -269,22 +285,25 @@ public final class ResultsStore {
             try db.run(
                 """
                 INSERT INTO specs (version, spec_text, fingerprint, created_at, trials_reused, trials_added,
-                                   trials_left_out)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                                   trials_left_out, trials_new_controls)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     .integer(version), .text(specText), .text(fingerprint), .text(ResultsCSV.timestamp(now)),
                     .integer(change.reused), .integer(change.added), .integer(change.leftOut),
+                    .integer(change.newControls),
                 ])
             try logEvent(
                 kind: "spec-extended",
-                message: "spec version \(version) (\(file)): \(change.reused) trials reused, \(change.added) added, "
-                    + "\(change.leftOut) of earlier versions not in it",
+                message: "spec version \(version) (\(file)): \(change.reused) trials reused"
+                    + (change.newControls > 0 ? " (\(change.newControls) with new control branches)" : "")
+                    + ", \(change.added) added, \(change.leftOut) of earlier versions not in it",
                 at: now)
         }
         specVersion = version
         specChange = SpecChange(
-            version: version, reused: change.reused, added: change.added, leftOut: change.leftOut, file: file)
+            version: version, reused: change.reused, added: change.added, leftOut: change.leftOut,
+            newControls: change.newControls, file: file)
         logger.notice("results folder \(root): \(specChange!)")
     }
 

@@ -67,7 +67,9 @@ public struct SweepStatus: Codable, Sendable, Hashable {
         public var host: String?
         public var slots: Int?
         public var roundsRecorded: Int
-        /// Its last recorded round or journal event, and how long before ``SweepStatus/now`` that was.
+        /// When the coordinator last heard from it (any message, heartbeats included, persisted every 10 s or so; on
+        /// databases before schema version 5, its last recorded round or journal event), and how long before
+        /// ``SweepStatus/now`` that was.
         public var lastHeard: String?
         public var secondsSinceHeard: Double?
         /// Whether its last journal event says it left (`worker-lost`).
@@ -82,6 +84,8 @@ public struct SweepStatus: Codable, Sendable, Hashable {
         public var trialsReused: Int
         public var trialsAdded: Int
         public var trialsLeftOut: Int
+        /// Reused trials this version gave control branches they did not have (0 before schema version 5).
+        public var trialsNewControls: Int = 0
     }
 
     /// A journal line worth a person's attention (requeues, failures, lost workers, rejected results, cleanups).
@@ -165,6 +169,7 @@ extension SweepStatus {
                 spec.version == 1
                     ? "v1 \(spec.createdAt) (\(spec.trialsAdded) trials)"
                     : "v\(spec.version) \(spec.createdAt) (\(spec.trialsReused) reused, +\(spec.trialsAdded)"
+                        + (spec.trialsNewControls > 0 ? ", \(spec.trialsNewControls) given new controls" : "")
                         + (spec.trialsLeftOut > 0 ? ", \(spec.trialsLeftOut) earlier not in it" : "") + ")"
             }
             lines.append("specs    " + history.joined(separator: " · "))

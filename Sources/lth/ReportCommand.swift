@@ -56,10 +56,8 @@ struct ReportCommand: ParsableCommand {
         }
         var options = ReportOptions()
         options.maxPointsPerCurve = maxCurvePoints
-        if let reader = try? ResultsReader.open(directory: URL(fileURLWithPath: directory, isDirectory: true)),
-            let spec = try? reader.specText()
-        {
-            options.expectedRounds = SweepExpectation.rounds(specText: spec)
+        if let reader = try? ResultsReader.open(directory: URL(fileURLWithPath: directory, isDirectory: true)) {
+            options.expectedRounds = SweepExpectation.rounds(reader)
         }
         let start = Date()
         let summary = try Report.write(directory: directory, options: options)

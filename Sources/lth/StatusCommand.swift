@@ -44,7 +44,7 @@ struct StatusCommand: ParsableCommand {
             let status: SweepStatus
             do {
                 let reader = try ResultsReader.open(directory: folder)
-                status = try reader.status(expectedRounds: SweepExpectation.rounds(specText: try reader.specText()))
+                status = try reader.snapshot { try reader.status(expectedRounds: SweepExpectation.rounds(reader)) }
             } catch let error as ResultsFolderError {
                 throw SweepError(error.description)
             }
@@ -81,7 +81,7 @@ struct ExportCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: directory, isDirectory: true)
         do {
             let reader = try ResultsReader.open(directory: folder)
-            let status = try reader.status(expectedRounds: SweepExpectation.rounds(specText: try reader.specText()))
+            let status = try reader.snapshot { try reader.status(expectedRounds: SweepExpectation.rounds(reader)) }
             let summary = try reader.exportCSVs()
             print("sweep '\(status.sweep)' \(status.progressLine)")
             print(
@@ -95,10 +95,22 @@ struct ExportCommand: ParsableCommand {
 
 /// What the spec stored in a results folder expands to, for progress and ETA.
 enum SweepExpectation {
-    /// Rounds the sweep will record, control branches included, from its spec as stored in results.db; `nil` when
-    /// the text is not a sweep spec (an `lth train` folder holds a trial spec).
-    static func rounds(specText: String) -> Int? {
-        guard let plan = try? parseSweep(text: specText, file: "results.db", maxTrials: .max) else { return nil }
-        return plan.expectedRounds
+    /// Rounds the sweep will record, control branches included: what its newest spec (the last extension, or the
+    /// spec as first run) expands to on this folder (``SweepPlan/extending(registered:)``: trials given new controls
+    /// keep their ids), plus the rounds recorded by trials of earlier specs that the newest one does not plan. `nil`
+    /// when the spec is not a sweep spec (an `lth train` folder holds a trial spec).
+    static func rounds(_ reader: ResultsReader) -> Int? {
+        guard let text = try? reader.latestSpecText(),
+            let written = try? parseSweep(text: text, file: "results.db", maxTrials: .max)
+        else { return nil }
+        guard
+            let registered = try? reader.registeredTopLevelSpecs(
+                sweepName: written.name, known: Dictionary(written.trials.map { ($0.id, $0.spec) }) { a, _ in a })
+        else {
+            return written.expectedRounds
+        }
+        let plan = written.extending(registered: registered).plan
+        let earlier = (try? reader.recordedRounds(outside: Set(plan.trials.map(\.id)))) ?? 0
+        return plan.expectedRounds + earlier
     }
 }

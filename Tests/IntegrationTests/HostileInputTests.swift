@@ -202,6 +202,18 @@ import ZeroMQ
             #expect(rows.allSatisfy { $0["worker"] == "node1" }, "\(Set(rows.map { $0["worker"] ?? "" }))")
             let trials = try readCSV(cluster.out.appendingPathComponent("trials.csv"))
             #expect(trials.allSatisfy { $0["worker"] == "node1" })
+            // `lth status` lists the refusal among the events, with the key, so an admin sees it without the log.
+            let (code, json) = try WatchSweepProcessTests.lth(
+                bin, ["status", cluster.out.path, "--json"], in: dir, name: "status.json")
+            #expect(code == 0, "\(json)")
+            let events = WatchSweepProcessTests.json(json)?["events"] as? [[String: Any]] ?? []
+            let refused = events.filter { $0["kind"] as? String == "peer-refused" }
+            #expect(!refused.isEmpty, "\(json)")
+            // Its first refusal, then at most a count of libzmq's retries before the worker gave up.
+            #expect(refused.count <= 2, "\(json)")
+            let messages = refused.map { $0["message"] as? String ?? "" }
+            #expect(messages.allSatisfy { $0.contains("with public key \(intruderKey.z85)") }, "\(messages)")
+            #expect(messages.first?.contains("client key not allowed") == true, "\(messages)")
         }
     }
 

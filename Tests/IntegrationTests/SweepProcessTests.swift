@@ -202,6 +202,17 @@ import ZeroMQ
             let rows = try readCSV(out.appendingPathComponent("rounds.csv"))
             #expect(rows.count == 6 && Set(rows.map { $0["worker"]! }) == ["honest"])
             #expect(worker.wait(seconds: 15) == 0)
+            // `lth status` lists the refusals: the other version once, the three bad messages as one line and a count.
+            let (code, json) = try WatchSweepProcessTests.lth(
+                bin, ["status", out.path, "--json"], in: dir, name: "s.json")
+            #expect(code == 0, "\(json)")
+            let events = WatchSweepProcessTests.json(json)?["events"] as? [[String: Any]] ?? []
+            let refused = events.filter { $0["kind"] as? String == "peer-refused" }.map {
+                $0["message"] as? String ?? ""
+            }
+            #expect(refused.filter { $0.contains("speaks protocol version \(Wire.version)") }.count == 1, "\(refused)")
+            #expect(refused.filter { $0.contains("again 2 time(s)") }.count == 1, "\(refused)")
+            #expect(refused.count == 3, "\(refused)")
         }
     }
 }

@@ -20,6 +20,8 @@ struct CoordinatorHarness {
     var logs: [String] = []
     /// `events` table rows: kind, and the trial if any.
     var journal: [(kind: String, trialID: String?)] = []
+    /// Peers turned away (``CoordinatorAction/refused(_:)``), in order.
+    var refusals: [PeerRefusal] = []
     /// Store writes, in order: "running T on W at R", "done T", "failed T", "branch T", "recorded T/r".
     var store: [String] = []
     /// Hold mask checks (test answers them) instead of passing them.
@@ -102,6 +104,8 @@ struct CoordinatorHarness {
             logs.append(text)
         case .journal(let kind, _, let trialID, _):
             journal.append((kind, trialID))
+        case .refused(let refusal):
+            refusals.append(refusal)
         case .checkResult(let check):
             if holdChecks {
                 heldChecks.append(check)

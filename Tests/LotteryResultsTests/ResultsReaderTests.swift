@@ -198,7 +198,7 @@ struct ResultsReaderTests {
             let db = dir.appendingPathComponent("results.db")
             try Data().write(to: db)  // created, nothing in it yet
             let empty = try #require(throws: ResultsFolderError.self) { try ResultsReader.open(directory: dir) }
-            #expect(empty.code == .damaged && empty.description.contains("half-written"), "\(empty)")
+            #expect(empty.code == .halfWritten && empty.description.contains("half-written"), "\(empty)")
             try Data(repeating: 0x41, count: 4096).write(to: db)
             let garbage = try #require(throws: ResultsFolderError.self) { try ResultsReader.open(directory: dir) }
             #expect(garbage.code == .damaged && garbage.description.contains("not a results database"), "\(garbage)")

@@ -110,6 +110,31 @@ struct SpecHistoryTests {
         }
     }
 
+    /// A spec that gives registered trials new control branches: reused, counted, kept in the history.
+    @Test func trialsGivenNewControlsAreReusedAndCountedInTheHistory() throws {
+        try withTemporaryDirectory { dir in
+            let first = (1...2).map { StoreFixture.spec(seed: $0) }
+            do { try Self.register(try Self.open(dir, "fp-1", first), first) }
+            // The caller planned the registered trials under their ids (`SweepPlan.extending(registered:)`).
+            let store = try ResultsStore.openOrCreate(
+                directory: dir, sweepName: "quick", specText: "name: quick # fp-2\n", fingerprint: "fp-2",
+                plannedTrialIDs: first.map(\.trialID), trialsNewControls: 2, now: StoreFixture.epoch)
+            let change = try #require(store.specChange)
+            #expect(
+                change
+                    == SpecChange(version: 2, reused: 2, added: 0, leftOut: 0, newControls: 2, file: "sweep.v2.yaml"))
+            #expect(
+                change.description
+                    == "extending the sweep (spec version 2, saved as sweep.v2.yaml): 2 trial(s) reused with their "
+                    + "recorded rounds, 2 of them with new control branches, 0 added; only the added trials and "
+                    + "control branches run")
+            #expect(
+                try store.events().contains { $0.message.contains("2 trials reused (2 with new control branches)") })
+            let history = try ResultsReader.open(directory: dir).status().specVersions
+            #expect(history.map(\.trialsNewControls) == [0, 2])
+        }
+    }
+
     @Test func aVersion3DatabaseGetsItsFirstSpecAsVersion1() throws {
         try withTemporaryDirectory { dir in
             let spec = StoreFixture.spec(seed: 1)

@@ -33,9 +33,10 @@ public enum CostEstimate {
         return flops / flopsPerCoreSecond
     }
 
-    /// Core-seconds of a top-level trial and every control branch it spawns (each branch trains one round).
-    public static func coreSeconds(of spec: TrialSpec) -> Double {
-        let rounds = RoundEstimate.rounds(of: spec) + RoundEstimate.branchTrials(of: spec)
+    /// Core-seconds of a top-level trial and every control branch it spawns (each branch trains one round), those
+    /// of controls a later spec version added included.
+    public static func coreSeconds(of spec: TrialSpec, adding added: AddedControls? = nil) -> Double {
+        let rounds = RoundEstimate.rounds(of: spec) + RoundEstimate.branchTrials(of: spec, adding: added)
         return coreSecondsPerRound(of: spec) * Double(rounds)
     }
 

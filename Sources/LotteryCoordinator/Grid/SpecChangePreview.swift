@@ -4,19 +4,19 @@ public import LotteryResults
 
 extension SweepPlan {
     /// What running this plan on `directory` will do to the folder's spec history, said plainly before the
-    /// coordinator starts (issue 17, "Extend a sweep"): `nil` for a new folder, a resume, or another sweep's folder
-    /// (which the store refuses). For a spec that changes trials that already ran, it names the keys whose values
-    /// differ from the spec as first run (compared on the first trial of each).
+    /// coordinator starts (issue 17, "Extend a sweep"): `nil` for a new folder (or a half-written one), a resume, or
+    /// another sweep's folder (which the store refuses). For a spec that changes trials that already ran, it names the keys whose values
+    /// differ from the spec as first run (compared on the first trial of each). Trials that only add control branches
+    /// to registered ones count as reused (``extending(registered:)``), with ``SpecChange/newControls``.
     ///
     /// - Throws: ``ResultsFolderError`` when the folder's database cannot be read.
     public func specChange(in directory: URL) throws -> (change: SpecChange, changedKeys: [String])? {
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("results.db").path) else {
-            return nil
-        }
-        let reader = try ResultsReader.open(directory: directory)
+        guard let reader = try Self.readerOfSweep(in: directory) else { return nil }
+        let extended = extending(registered: try reader.registeredTopLevelSpecs(sweepName: name, known: knownSpecs))
         guard
             let change = try reader.preview(
-                sweepName: name, fingerprint: fingerprint, plannedTrialIDs: trials.map(\.id))
+                sweepName: name, fingerprint: fingerprint, plannedTrialIDs: extended.plan.trials.map(\.id),
+                newControls: extended.newControls)
         else { return nil }
         var changed: [String] = []
         if !change.onlyAdds, let first = trials.first?.spec,
@@ -31,6 +31,20 @@ extension SweepPlan {
             }
         }
         return (change, changed)
+    }
+
+    /// The folder's database opened read-only, or `nil` when there is none or it holds no sweep yet (a coordinator
+    /// that died while creating it): the coordinator starts the sweep afresh there.
+    static func readerOfSweep(in directory: URL) throws(ResultsFolderError) -> ResultsReader? {
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("results.db").path) else {
+            return nil
+        }
+        do {
+            return try ResultsReader.open(directory: directory)
+        } catch {
+            if error.code == .halfWritten { return nil }
+            throw error
+        }
     }
 
     /// The line `lth sweep` and `lth-coordinator` print for ``specChange(in:)``.

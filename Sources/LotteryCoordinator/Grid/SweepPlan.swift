@@ -34,12 +34,19 @@ public struct PlannedTrial: Sendable, Hashable {
     public var spec: TrialSpec
     /// The grid point, axes in file order (for display; the seed is `spec.seed`).
     public var axisValues: [AxisValue]
+    /// Controls the spec asks for beyond ``spec``'s own, when the trial was registered by an earlier version of the
+    /// sweep with fewer (``SweepPlan/extending(registered:)``); `nil` otherwise.
+    public var addedControls: AddedControls?
 
-    public init(spec: TrialSpec, axisValues: [AxisValue] = []) {
+    public init(spec: TrialSpec, axisValues: [AxisValue] = [], addedControls: AddedControls? = nil) {
         self.id = spec.trialID
         self.spec = spec
         self.axisValues = axisValues
+        self.addedControls = addedControls
     }
+
+    /// Control branch trials it spawns in all (``RoundEstimate/branchTrials(of:adding:)``).
+    public var branchTrials: Int { RoundEstimate.branchTrials(of: spec, adding: addedControls) }
 }
 
 /// A sweep expanded into trials: the cartesian product of the grid axes × seeds, applied to `base`.
@@ -80,14 +87,15 @@ public struct SweepPlan: Sendable {
 
     /// Branch trials the sweep will create: per trial, one per control kind × `controls_seeds` × pruned round.
     public var expectedBranchTrials: Int {
-        trials.reduce(0) { $0 + RoundEstimate.branchTrials(of: $1.spec) }
+        trials.reduce(0) { $0 + $1.branchTrials }
     }
 
     /// Trials, branches, rounds and estimated core-hours of the expanded sweep (``CostEstimate``).
     public var size: SweepSize {
         SweepSize(
             trials: trials.count, branchTrials: expectedBranchTrials, rounds: expectedRounds,
-            coreSeconds: trials.reduce(0) { $0 + CostEstimate.coreSeconds(of: $1.spec) }, exact: true,
+            coreSeconds: trials.reduce(0) { $0 + CostEstimate.coreSeconds(of: $1.spec, adding: $1.addedControls) },
+            exact: true,
             shape: SweepLoader.shape(axes: axes, seeds: seeds.count))
     }
 
@@ -95,7 +103,7 @@ public struct SweepPlan: Sendable {
     ///
     /// Exact for `prune.rounds`; for `prune.target_density` see ``RoundEstimate/rounds(of:)``.
     public var expectedRounds: Int {
-        trials.reduce(0) { $0 + RoundEstimate.rounds(of: $1.spec) + RoundEstimate.branchTrials(of: $1.spec) }
+        trials.reduce(0) { $0 + RoundEstimate.rounds(of: $1.spec) + $1.branchTrials }
     }
 }
 

@@ -22,6 +22,7 @@ extension CoordinatorStateMachine {
             if let identity = inbound.frames.first, (1...Wire.maxIdentityBytes).contains(identity.count) {
                 send(.reject(WireMessage.Reject(error)), to: identity)
             }
+            refused(inbound, identity: nil, .badMessage, "\(error)")
             return
         }
         if message.type.direction == .coordinatorToWorker {
@@ -31,10 +32,11 @@ extension CoordinatorStateMachine {
                     WireMessage.Reject(
                         code: .unexpectedMessage, message: "\(message.type) goes from coordinator to worker, not back")),
                 to: identity)
+            refused(inbound, identity: identity, .badMessage, "sent \(message.type), which only a coordinator sends")
             return
         }
         if case .hello(let hello) = message {
-            self.hello(hello, identity: identity, userID: inbound.userID)
+            self.hello(hello, identity: identity, inbound: inbound)
             return
         }
         guard let peer = peers[identity] else {
@@ -116,10 +118,23 @@ extension CoordinatorStateMachine {
             let reject = WireMessage.Reject.versionMismatch(peerVersion: peerVersion, supported: supported)
             log(.warning, "rejected \(describe(identity, inbound)): \(reject.message)")
             send(.reject(reject), to: identity)
+            refused(inbound, identity: identity, .versionMismatch, reject.message)
             return
         }
         log(.warning, "rejected a message from \(describe(identity, inbound)): \(error)")
         send(.reject(WireMessage.Reject(error)), to: identity)
+        refused(inbound, identity: identity, .badMessage, "\(error)")
+    }
+
+    /// Reports a peer turned away for the journal (``CoordinatorAction/refused(_:)``), named without its port.
+    mutating func refused(_ inbound: InboundMessage, identity: [UInt8]?, _ kind: PeerRefusal.Kind, _ reason: String) {
+        var peer = inbound.peerAddress.map(PeerRefusal.withoutPort) ?? "an unknown address"
+        if let identity, let known = peers[identity] {
+            peer = "worker \(known.workerID) at \(peer)"
+        } else if let user = inbound.userID {
+            peer = "\(user)@\(peer)"
+        }
+        actions.append(.refused(PeerRefusal(peer: peer, kind: kind, reason: reason)))
     }
 
     func describe(_ identity: [UInt8], _ inbound: InboundMessage) -> String {
@@ -134,13 +149,15 @@ extension CoordinatorStateMachine {
     /// HELLO: which worker a connection is (docs/coordinator.md, "A worker is a process, not a name"). The scheduler
     /// decides the worker id (``SchedulerStateMachine``, "Identity"); this routes the connection to it and cancels
     /// what the process runs that is not, or no longer, its task.
-    mutating func hello(_ hello: WireMessage.Hello, identity: [UInt8], userID: String?) {
+    mutating func hello(_ hello: WireMessage.Hello, identity: [UInt8], inbound: InboundMessage) {
+        let userID = inbound.userID
         let name: String
         if config.curve {
             guard let userID, !userID.isEmpty else {
                 send(
                     .reject(WireMessage.Reject(code: .refused, message: "connection not authenticated by CURVE")),
                     to: identity)
+                refused(inbound, identity: nil, .helloRefused, "HELLO on a connection not authenticated by CURVE")
                 return
             }
             // The authenticated key name comes first; the self-declared name only tells apart several processes
@@ -165,6 +182,7 @@ extension CoordinatorStateMachine {
             case .reject(_, let reason):
                 // Not registered, so not routed: the answer goes to the connection the HELLO came on.
                 send(.reject(WireMessage.Reject(code: reason.wireCode, message: reason.description)), to: identity)
+                refused(inbound, identity: nil, .helloRefused, "HELLO from '\(name)': \(reason.description)")
             default:
                 carryOut(action)
             }

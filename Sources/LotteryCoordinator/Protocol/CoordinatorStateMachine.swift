@@ -353,6 +353,8 @@ public enum CoordinatorAction: Sendable {
     case log(Logger.Level, String, eventLine: Bool)
     /// Append to the results' `events` table.
     case journal(kind: String, worker: WorkerID?, trialID: String?, message: String)
+    /// A peer was turned away (a REJECT went out already): journal it at a bounded rate (``RefusalJournal``).
+    case refused(PeerRefusal)
     /// Check the result's masks against the store; answer ``CoordinatorEvent/resultChecked(_:)`` or
     /// ``CoordinatorEvent/resultRejected(_:reason:)`` before anything else.
     case checkResult(ResultToCheck)

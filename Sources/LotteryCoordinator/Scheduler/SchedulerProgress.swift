@@ -42,10 +42,11 @@ extension SchedulerStateMachine {
             {
                 progress.roundsExpected += RoundEstimate.oneShotDensities(of: trial.spec)  // branches of round 0
             }
-            if trial.spec.branch == nil, !trial.state.isTerminal, !trial.spec.controls.isEmpty {
+            let perRound = RoundEstimate.branchesPerRound(of: trial.spec, adding: addedControls[trial.id])
+            if trial.spec.branch == nil, !trial.state.isTerminal, perRound > 0 {
                 // Branches of rounds not yet recorded (rounds 1…estimate−1 minus those recorded).
                 let future = max(estimate - 1 - max(trial.lastRecordedRound ?? 0, 0), 0)
-                progress.roundsExpected += future * trial.spec.controls.count * trial.spec.controlsSeeds
+                progress.roundsExpected += future * perRound
             }
         }
         for worker in workers.values where worker.alive {

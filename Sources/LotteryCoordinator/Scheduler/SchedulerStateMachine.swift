@@ -105,6 +105,8 @@ public struct SchedulerStateMachine: Sendable {
     var joinCounter = 0
     /// The worker id of each process (HELLO `instance_id`) ever registered.
     var instances: [String: WorkerID] = [:]
+    /// Controls a later spec version added to registered top-level trials (``PlannedTrial/addedControls``).
+    var addedControls: [String: AddedControls] = [:]
     var completeAnnounced = false
     /// No worker is declared silent before this time: after the coordinator's own stall, the workers it left
     /// without heartbeats reconnect with a back-off that grew while it stalled (``SchedulerEvent/stalled(since:)``).
@@ -149,10 +151,11 @@ public struct SchedulerStateMachine: Sendable {
             allIDs.append(id)
         }
         for trial in plan { add(trial.id, trial.spec, queue: &topQueue) }
+        for trial in plan where trial.addedControls != nil { addedControls[trial.id] = trial.addedControls }
         for trial in plan {
             guard let last = recorded[trial.id] else { continue }
             for round in 0...last {  // round 0 spawns only one-shot branches
-                for branch in RoundEstimate.branches(of: trial.spec, round: round) {
+                for branch in RoundEstimate.branches(of: trial.spec, adding: trial.addedControls, round: round) {
                     add(branch.trialID, branch, queue: &branchQueue)
                 }
             }
@@ -294,7 +297,7 @@ public struct SchedulerStateMachine: Sendable {
                 ))
         }
         if trial.spec.branch == nil {  // RoundEstimate.branches: rounds ≥ 1 for controls, 0 for one-shot densities
-            for branch in RoundEstimate.branches(of: trial.spec, round: round) {
+            for branch in RoundEstimate.branches(of: trial.spec, adding: addedControls[trialID], round: round) {
                 let branchID = branch.trialID
                 guard trials[branchID] == nil else { continue }
                 trials[branchID] = TrialInfo(
