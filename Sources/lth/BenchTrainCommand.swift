@@ -135,6 +135,7 @@ struct BenchTrainCommand: ParsableCommand {
             model = KernelBenchmark.pruned(model, density: density, rates: spec.resolvedRates)
         }
         let sparse = trainer.sparseLayers(of: model)
+        let layerKernels = kernels.layerKernels(of: model, zeroInputs: trainer.zeroInputs)
         let step = trainer.measureStepRate(model: model, steps: steps, warmup: warmup)
         let passes = conv ? 2 : 5
         let eval = trainer.measureEvaluationRate(model: model, on: test, passes: passes)
@@ -157,6 +158,7 @@ struct BenchTrainCommand: ParsableCommand {
                 ("density", f(model.density, 4)), ("round", round.map(String.init) ?? "null"),
                 ("kernels", "\"\(kernels.rawValue)\""),
                 ("sparse_layers", "[" + sparse.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"),
+                ("layer_kernels", "[" + layerKernels.map { "\"\($0)\"" }.joined(separator: ",") + "]"),
                 ("steps", String(steps)), ("warmup", String(warmup)), ("batch", String(spec.train.batch)),
                 ("blas_threads", String(BLAS.threads)),
                 ("model", "\"\(preset.rawValue)\""), ("trial_threads", String(trialThreads)),
@@ -180,8 +182,9 @@ struct BenchTrainCommand: ParsableCommand {
             print(
                 String(
                     format:
-                        "training: %.1f steps/s wall, %.1f per CPU second (%@ at density %.4f, kernels %@ → sparse layers %@, %@ data, batch %d, Adam, %d trial thread(s), %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
-                    step.perWallSecond, step.perCPUSecond, preset.rawValue, model.density, kernels.rawValue, "\(sparse)",
+                        "training: %.1f steps/s wall, %.1f per CPU second (%@ at density %.4f, kernels %@ → layers %@, %@ data, batch %d, Adam, %d trial thread(s), %d BLAS thread(s), OpenBLAS core %@, %d steps after %d warm-up; load %@)",
+                    step.perWallSecond, step.perCPUSecond, preset.rawValue, model.density, kernels.rawValue,
+                    "[" + layerKernels.joined(separator: ", ") + "]",
                     mnist == nil ? "synthetic (\(inputDensity) nonzero)" : "MNIST",
                     spec.train.batch, trialThreads,
                     BLAS.threads, BLAS.coreName, steps, warmup, load))

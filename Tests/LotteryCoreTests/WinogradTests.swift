@@ -52,12 +52,18 @@ struct WinogradTests {
     }
 
     /// The rule: from 8 input channels under every policy but `im2col`; below, im2col. Shape only.
-    @Test func theRuleDependsOnlyOnInputChannels() {
+    @Test func theRuleDependsOnlyOnInputChannels() throws {
         for policy in KernelPolicy.allCases {
             #expect(!policy.usesWinograd(inChannels: KernelPolicy.winogradMinimumChannels - 1))
             #expect(policy.usesWinograd(inChannels: KernelPolicy.winogradMinimumChannels) == (policy != .im2col))
             #expect(policy.usesWinograd(inChannels: 256) == (policy != .im2col))
         }
         #expect(KernelPolicy.winogradMinimumChannels > 3, "a CIFAR or MNIST first layer would run Winograd")
+        let model = try SparseConvTests.model(
+            [.conv(16), .conv(16), .pool, .fc(8)], input: InputShape(channels: 3, height: 8, width: 8), keep: 1,
+            seed: 1)
+        #expect(KernelPolicy.dense.layerKernels(of: model) == ["im2col", "winograd", "dense", "dense"])
+        #expect(KernelPolicy.im2col.layerKernels(of: model) == ["im2col", "im2col", "dense", "dense"])
+        #expect(KernelPolicy.sparse.layerKernels(of: model) == ["sparse", "sparse", "dense", "dense"])
     }
 }

@@ -67,6 +67,16 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
         self != .im2col && inChannels >= Self.winogradMinimumChannels
     }
 
+    /// Per weight layer of `model`, the kernels a run with this policy uses, for people and benchmarks: `sparse`,
+    /// `winograd` or `im2col` for a conv layer, `sparse` or `dense` for a fully connected one.
+    public func layerKernels(of model: MLP, zeroInputs: Bool = false) -> [String] {
+        zip(model.architecture.weightLayers, sparseLayers(of: model, zeroInputs: zeroInputs)).map { shape, sparse in
+            if sparse { return "sparse" }
+            guard shape.kind == .conv else { return "dense" }
+            return usesWinograd(inChannels: shape.rows / 9) ? "winograd" : "im2col"
+        }
+    }
+
     /// Input density below which (with ``auto``) the first layer's forward product and weight gradients skip the
     /// zero inputs (``SparseRows``) instead of calling sgemm: per batch during training, per chunk during
     /// evaluation.
