@@ -288,8 +288,9 @@ final class CoordinatorLoop {
                 // Behind (the socket was not empty since `caughtUpAt`): judge silence only up to then.
                 let lagging = after - caughtUpAt > min(0.1, config.heartbeatInterval / 4)
                 feed(.tick(heardUntil: lagging ? caughtUpAt : nil))
+                // Ticks are where silent workers are found dead; between them nothing becomes due.
+                persistHeard()
             }
-            persistHeard()
             if after - lastExport >= config.exportInterval, machine.storeFailure == nil {
                 lastExport = after
                 exportCSVs(final: false)

@@ -3,8 +3,9 @@
 /// ``interval`` seconds whatever the number of workers, never one per message.
 ///
 /// Rule: every ``interval`` seconds, every worker heard since its time was last written; a worker found dead (or
-/// gone) at once, so its last word is never up to ``interval`` seconds older in the folder than it was; and every
-/// worker with an unwritten time when the coordinator stops. A worker's time is written at most once per
+/// gone) at the next call (the loop calls once per tick, a fraction of a heartbeat), so its last word is never up
+/// to ``interval`` seconds older in the folder than it was; and every worker with an unwritten time when the
+/// coordinator stops. A worker's time is written at most once per
 /// ``interval`` while it lives.
 ///
 /// A pure value: the loop passes the scheduler's view of its workers and its monotonic clock, and writes what comes
