@@ -16,11 +16,11 @@ extension ConvNetwork {
     /// Transforms the current weights of every Winograd layer into `U` (once per forward pass; the backward pass
     /// of the same step reuses them).
     func prepareWinograd() {
-        let layers = winogradWeights.indices.filter { winogradWeights[$0] != nil }
-        parallelUnits(layers.count) { unit in
-            let l = layers[unit], shape = self.architecture.weightLayers[l]
-            Winograd.transformWeights(
-                self.weights[l], inChannels: shape.rows / 9, outChannels: shape.cols, into: self.winogradWeights[l]!)
+        // Over every weight layer (nothing to do where U is nil): no index array allocated per step.
+        parallelUnits(winogradWeights.count) { l in
+            guard let u = self.winogradWeights[l] else { return }
+            let shape = self.architecture.weightLayers[l]
+            Winograd.transformWeights(self.weights[l], inChannels: shape.rows / 9, outChannels: shape.cols, into: u)
         }
     }
 
