@@ -112,25 +112,23 @@ func unpool<T: NetworkScalar>(
 ) {
     let h = shape.height, w = shape.width, c = shape.channels
     let oh = h / 2, ow = w / 2
-    inputGrad.update(repeating: 0, count: images * shape.features)
+    // Each window's four positions are written once (the maximum's gradient or +0), branch-free; only a row or
+    // column an odd side dropped is zeroed separately.
+    if h % 2 == 1 || w % 2 == 1 { inputGrad.update(repeating: 0, count: images * shape.features) }
     for i in 0..<images {
         let image = inputGrad + i * shape.features
         let g = grad + i * oh * ow * c
         let arg = argmax + i * oh * ow * c
         for y in 0..<oh {
             for x in 0..<ow {
-                let base = ((2 * y) * w + 2 * x) * c
-                let offsets = (0, c, w * c, w * c + c)
+                let p0 = image + ((2 * y) * w + 2 * x) * c, p1 = p0 + c, p2 = p0 + w * c, p3 = p2 + c
+                let gw = g + (y * ow + x) * c, aw = arg + (y * ow + x) * c
                 for ch in 0..<c {
-                    let index = (y * ow + x) * c + ch
-                    let offset: Int
-                    switch arg[index] {
-                    case 0: offset = offsets.0
-                    case 1: offset = offsets.1
-                    case 2: offset = offsets.2
-                    default: offset = offsets.3
-                    }
-                    image[base + offset + ch] = g[index]
+                    let v = gw[ch], a = aw[ch]
+                    p0[ch] = a == 0 ? v : 0
+                    p1[ch] = a == 1 ? v : 0
+                    p2[ch] = a == 2 ? v : 0
+                    p3[ch] = a == 3 ? v : 0
                 }
             }
         }
