@@ -68,7 +68,7 @@ var targets: [Target] = [
     // What tests need from the machine (binaries, network namespaces, numpy): skipped with the reason where missing,
     // a failure under CI=true. Only test targets depend on it.
     .target(name: "TestPrerequisites", path: "Tests/TestPrerequisites"),
-    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore"], exclude: ["Fixtures"]),
+    .testTarget(name: "LotteryCoreTests", dependencies: ["LotteryCore", "CKernels"], exclude: ["Fixtures"]),
     .testTarget(name: "MaskCodecTests", dependencies: ["MaskCodec", "TestPrerequisites"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "LotteryWireTests", dependencies: ["LotteryWire", "LotteryCore", "MaskCodec"]),

@@ -81,8 +81,8 @@ struct ConvPyTorchTests {
         var bias_gradients: [[Float]]
     }
 
-    /// One batch through a network whose inner conv layers have 16 input channels (our Winograd F(2×2, 3×3) path)
-    /// and whose first has 3 (im2col): the loss and every gradient against PyTorch's
+    /// One batch through a network whose inner conv layers have 16 input channels (our Winograd paths: F(4×4, 3×3)
+    /// on its 18×18 maps, F(2×2, 3×3) on the 9×9 ones) and whose first has 3 (im2col): the loss and every gradient against PyTorch's
     /// (Fixtures/conv-pytorch-gradients.json, written by scripts/fixtures/conv_pytorch_gradients.py, which says
     /// why gradients rather than weights after Adam), on 1 and 2 threads.
     @Test(arguments: [1, 2])
@@ -100,9 +100,10 @@ struct ConvPyTorchTests {
                 weight: Matrix(rows: shape.rows, cols: shape.cols, data: Self.ours(fixture.weights[l], layer: l, arch)),
                 bias: fixture.biases[l], mask: Matrix(rows: shape.rows, cols: shape.cols, repeating: 1))
         }
+        let model = MLP(architecture: arch, layers: layers)
+        #expect(KernelPolicy.auto.layerKernels(of: model) == ["im2col", "winograd4x4", "winograd2x2", "dense"])
         let ours = Backprop.lossAndGradients(
-            model: MLP(architecture: arch, layers: layers), inputs: fixture.batch, labels: fixture.labels,
-            threads: threads, kernels: .auto)
+            model: model, inputs: fixture.batch, labels: fixture.labels, threads: threads, kernels: .auto)
         #expect(abs(ours.loss - fixture.loss) <= 1e-5 * abs(fixture.loss), "loss \(ours.loss) vs \(fixture.loss)")
         for l in arch.weightLayers.indices {
             let expected = Self.ours(fixture.weight_gradients[l], layer: l, arch)

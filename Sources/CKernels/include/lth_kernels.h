@@ -5,6 +5,7 @@
 
 #include "lth_conv_kernels.h"
 #include "lth_winograd.h"
+#include "lth_wgemm.h"
 
 /// Whether this CPU runs the AVX2 kernels below (checked once per call; a load of a libgcc/compiler-rt global).
 int lth_has_avx2(void);

@@ -29,4 +29,16 @@ void lth_winograd_weights_avx2(const float *weights, size_t cin, size_t cout, fl
 /// grad[((ky·3 + kx)·cin + ci)·cout + o] = (Gᵀ du G)[ky][kx]: the adjoint of the weight transform.
 void lth_winograd_weights_adjoint_avx2(const float *du, size_t cin, size_t cout, float *grad);
 
+// Winograd F(4×4, 3×3): the same layouts with 36 transform points ξ = 6a + b, tiles of 4×4 outputs reading a 6×6
+// patch (rows 4ty−1…4ty+4, columns 4tx−1…4tx+4, zero off the map), ceil(h/4)·ceil(w/4) tiles per image.
+
+void lth_winograd4_input_avx2(const float *in, size_t images, size_t h, size_t w, size_t c, const float *zeros,
+                              float *v);
+void lth_winograd4_output_avx2(const float *m, size_t plane, size_t images, size_t h, size_t w, size_t c,
+                               const float *bias, int relu, float *out);
+void lth_winograd4_output_adjoint_avx2(const float *delta, size_t images, size_t h, size_t w, size_t c, float *y);
+/// u[ξ][ci][o] = G g Gᵀ of each kernel, or (rotated ≠ 0) of each kernel rotated by 180°.
+void lth_winograd4_weights_avx2(const float *weights, size_t cin, size_t cout, int rotated, float *u);
+void lth_winograd4_weights_adjoint_avx2(const float *du, size_t cin, size_t cout, float *grad);
+
 #endif

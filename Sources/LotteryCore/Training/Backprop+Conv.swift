@@ -9,14 +9,14 @@ extension Backprop {
     ///   - inputs: `[rows, C·H·W]`, each image channel-first (as data sets store them).
     ///   - labels: `rows` labels `< classes`.
     ///   - threads: threads for the convolution chunks (the result does not depend on it).
-    ///   - winograd: dense conv layers by Winograd where the rule says so (`false`: im2col + sgemm).
+    ///   - convKernels: the dense conv algorithms (``KernelPolicy/winogradTile(layer:of:)``; `.im2col`: im2col + sgemm).
     public static func lossAndGradients(
         architecture: Architecture, weights: [[Double]], biases: [[Double]], masks: [[Double]], inputs: [Double],
-        labels: [UInt8], threads: Int = 1, sparse: Bool = false, winograd: Bool = true
+        labels: [UInt8], threads: Int = 1, sparse: Bool = false, convKernels: KernelPolicy = .dense
     ) -> (loss: Double, weightGradients: [[Double]], biasGradients: [[Double]]) {
         _ = BLAS.configured
         let net = ConvNetwork<Double>(
-            architecture: architecture, capacity: max(labels.count, 1), threads: threads, winograd: winograd)
+            architecture: architecture, capacity: max(labels.count, 1), threads: threads, convKernels: convKernels)
         for l in architecture.weightLayers.indices {
             for i in weights[l].indices {
                 net.weights[l][i] = weights[l][i] * masks[l][i]
@@ -39,7 +39,7 @@ extension Backprop {
         model.enforceMasks()
         let net = ConvNetwork<Float>(
             architecture: model.architecture, capacity: max(labels.count, 1), threads: threads,
-            winograd: kernels != .im2col)
+            convKernels: kernels)
         net.load(model)
         net.useSparseKernels(kernels.sparseLayers(of: model))
         return convRun(net, inputs: inputs, labels: labels)
@@ -92,7 +92,7 @@ extension Backprop {
         let rows = labels[0].count
         let kernels = ConvKernels(
             model: model, batch: rows, threads: threads, sparse: policy.sparseLayers(of: model),
-            winograd: policy != .im2col)
+            convKernels: policy)
         let optimizer = Optimizer(kind: spec.train.optimizer, lr: spec.train.lr, momentum: spec.train.momentum, kernels: kernels)
         let order = Array(0..<rows)
         var losses: [Double] = []

@@ -11,12 +11,12 @@ final class ConvKernels: StepKernels {
 
     /// - Parameter sparse: per weight layer, whether it runs the weight-sparse convolution (conv layers only;
     ///   ``KernelPolicy/sparseLayers(of:zeroInputs:)``). Empty: all dense.
-    /// - Parameter winograd: dense conv layers run Winograd where ``KernelPolicy/usesWinograd(inChannels:)``
-    ///   says so; `false` (``KernelPolicy/im2col``): im2col + sgemm.
-    init(model: MLP, batch: Int, threads: Int, sparse: [Bool] = [], winograd: Bool = true) {
+    /// - Parameter convKernels: each dense conv layer's algorithm is `convKernels.winogradTile(layer:of:)`
+    ///   (``KernelPolicy/im2col``: im2col + sgemm everywhere).
+    init(model: MLP, batch: Int, threads: Int, sparse: [Bool] = [], convKernels: KernelPolicy = .dense) {
         let capacity = max(batch, Self.evaluationChunk)
         net = ConvNetwork<Float>(
-            architecture: model.architecture, capacity: capacity, threads: threads, winograd: winograd)
+            architecture: model.architecture, capacity: capacity, threads: threads, convKernels: convKernels)
         net.load(model)
         if sparse.contains(true) { net.useSparseKernels(sparse) }
         self.batch = batch

@@ -18,6 +18,7 @@ extension ConvNetwork {
                 input: input, outChannels: output.channels, images: Self.chunkImages, mask: masks[l])
             plans[l] = plan
             winogradWeights[l] = nil
+            winogradRotatedWeights[l] = nil
             widestRun = max(widestRun, max(input.channels, output.channels) * plan.length)
             for slot in 0..<slots {
                 inputPlanes[slot * layerCount + l] = allocate(input.channels * plan.planeStride)

@@ -1,101 +1,158 @@
-// ConvNetwork's dense conv layers by Winograd F(2×2, 3×3) (see Winograd): buffers, forward and backward per chunk.
+// ConvNetwork's dense conv layers by Winograd F(2×2, 3×3) or F(4×4, 3×3) (see WinogradTile): buffers, forward
+// and backward per chunk.
 extension ConvNetwork {
-    /// Allocates `U` per Winograd layer and each chunk slot's scratch (from the initialiser).
+    /// Allocates `U` (and for F(4×4) the rotated `U`) per Winograd layer and each chunk slot's scratch (from the
+    /// initialiser).
     func allocateWinograd(slots: Int) {
-        var widest = 0
+        var widest = 0, largest = 0
         winogradWeights = architecture.weightLayers.indices.map { l in
-            guard winogradLayers[l], case .conv(let input, let output) = architecture.stages[stageOfLayer[l]] else {
-                return nil
-            }
-            widest = max(widest, 16 * Self.chunkImages * Winograd.tiles(input) * max(input.channels, output.channels))
-            return allocate(16 * input.channels * output.channels)
+            guard let tile = winogradTiles[l], case .conv(let input, let output) = architecture.stages[stageOfLayer[l]]
+            else { return nil }
+            let tiles = Self.chunkImages * tile.tiles(input)
+            widest = max(widest, tile.points * tiles * max(input.channels, output.channels))
+            largest = max(largest, tile.points * input.channels * output.channels)
+            return allocate(tile.points * input.channels * output.channels)
+        }
+        winogradRotatedWeights = architecture.weightLayers.indices.map { l in
+            winogradTiles[l] == .f4x4 ? allocate(36 * architecture.weightLayers[l].count / 9) : nil
+        }
+        winogradTransposedWeights = architecture.weightLayers.indices.map { l in
+            winogradTiles[l] == .f4x4 ? allocate(architecture.weightLayers[l].count) : nil
         }
         winogradScratch = widest == 0 ? [] : (0..<slots).map { _ in (allocate(widest), allocate(widest)) }
+        winogradGradScratch = largest == 0 ? [] : (0..<slots).map { _ in allocate(largest) }
     }
 
     /// Transforms the current weights of every Winograd layer into `U` (once per forward pass; the backward pass
     /// of the same step reuses them).
     func prepareWinograd() {
-        // Over every weight layer (nothing to do where U is nil): no index array allocated per step.
-        parallelUnits(winogradWeights.count) { l in
-            guard let u = self.winogradWeights[l] else { return }
-            let shape = self.architecture.weightLayers[l]
-            Winograd.transformWeights(self.weights[l], inChannels: shape.rows / 9, outChannels: shape.cols, into: u)
+        // Over every weight layer (nothing to do where U is nil): no index array allocated per step. F(4×4) layers
+        // also transform the rotated kernels (a second unit, so two threads split them).
+        parallelUnits(2 * winogradWeights.count) { unit in
+            let l = unit / 2, rotated = unit % 2 == 1
+            guard let tile = self.winogradTiles[l],
+                let u = rotated ? self.winogradRotatedWeights[l] : self.winogradWeights[l]
+            else { return }
+            let shape = self.architecture.weightLayers[l], cin = shape.rows / 9, cout = shape.cols
+            guard rotated else {
+                return tile.transformWeights(self.weights[l], inChannels: cin, outChannels: cout, into: u)
+            }
+            // The input gradient's products want `U` of the rotated kernels as `[36][O][C]`: transpose each tap's
+            // `[C, O]` block, then transform with the channels' roles swapped.
+            let transposed = self.winogradTransposedWeights[l]!
+            for tap in 0..<9 {
+                transpose(self.weights[l] + tap * cin * cout, rows: cin, columns: cout, into: transposed + tap * cin * cout)
+            }
+            tile.transformWeights(transposed, inChannels: cout, outChannels: cin, rotated: true, into: u)
         }
     }
 
-    /// Images per block of a chunk's Winograd work: blocks of about ``winogradBlockTiles`` tiles keep a block's
-    /// transformed tiles and products in L2 (measured: 1.23× on a 32×32×64 layer; no gain below).
-    static func winogradBlockImages(_ input: InputShape) -> Int {
-        max(1, winogradBlockTiles / Winograd.tiles(input))
+    /// Images per block of a chunk's Winograd work: blocks of about ``winogradBlockTiles(_:)`` tiles keep a block's
+    /// transformed tiles and products in L2 (measured: F(2×2) 256 tiles, 1.23× on a 32×32×64 layer; F(4×4) 64
+    /// tiles, 36 points each, 1.04× over 128 on Conv-2).
+    static func winogradBlockImages(_ input: InputShape, tile: WinogradTile) -> Int {
+        max(1, winogradBlockTiles(tile) / tile.tiles(input))
     }
 
-    static var winogradBlockTiles: Int { 256 }
+    static func winogradBlockTiles(_ tile: WinogradTile) -> Int { tile == .f2x2 ? 256 : 64 }
 
     /// One chunk of a Winograd layer's forward pass: `out = ReLU(conv(source) + bias)`, block by block.
     func forwardWinograd(
         _ l: Int, input: InputShape, output: InputShape, source: UnsafePointer<T>, weights u: UnsafePointer<T>,
         count: Int, slot: Int, into out: UnsafeMutablePointer<T>
     ) {
+        let tile = winogradTiles[l]!, points = tile.points
         let c = input.channels, o = output.channels
         let (v, m) = winogradScratch[slot]
-        let step = Self.winogradBlockImages(input)
+        let step = Self.winogradBlockImages(input, tile: tile)
         for first in stride(from: 0, to: count, by: step) {
-            let images = min(step, count - first), t = images * Winograd.tiles(input)
-            Winograd.transformInput(
-                source + first * input.features, shape: input, images: images, zeros: zeros, into: v)
-            for xi in 0..<16 {
-                T.gemm(
-                    transA: false, transB: false, m: t, n: o, k: c, alpha: 1, a: v + xi * c, lda: 16 * c,
-                    b: u + xi * c * o, ldb: o, beta: 0, c: m + xi * t * o, ldc: o)
+            let images = min(step, count - first), t = images * tile.tiles(input)
+            tile.transformInput(source + first * input.features, shape: input, images: images, zeros: zeros, into: v)
+            for xi in 0..<points {
+                if tile == .f4x4 {
+                    WinogradGEMM.product(
+                        m: t, n: o, k: c, a: v + xi * c, ai: points * c, ak: 1, b: u + xi * c * o, bk: o,
+                        c: m + xi * t * o, ci: o, accumulate: false)
+                } else {
+                    T.gemm(
+                        transA: false, transB: false, m: t, n: o, k: c, alpha: 1, a: v + xi * c, lda: points * c,
+                        b: u + xi * c * o, ldb: o, beta: 0, c: m + xi * t * o, ldc: o)
+                }
             }
-            Winograd.transformOutput(
+            tile.transformOutput(
                 m, plane: t * o, shape: output, images: images, bias: biases[l], relu: true,
                 into: out + first * output.features)
         }
     }
 
-    /// One chunk of a Winograd layer's backward pass: its `∂U` (summed over chunks and turned into `∂W` by
-    /// ``backward(_:rows:)``), bias gradient, and (below the first stage) the input gradient through the ReLU below.
+    /// One chunk of a Winograd layer's backward pass: its weight gradient (the chunk's `∂U`, turned into `∂W` here
+    /// and summed over chunks in ``backward(_:rows:)``), bias gradient, and (below the first stage) the input
+    /// gradient through the ReLU below.
     func backwardWinograd(_ s: Int, input: UnsafePointer<T>, first: Int, count: Int, chunk: Int, slot: Int) {
         guard case .conv(let inShape, let outShape) = architecture.stages[s] else { return }
-        let l = layerOfStage[s]!, u = UnsafePointer(winogradWeights[l]!)
+        let l = layerOfStage[s]!, tile = winogradTiles[l]!, points = tile.points
         let c = inShape.channels, o = outShape.channels
         let (v, y) = winogradScratch[slot]
         let source = stageInput(s, input) + first * inShape.features
         let delta = UnsafePointer(grads[s] + first * outShape.features)
-        let du = partialWeightGrads[chunk][l]
-        let step = Self.winogradBlockImages(inShape)
+        let du = winogradGradScratch[slot]
+        let step = Self.winogradBlockImages(inShape, tile: tile)
         // ∂U, block by block: the first block's products overwrite, later ones add (a fixed order).
         for block in stride(from: 0, to: count, by: step) {
-            let images = min(step, count - block), t = images * Winograd.tiles(inShape)
-            Winograd.transformInput(
+            let images = min(step, count - block), t = images * tile.tiles(inShape)
+            tile.transformInput(
                 source + block * inShape.features, shape: inShape, images: images, zeros: zeros, into: v)
-            Winograd.transformOutputAdjoint(delta + block * outShape.features, shape: outShape, images: images, into: y)
-            for xi in 0..<16 {
-                T.gemm(
-                    transA: true, transB: false, m: c, n: o, k: t, alpha: 1, a: v + xi * c, lda: 16 * c,
-                    b: y + xi * o, ldb: 16 * o, beta: block == 0 ? 0 : 1, c: du + xi * c * o, ldc: o)
+            tile.transformOutputAdjoint(delta + block * outShape.features, shape: outShape, images: images, into: y)
+            for xi in 0..<points {
+                if tile == .f4x4 {
+                    WinogradGEMM.product(
+                        m: c, n: o, k: t, a: v + xi * c, ai: 1, ak: points * c, b: y + xi * o, bk: points * o,
+                        c: du + xi * c * o, ci: o, accumulate: block > 0)
+                } else {
+                    T.gemm(
+                        transA: true, transB: false, m: c, n: o, k: t, alpha: 1, a: v + xi * c, lda: points * c,
+                        b: y + xi * o, ldb: points * o, beta: block == 0 ? 0 : 1, c: du + xi * c * o, ldc: o)
+                }
             }
         }
+        tile.transformWeightsAdjoint(du, inChannels: c, outChannels: o, into: partialWeightGrads[chunk][l])
         columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[chunk][l])
         guard s > 0 else { return }
-        // The input gradient: the delta's tiles times each kernel rotated by 180° (U's points permuted), channels
-        // swapped (U transposed); `v` holds the products point-major.
+        // The input gradient: the delta's tiles times each kernel rotated by 180°, channels swapped (U transposed);
+        // `v` holds the products point-major. F(2×2) permutes U's points for the rotation, F(4×4) has its own U.
         let below = grads[s - 1] + first * inShape.features
+        let rotatedU = UnsafePointer(winogradRotatedWeights[l] ?? winogradWeights[l]!)
         for block in stride(from: 0, to: count, by: step) {
-            let images = min(step, count - block), t = images * Winograd.tiles(inShape)
-            Winograd.transformInput(
+            let images = min(step, count - block), t = images * tile.tiles(inShape)
+            tile.transformInput(
                 delta + block * outShape.features, shape: outShape, images: images, zeros: zeros, into: y)
-            for xi in 0..<16 {
-                T.gemm(
-                    transA: false, transB: true, m: t, n: c, k: o, alpha: 1, a: y + xi * o, lda: 16 * o,
-                    b: u + Winograd.rotated(xi) * c * o, ldb: o, beta: 0, c: v + xi * t * c, ldc: c)
+            for xi in 0..<points {
+                if tile == .f4x4 {
+                    // `rotatedU` is `[36][O][C]` here.
+                    WinogradGEMM.product(
+                        m: t, n: c, k: o, a: y + xi * o, ai: points * o, ak: 1, b: rotatedU + xi * o * c, bk: c,
+                        c: v + xi * t * c, ci: c, accumulate: false)
+                } else {
+                    T.gemm(
+                        transA: false, transB: true, m: t, n: c, k: o, alpha: 1, a: y + xi * o, lda: points * o,
+                        b: rotatedU + Winograd.rotated(xi) * c * o, ldb: o, beta: 0, c: v + xi * t * c, ldc: c)
+                }
             }
-            Winograd.transformOutput(
+            tile.transformOutput(
                 v, plane: t * c, shape: inShape, images: images, bias: nil, relu: false,
                 into: below + block * inShape.features)
         }
         reluMaskBelow(s, first: first, count: count)
+    }
+}
+
+/// `out[j][i] = a[i][j]` for a `rows × columns` row-major block, in 8×8 tiles.
+func transpose<T>(_ a: UnsafePointer<T>, rows: Int, columns: Int, into out: UnsafeMutablePointer<T>) {
+    for i0 in stride(from: 0, to: rows, by: 8) {
+        for j0 in stride(from: 0, to: columns, by: 8) {
+            for i in i0..<min(i0 + 8, rows) {
+                for j in j0..<min(j0 + 8, columns) { out[j * rows + i] = a[i * columns + j] }
+            }
+        }
     }
 }

@@ -65,19 +65,26 @@ final class ConvNetwork<T: NetworkScalar> {
     var sparseDeltaPlanes: [UnsafeMutablePointer<T>] = []
     /// Per chunk slot: the run rows a sparse convolution writes (`[max channels, length]`).
     var sparseRuns: [UnsafeMutablePointer<T>] = []
-    /// Per weight layer, whether its convolution runs Winograd F(2×2, 3×3) when dense (``Winograd``).
-    let winogradLayers: [Bool]
-    /// Per weight layer running Winograd: its transformed weights `U`, `[16][C][O]` (``prepareWinograd()``).
+    /// Per weight layer, the Winograd algorithm its convolution runs when dense (``WinogradTile``; `nil`: im2col).
+    let winogradTiles: [WinogradTile?]
+    /// Per weight layer running Winograd: its transformed weights `U`, `[points][C][O]` (``prepareWinograd()``).
     var winogradWeights: [UnsafeMutablePointer<T>?] = []
-    /// Per chunk slot: two scratch buffers of `16 · tiles of a chunk · max(C, O)` for the widest Winograd layer.
+    /// Per F(4×4) layer: `U` of its kernels rotated by 180°, `[36][O][C]`, for the input gradient, and the
+    /// weights with each tap's block transposed (`[9][O][C]`) it is transformed from.
+    var winogradRotatedWeights: [UnsafeMutablePointer<T>?] = []
+    var winogradTransposedWeights: [UnsafeMutablePointer<T>?] = []
+    /// Per chunk slot: two scratch buffers of `points · tiles of a chunk · max(C, O)` for the widest Winograd
+    /// layer, and one `∂U` of `points · C · O` for the largest.
     var winogradScratch: [(UnsafeMutablePointer<T>, UnsafeMutablePointer<T>)] = []
+    var winogradGradScratch: [UnsafeMutablePointer<T>] = []
     /// At least as many zeros as the widest map has channels (the patches off the map).
     var zeros: UnsafeMutablePointer<T>
     var allocations: [UnsafeMutableRawPointer] = []
 
-    /// - Parameter winograd: dense conv layers with enough input channels
-    ///   (``KernelPolicy/usesWinograd(inChannels:)``) run Winograd F(2×2, 3×3); `false`: all im2col + sgemm.
-    init(architecture: Architecture, capacity: Int, threads: Int = 1, winograd: Bool = true) {
+    /// - Parameter convKernels: the dense conv algorithm of each layer is
+    ///   `convKernels.winogradTile(layer:of:)` (``KernelPolicy/im2col``: all im2col + sgemm,
+    ///   ``KernelPolicy/winograd2x2``: F(2×2, 3×3) only; any other policy: the rule).
+    init(architecture: Architecture, capacity: Int, threads: Int = 1, convKernels: KernelPolicy = .dense) {
         precondition(capacity >= 1 && threads >= 1, "ConvNetwork: capacity \(capacity), threads \(threads)")
         self.architecture = architecture
         self.capacity = capacity
@@ -132,14 +139,10 @@ final class ConvNetwork<T: NetworkScalar> {
         columns = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
         columnGrads = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
         let convLayers = shapes.indices.filter { shapes[$0].kind == .conv }
-        let policy: KernelPolicy = winograd ? .dense : .im2col
-        let winogradLayers = shapes.map { $0.kind == .conv && policy.usesWinograd(inChannels: $0.rows / 9) }
-        self.winogradLayers = winogradLayers
-        // A Winograd layer's per-chunk weight gradient is `∂U`, 16 values per kernel instead of 9.
+        winogradTiles = shapes.indices.map { convKernels.winogradTile(layer: $0, of: architecture) }
+        // A Winograd layer turns its chunk's `∂U` into `∂W` before the ordered sum, so every partial is `∂W`.
         partialWeightGrads = (0..<Self.chunks(capacity)).map { _ in
-            shapes.indices.map {
-                convLayers.contains($0) ? alloc(shapes[$0].count / 9 * (winogradLayers[$0] ? 16 : 9)) : alloc(1)
-            }
+            shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].count) : alloc(1) }
         }
         zeros = alloc(architecture.stages.map { stage in
             if case .conv(let input, let output) = stage { max(input.channels, output.channels) } else { 1 }
@@ -274,25 +277,12 @@ final class ConvNetwork<T: NetworkScalar> {
         for (l, shape) in architecture.weightLayers.enumerated() where shape.kind == .conv {
             let dw = weightGrads[l], db = biasGrads[l]
             let segment = Self.reductionSegment
-            if winogradWeights[l] != nil {
-                // Sum ∂U over chunks into chunk 0's, then ∂W = Gᵀ ∂U G.
-                let sum = partialWeightGrads[0][l], count = shape.count / 9 * 16
-                parallelUnits((count + segment - 1) / segment) { unit in
-                    let start = unit * segment, end = min(count, start + segment)
-                    for c in 1..<max(chunkCount, 1) {
-                        let pw = self.partialWeightGrads[c][l]
-                        for i in start..<end { sum[i] += pw[i] }
-                    }
-                }
-                Winograd.transformWeightsAdjoint(sum, inChannels: shape.rows / 9, outChannels: shape.cols, into: dw)
-            } else {
-                parallelUnits((shape.count + segment - 1) / segment) { unit in
-                    let start = unit * segment, end = min(shape.count, start + segment)
-                    (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
-                    for c in 1..<max(chunkCount, 1) {
-                        let pw = self.partialWeightGrads[c][l]
-                        for i in start..<end { dw[i] += pw[i] }
-                    }
+            parallelUnits((shape.count + segment - 1) / segment) { unit in
+                let start = unit * segment, end = min(shape.count, start + segment)
+                (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
+                for c in 1..<max(chunkCount, 1) {
+                    let pw = self.partialWeightGrads[c][l]
+                    for i in start..<end { dw[i] += pw[i] }
                 }
             }
             db.update(from: partialBiasGrads[0][l], count: shape.cols)

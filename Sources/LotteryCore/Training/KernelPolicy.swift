@@ -14,9 +14,12 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     case dense
     /// Every layer with the sparse kernels (feature-major activations, compressed kept weights).
     case sparse
-    /// Like ``dense``, but dense conv layers run im2col + sgemm instead of Winograd F(2×2, 3×3): the previous
-    /// dense convolution, kept for measurement (`lth bench train --kernels im2col`) and tests.
+    /// Like ``dense``, but dense conv layers run im2col + sgemm instead of Winograd: the first dense convolution,
+    /// kept for measurement (`lth bench train --kernels im2col`) and tests.
     case im2col
+    /// Like ``dense``, but Winograd layers all run F(2×2, 3×3), never F(4×4, 3×3): the previous dense convolution,
+    /// kept for measurement (`lth bench train --kernels winograd2x2`) and tests.
+    case winograd2x2
 
     /// Density below which a layer runs the sparse kernels (kept / (inputs · outputs)).
     ///
@@ -61,19 +64,40 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// channels, where the transforms would cost more than the multiplications they save).
     public static let winogradMinimumChannels = 8
 
-    /// The rule for a dense 3×3 conv layer: Winograd F(2×2, 3×3) when it has at least ``winogradMinimumChannels``
-    /// input channels and the policy is not ``im2col``. A pure function of shape, so every worker agrees.
-    public func usesWinograd(inChannels: Int) -> Bool {
-        self != .im2col && inChannels >= Self.winogradMinimumChannels
+    /// Maps with fewer F(4×4, 3×3) tiles per image than this run F(2×2, 3×3): a chunk of 5 images then gives
+    /// F(4×4)'s products fewer than 80 rows, and F(2×2) on OpenBLAS was faster there (Conv-6's 8×8 maps, 4 tiles:
+    /// a Conv-6 step 1.03× faster with them on F(2×2), `lth bench train --model conv6`, see docs/conv.md).
+    public static let winograd4MinimumTiles = 16
+
+    /// The rule for a dense 3×3 conv layer of `inChannels` input channels on `height × width` maps: no Winograd
+    /// (im2col + sgemm) below ``winogradMinimumChannels`` input channels or under ``im2col``; otherwise
+    /// F(4×4, 3×3) where the map has at least ``winograd4MinimumTiles`` of its tiles and it needs fewer
+    /// multiplications than F(2×2, 3×3) (tiles cut by the map's edge cost whole tiles), else F(2×2, 3×3) — always
+    /// F(2×2) under ``winograd2x2``. A pure function of shape, so every worker agrees.
+    public func winogradTile(inChannels: Int, height: Int, width: Int) -> WinogradTile? {
+        guard self != .im2col, inChannels >= Self.winogradMinimumChannels else { return nil }
+        if self == .winograd2x2 { return .f2x2 }
+        let map = InputShape(channels: inChannels, height: height, width: width), f4 = WinogradTile.f4x4
+        let fewer = f4.multiplications(map) < WinogradTile.f2x2.multiplications(map)
+        return fewer && f4.tiles(map) >= Self.winograd4MinimumTiles ? .f4x4 : .f2x2
+    }
+
+    /// The rule for conv weight layer `l` of `architecture` (`nil` for a fc layer or an im2col layer).
+    public func winogradTile(layer l: Int, of architecture: Architecture) -> WinogradTile? {
+        guard architecture.weightLayers[l].kind == .conv, let map = architecture.inputMap(ofLayer: l) else {
+            return nil
+        }
+        return winogradTile(inChannels: map.channels, height: map.height, width: map.width)
     }
 
     /// Per weight layer of `model`, the kernels a run with this policy uses, for people and benchmarks: `sparse`,
-    /// `winograd` or `im2col` for a conv layer, `sparse` or `dense` for a fully connected one.
+    /// `winograd4x4`, `winograd2x2` or `im2col` for a conv layer, `sparse` or `dense` for a fully connected one.
     public func layerKernels(of model: MLP, zeroInputs: Bool = false) -> [String] {
-        zip(model.architecture.weightLayers, sparseLayers(of: model, zeroInputs: zeroInputs)).map { shape, sparse in
-            if sparse { return "sparse" }
-            guard shape.kind == .conv else { return "dense" }
-            return usesWinograd(inChannels: shape.rows / 9) ? "winograd" : "im2col"
+        let sparse = sparseLayers(of: model, zeroInputs: zeroInputs)
+        return model.architecture.weightLayers.indices.map { l in
+            if sparse[l] { return "sparse" }
+            guard model.architecture.weightLayers[l].kind == .conv else { return "dense" }
+            return winogradTile(layer: l, of: model.architecture)?.name ?? "im2col"
         }
     }
 
@@ -108,14 +132,14 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
             return zip(model.architecture.weightLayers, model.keptCounts).map { shape, kept in
                 guard shape.kind == .conv else { return false }
                 switch self {
-                case .dense, .im2col: return false
+                case .dense, .im2col, .winograd2x2: return false
                 case .sparse: return true
                 case .auto: return Self.usesSparseConv(inChannels: shape.rows / 9, outChannels: shape.cols, kept: kept)
                 }
             }
         }
         switch self {
-        case .dense, .im2col: return model.layers.map { _ in false }
+        case .dense, .im2col, .winograd2x2: return model.layers.map { _ in false }
         case .sparse: return model.layers.map { _ in true }
         case .auto:
             return zip(model.layers, model.keptCounts).map { layer, kept in

@@ -259,17 +259,7 @@ struct SparseConvPlan {
     }
 }
 
-/// Which kernels the sparse convolution runs: CKernels' AVX-512 or AVX2 (+ FMA) ones, or the portable loops.
-/// All three give the same bits. `LTH_PORTABLE_KERNELS` forces the portable loops (see ``CPUKernels``), and
-/// `LTH_NO_AVX512_KERNELS` the AVX2 ones on an AVX-512 CPU (for the test that compares them).
+/// Which kernels the sparse convolution runs: ``CPUKernels/fmaLevel``.
 enum SparseConvKernels {
-    enum Level { case portable, avx2, avx512 }
-
-    static let level: Level = {
-        guard CPUKernels.avx2, lth_has_avx2_fma() != 0 else { return .portable }
-        if lth_has_avx512f() != 0, ProcessInfo.processInfo.environment["LTH_NO_AVX512_KERNELS"] == nil {
-            return .avx512
-        }
-        return .avx2
-    }()
+    static var level: CPUKernels.Level { CPUKernels.fmaLevel }
 }

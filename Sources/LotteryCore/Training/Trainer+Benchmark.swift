@@ -40,7 +40,7 @@ extension Trainer {
         if model.architecture.hasConvolutions {
             let convKernels = ConvKernels(
                 model: model, batch: spec.train.batch, threads: threads, sparse: sparseLayers(of: model),
-                winograd: kernels != .im2col)
+                convKernels: kernels)
             return stepRate(convKernels, steps: steps, warmup: warmup)
         }
         let sparse = sparseLayers(of: model)
@@ -105,7 +105,7 @@ extension Trainer {
         let kernels: any StepKernels
         if model.architecture.hasConvolutions {
             kernels = ConvKernels(
-                model: model, batch: 1, threads: threads, sparse: sparse, winograd: self.kernels != .im2col)
+                model: model, batch: 1, threads: threads, sparse: sparse, convKernels: self.kernels)
         } else if sparse.contains(true) {
             kernels = SparseKernels(
                 model: model, sparse: sparse, batch: 1, evaluationChunk: SparseKernels.evaluationChunk)
@@ -128,7 +128,7 @@ extension Trainer {
         model.enforceMasks()
         if model.architecture.hasConvolutions {
             let convKernels = ConvKernels(
-                model: model, batch: 1, threads: threads, sparse: sparseLayers(of: model), winograd: kernels != .im2col)
+                model: model, batch: 1, threads: threads, sparse: sparseLayers(of: model), convKernels: kernels)
             return convKernels.evaluate(dataset)
         }
         let sparse = sparseLayers(of: model)

@@ -137,7 +137,7 @@ public struct Trainer: Sendable {
         if model.architecture.hasConvolutions {
             let k = ConvKernels(
                 model: model, batch: batch, threads: threads, sparse: sparseLayers(of: model),
-                winograd: kernels != .im2col)
+                convKernels: kernels)
             return try run(k, model: &model, snapshotAt: snapshotAt, progress: progress, started: started)
         }
         let sparse = sparseLayers(of: model)
@@ -225,7 +225,7 @@ public struct Trainer: Sendable {
         if model.architecture.hasConvolutions {
             let k = ConvKernels(
                 model: model, batch: 1, threads: 1, sparse: kernels.sparseLayers(of: model),
-                winograd: kernels != .im2col)
+                convKernels: kernels)
             return k.evaluate(dataset)
         }
         let net = Network<Float>(widths: model.widths, capacity: min(evaluationChunk, max(dataset.count, 1)))

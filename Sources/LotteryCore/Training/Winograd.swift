@@ -229,11 +229,102 @@ enum Winograd {
         }
     }
 
-    private static func float<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+    static func float<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
         UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 
-    private static func mutableFloat<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+    static func mutableFloat<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
         UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+}
+
+/// The Winograd algorithm of a dense 3×3 conv layer: F(2×2, 3×3) (``Winograd``) or F(4×4, 3×3) (``Winograd4``).
+/// Both share the layouts above with `points` transform points: `V` `[tiles][points][C]`, `M` `[points][tiles][O]`,
+/// `U` `[points][C][O]`. Chosen per layer by ``KernelPolicy/winogradTile(inChannels:height:width:)``.
+public enum WinogradTile: Int, Sendable, CaseIterable {
+    case f2x2 = 2
+    case f4x4 = 4
+
+    /// Outputs per tile side.
+    public var outputs: Int { rawValue }
+    /// Transform points (the side of a tile's input patch, squared).
+    public var points: Int { (rawValue + 2) * (rawValue + 2) }
+    /// The name ``KernelPolicy/layerKernels(of:zeroInputs:)`` shows: `winograd2x2` or `winograd4x4`.
+    public var name: String { "winograd\(rawValue)x\(rawValue)" }
+
+    /// Tiles of a map.
+    public func tiles(_ shape: InputShape) -> Int {
+        ((shape.height + rawValue - 1) / rawValue) * ((shape.width + rawValue - 1) / rawValue)
+    }
+
+    /// Multiplications per input channel and output channel for one map: tiles × points (im2col: 9 per pixel).
+    public func multiplications(_ shape: InputShape) -> Int { tiles(shape) * points }
+
+    func transformInput<T: NetworkScalar>(
+        _ input: UnsafePointer<T>, shape: InputShape, images: Int, zeros: UnsafePointer<T>,
+        into v: UnsafeMutablePointer<T>, portable: Bool = false
+    ) {
+        switch self {
+        case .f2x2:
+            Winograd.transformInput(input, shape: shape, images: images, zeros: zeros, into: v, portable: portable)
+        case .f4x4:
+            Winograd4.transformInput(input, shape: shape, images: images, zeros: zeros, into: v, portable: portable)
+        }
+    }
+
+    func transformOutput<T: NetworkScalar>(
+        _ m: UnsafePointer<T>, plane: Int, shape: InputShape, images: Int, bias: UnsafePointer<T>?, relu: Bool,
+        into out: UnsafeMutablePointer<T>, portable: Bool = false
+    ) {
+        switch self {
+        case .f2x2:
+            Winograd.transformOutput(
+                m, plane: plane, shape: shape, images: images, bias: bias, relu: relu, into: out, portable: portable)
+        case .f4x4:
+            Winograd4.transformOutput(
+                m, plane: plane, shape: shape, images: images, bias: bias, relu: relu, into: out, portable: portable)
+        }
+    }
+
+    func transformOutputAdjoint<T: NetworkScalar>(
+        _ delta: UnsafePointer<T>, shape: InputShape, images: Int, into y: UnsafeMutablePointer<T>,
+        portable: Bool = false
+    ) {
+        switch self {
+        case .f2x2: Winograd.transformOutputAdjoint(delta, shape: shape, images: images, into: y, portable: portable)
+        case .f4x4: Winograd4.transformOutputAdjoint(delta, shape: shape, images: images, into: y, portable: portable)
+        }
+    }
+
+    /// `U` of the kernels, or with `rotated` of the kernels rotated by 180° (F(4×4) only: F(2×2)'s input gradient
+    /// permutes `U`'s points instead, ``Winograd/rotated(_:)``).
+    func transformWeights<T: NetworkScalar>(
+        _ weights: UnsafePointer<T>, inChannels: Int, outChannels: Int, rotated: Bool = false,
+        into u: UnsafeMutablePointer<T>, portable: Bool = false
+    ) {
+        switch self {
+        case .f2x2:
+            precondition(!rotated, "WinogradTile.f2x2 permutes U for rotated kernels")
+            Winograd.transformWeights(
+                weights, inChannels: inChannels, outChannels: outChannels, into: u, portable: portable)
+        case .f4x4:
+            Winograd4.transformWeights(
+                weights, inChannels: inChannels, outChannels: outChannels, rotated: rotated, into: u,
+                portable: portable)
+        }
+    }
+
+    func transformWeightsAdjoint<T: NetworkScalar>(
+        _ du: UnsafePointer<T>, inChannels: Int, outChannels: Int, into grad: UnsafeMutablePointer<T>,
+        portable: Bool = false
+    ) {
+        switch self {
+        case .f2x2:
+            Winograd.transformWeightsAdjoint(
+                du, inChannels: inChannels, outChannels: outChannels, into: grad, portable: portable)
+        case .f4x4:
+            Winograd4.transformWeightsAdjoint(
+                du, inChannels: inChannels, outChannels: outChannels, into: grad, portable: portable)
+        }
     }
 }
