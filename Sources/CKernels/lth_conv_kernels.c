@@ -237,6 +237,40 @@ __attribute__((target("avx2"))) void lth_transpose_from_rows_avx2(const float *r
         }
 }
 
+// The gradient of a 2×2 max-pool (stride 2, NHWC): each window's four positions get the output gradient where
+// argmax names them and +0 elsewhere, 8 channels at a time (the same values as LotteryCore's portable loop).
+__attribute__((target("avx2"))) void lth_unpool_avx2(const float *grad, const uint8_t *argmax, size_t images,
+                                                     size_t h, size_t w, size_t c, float *out) {
+    const size_t oh = h / 2, ow = w / 2;
+    for (size_t i = 0; i < images; i++) {
+        float *image = out + i * h * w * c;
+        for (size_t y = 0; y < oh; y++) {
+            for (size_t x = 0; x < ow; x++) {
+                float *p0 = image + ((2 * y) * w + 2 * x) * c, *p1 = p0 + c, *p2 = p0 + w * c, *p3 = p2 + c;
+                const size_t window = ((i * oh + y) * ow + x) * c;
+                const float *g = grad + window;
+                const uint8_t *a = argmax + window;
+                size_t k = 0;
+                for (; k + 8 <= c; k += 8) {
+                    const __m256 v = _mm256_loadu_ps(g + k);
+                    const __m256i slot = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(a + k)));
+                    _mm256_storeu_ps(p0 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(0)))));
+                    _mm256_storeu_ps(p1 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(1)))));
+                    _mm256_storeu_ps(p2 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(2)))));
+                    _mm256_storeu_ps(p3 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(3)))));
+                }
+                for (; k < c; k++) {
+                    const float v = g[k];
+                    p0[k] = a[k] == 0 ? v : 0;
+                    p1[k] = a[k] == 1 ? v : 0;
+                    p2[k] = a[k] == 2 ? v : 0;
+                    p3[k] = a[k] == 3 ? v : 0;
+                }
+            }
+        }
+    }
+}
+
 #else
 
 int lth_has_avx2_fma(void) { return 0; }
@@ -274,6 +308,11 @@ void lth_sparse_conv_avx2(float *out, size_t out_stride, size_t rows, size_t blo
 void lth_sparse_conv_weight_grads_avx2(float *grads, size_t rows, const int32_t *starts, const int32_t *taps,
                                        const float *delta, size_t delta_stride, const float *source, size_t length) {
     (void)grads; (void)rows; (void)starts; (void)taps; (void)delta; (void)delta_stride; (void)source; (void)length;
+}
+
+void lth_unpool_avx2(const float *grad, const uint8_t *argmax, size_t images, size_t h, size_t w, size_t c,
+                     float *out) {
+    (void)grad, (void)argmax, (void)images, (void)h, (void)w, (void)c, (void)out;
 }
 
 #endif

@@ -28,6 +28,12 @@ void lth_sparse_conv_weight_grads_avx2(float *grads, size_t rows, const int32_t 
                                        const float *delta, size_t delta_stride, const float *source, size_t length);
 
 /// Whether the CPU has AVX-512 F and FMA: the wider versions of the two kernels above.
+/// The gradient of a 2×2 max-pool (stride 2) of `images` NHWC maps h × w × c: out's window positions get grad where
+/// argmax (0…3, row-major in the window) names them, +0 elsewhere. Rows or columns an odd side dropped are not
+/// written. Call only when lth_has_avx2().
+void lth_unpool_avx2(const float *grad, const uint8_t *argmax, size_t images, size_t h, size_t w, size_t c,
+                     float *out);
+
 int lth_has_avx512f(void);
 
 /// lth_sparse_conv_avx2 with 16-lane vectors: the same operations per output, so the same bits.

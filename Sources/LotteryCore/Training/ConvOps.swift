@@ -115,6 +115,11 @@ func unpool<T: NetworkScalar>(
     // Each window's four positions are written once (the maximum's gradient or +0), branch-free; only a row or
     // column an odd side dropped is zeroed separately.
     if h % 2 == 1 || w % 2 == 1 { inputGrad.update(repeating: 0, count: images * shape.features) }
+    if T.self == Float.self, CPUKernels.avx2 {
+        return lth_unpool_avx2(
+            UnsafeRawPointer(grad).assumingMemoryBound(to: Float.self), argmax, images, h, w, c,
+            UnsafeMutableRawPointer(inputGrad).assumingMemoryBound(to: Float.self))
+    }
     for i in 0..<images {
         let image = inputGrad + i * shape.features
         let g = grad + i * oh * ow * c
