@@ -1,3 +1,5 @@
+import CKernels
+
 /// Which kernels a training run uses for its layers' matrix work.
 ///
 /// The choice changes float rounding (summation order), never the mathematics: dense and sparse kernels agree
@@ -45,10 +47,11 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
 
     /// Density below which a 3×3 conv layer runs the weight-sparse direct convolution (``usesSparseConv(inChannels:outChannels:kept:)``).
     ///
-    /// Set from the measured break-even against the dense path (Winograd), `lth bench train --model conv4|conv6
-    /// --round R --kernels sparse|dense` (see docs/conv.md, "Pruned rounds"): even at ~20 % of the conv weights on
-    /// Conv-4, ~18 % on Conv-6 (its 8×8 maps cost the sparse kernels more).
-    public static let sparseConvDensityLimit = 0.18
+    /// Set from the measured break-even against the dense path (Winograd F(4×4), and F(2×2) on small maps),
+    /// `lth bench train --model conv2|conv4|conv6 --round R --kernels sparse|dense` (see docs/conv.md, "Pruned
+    /// rounds"): sparse/dense speed 0.98 at 12% of the conv weights on Conv-6, 0.94–1.00 at 9.8% on Conv-4, 0.97 at
+    /// 9.8% on Conv-2 (their big maps run F(4×4), which the sparse kernels race at a quarter of im2col's work).
+    public static let sparseConvDensityLimit = 0.10
     /// Conv layers with fewer input channels stay dense (the first layer: 3 or 1 channels, a few hundred weights).
     public static let sparseConvMinimumChannels = 8
 
@@ -64,6 +67,10 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// channels, where the transforms would cost more than the multiplications they save).
     public static let winogradMinimumChannels = 8
 
+    /// Whether this CPU has AVX2 and FMA, which F(4×4)'s products need to run in hardware (whatever
+    /// `LTH_PORTABLE_KERNELS` says: that variable only swaps in the portable loops, for tests).
+    public static let cpuHasFusedMultiplyAdd = lth_has_avx2_fma() != 0
+
     /// Maps with fewer F(4×4, 3×3) tiles per image than this run F(2×2, 3×3): a chunk of 5 images then gives
     /// F(4×4)'s products fewer than 80 rows, and F(2×2) on OpenBLAS was faster there (Conv-6's 8×8 maps, 4 tiles:
     /// a Conv-6 step 1.03× faster with them on F(2×2), `lth bench train --model conv6`, see docs/conv.md).
@@ -74,9 +81,14 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// F(4×4, 3×3) where the map has at least ``winograd4MinimumTiles`` of its tiles and it needs fewer
     /// multiplications than F(2×2, 3×3) (tiles cut by the map's edge cost whole tiles), else F(2×2, 3×3) — always
     /// F(2×2) under ``winograd2x2``. A pure function of shape, so every worker agrees.
+    ///
+    /// One exception to "shape only": on a CPU without AVX2 and FMA (``cpuHasFusedMultiplyAdd``) every Winograd layer
+    /// runs F(2×2), because F(4×4)'s products would run a portable loop of fused multiply-adds in software, ~20×
+    /// slower (measured with `LTH_PORTABLE_KERNELS=1`: Conv-6 0.09 against 1.8 steps per CPU second). Such a
+    /// CPU also runs other OpenBLAS kernels, so its numbers differ from an AVX2 machine's anyway.
     public func winogradTile(inChannels: Int, height: Int, width: Int) -> WinogradTile? {
         guard self != .im2col, inChannels >= Self.winogradMinimumChannels else { return nil }
-        if self == .winograd2x2 { return .f2x2 }
+        if self == .winograd2x2 || !Self.cpuHasFusedMultiplyAdd { return .f2x2 }
         let map = InputShape(channels: inChannels, height: height, width: width), f4 = WinogradTile.f4x4
         let fewer = f4.multiplications(map) < WinogradTile.f2x2.multiplications(map)
         return fewer && f4.tiles(map) >= Self.winograd4MinimumTiles ? .f4x4 : .f2x2
