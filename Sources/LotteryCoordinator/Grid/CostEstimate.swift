@@ -8,11 +8,13 @@ public import LotteryCore
 /// images every `train.eval_every` iterations, and one pass over the training images; all at
 /// ``flopsPerCoreSecond``. Synthetic trials (`synthetic.round_ms`) cost their sleep.
 public enum CostEstimate {
-    /// 80 GFLOP/s per core: a Conv-2 training step on one thread (5.05 steps/s × 15.8 GFLOP) and its evaluation
-    /// (995 images/s × 0.088 GFLOP) on the Intel family 6 model 207 VM of docs/conv.md. MLP trials on MNIST run
-    /// faster than their FLOPs say (zero pixels and pruned weights are skipped): for LeNet-300-100 this estimate is
-    /// about 2.5× the measured dense round (docs/performance.md), so read it as an upper bound there.
-    public static let flopsPerCoreSecond = 80e9
+    /// 160 GFLOP/s per core: a Conv-2 training step on one thread with Winograd F(4×4) (10.2 steps/s × 15.8 GFLOP)
+    /// and its evaluation (1,900 images/s × 0.088 GFLOP) on the Intel family 6 model 207 VM of docs/conv.md (Conv-4
+    /// and Conv-6 run 200–240 there, so this is the low end). MLP trials on MNIST run faster than their FLOPs say
+    /// (zero pixels and pruned weights are skipped): for LeNet-300-100 this estimate is about 1.2× the measured
+    /// dense round (2.5× at the 80 GFLOP/s this was before Winograd F(4×4); docs/performance.md), so read it as an
+    /// upper bound there.
+    public static let flopsPerCoreSecond = 160e9
 
     /// Test images evaluated with the validation split at every evaluation (MNIST, Fashion-MNIST, CIFAR-10).
     static let testImages = 10_000.0
