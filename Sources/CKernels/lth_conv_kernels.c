@@ -237,6 +237,11 @@ __attribute__((target("avx2"))) void lth_transpose_from_rows_avx2(const float *r
         }
 }
 
+// All ones where slot == k, else all zeros.
+__attribute__((target("avx2"))) static inline __m256 slot_is(__m256i slot, int k) {
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(k)));
+}
+
 // The gradient of a 2×2 max-pool (stride 2, NHWC): each window's four positions get the output gradient where
 // argmax names them and +0 elsewhere, 8 channels at a time (the same values as LotteryCore's portable loop).
 __attribute__((target("avx2"))) void lth_unpool_avx2(const float *grad, const uint8_t *argmax, size_t images,
@@ -254,10 +259,10 @@ __attribute__((target("avx2"))) void lth_unpool_avx2(const float *grad, const ui
                 for (; k + 8 <= c; k += 8) {
                     const __m256 v = _mm256_loadu_ps(g + k);
                     const __m256i slot = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(a + k)));
-                    _mm256_storeu_ps(p0 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(0)))));
-                    _mm256_storeu_ps(p1 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(1)))));
-                    _mm256_storeu_ps(p2 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(2)))));
-                    _mm256_storeu_ps(p3 + k, _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(slot, _mm256_set1_epi32(3)))));
+                    _mm256_storeu_ps(p0 + k, _mm256_and_ps(v, slot_is(slot, 0)));
+                    _mm256_storeu_ps(p1 + k, _mm256_and_ps(v, slot_is(slot, 1)));
+                    _mm256_storeu_ps(p2 + k, _mm256_and_ps(v, slot_is(slot, 2)));
+                    _mm256_storeu_ps(p3 + k, _mm256_and_ps(v, slot_is(slot, 3)));
                 }
                 for (; k < c; k++) {
                     const float v = g[k];

@@ -3,14 +3,10 @@
 // Every value is a fixed sequence of additions, subtractions and multiplications by 0.5, never contracted into
 // FMAs, so the bits equal the portable Swift loops' on any CPU.
 #include "lth_winograd.h"
+#include "lth_winograd_walk.h"
 
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__)
-#define LTH_AVX2 __attribute__((target("avx2")))
-#else
-#define LTH_AVX2
-#endif
 
 // Bᵀ d B of one tile for channels 0..<c into o[ξ·c + k], where PIXEL(a, b) is the address of patch pixel (a, b).
 #define LTH_INPUT_TILE(PIXEL)                                                                                      \
@@ -50,29 +46,7 @@ static inline __attribute__((always_inline)) void input_tile_interior(const floa
 
 LTH_AVX2 void lth_winograd_input_avx2(const float *in, size_t images, size_t h, size_t w, size_t c,
                                       const float *zeros, float *v) {
-    const size_t th = (h + 1) / 2, tw = (w + 1) / 2;
-    for (size_t i = 0; i < images; i++) {
-        const float *image = in + i * h * w * c;
-        for (size_t ty = 0; ty < th; ty++) {
-            for (size_t tx = 0; tx < tw; tx++) {
-                float *o = v + ((i * th + ty) * tw + tx) * 16 * c;
-                if (ty > 0 && tx > 0 && 2 * ty + 2 < h && 2 * tx + 2 < w) {
-                    input_tile_interior(image + ((2 * ty - 1) * w + 2 * tx - 1) * c, w * c, c, o);
-                    continue;
-                }
-                const float *p[16];
-                for (int a = 0; a < 4; a++) {
-                    for (int b = 0; b < 4; b++) {
-                        const long y = (long)(2 * ty) + a - 1, x = (long)(2 * tx) + b - 1;
-                        p[a * 4 + b] = (y < 0 || y >= (long)h || x < 0 || x >= (long)w)
-                                           ? zeros
-                                           : image + ((size_t)y * w + (size_t)x) * c;
-                    }
-                }
-                input_tile(p, c, o);
-            }
-        }
-    }
+    lth_input_walk(in, images, h, w, c, zeros, v, 2, input_tile_interior, input_tile);
 }
 
 // One tile's outputs; `bias`, `relu` and `full` (the whole 2×2 on the map) are constants at each call site below,

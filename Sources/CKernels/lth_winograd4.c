@@ -3,6 +3,7 @@
 // the fixed sequence of IEEE operations of the portable Swift loops (Winograd+F4.swift), never contracted into
 // FMAs, so both give the same bits on any CPU. The 1-D transforms are macros so that C and Swift read alike.
 #include "lth_winograd.h"
+#include "lth_winograd_walk.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -10,70 +11,65 @@
 
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__)
-#define LTH_AVX2 __attribute__((target("avx2")))
-#else
-#define LTH_AVX2
-#endif
 
 // Bᵀ of a column d0…d5 into r0…r5 (points 0, 1, −1, 2, −2, ∞).
-#define LTH_B6(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                                                    \
-    do {                                                                                                           \
-        const __auto_type t0_ = (d4) - (d2) * 4.0f; const __auto_type t1_ = (d3) - (d1) * 4.0f;                                            \
-        const __auto_type t2_ = (d4) - (d2); const __auto_type t3_ = ((d3) - (d1)) * 2.0f;                                                 \
-        r0 = ((d0) * 4.0f - (d2) * 5.0f) + (d4);                                                                   \
-        r1 = t0_ + t1_;                                                                                            \
-        r2 = t0_ - t1_;                                                                                            \
-        r3 = t2_ + t3_;                                                                                            \
-        r4 = t2_ - t3_;                                                                                            \
-        r5 = ((d1) * 4.0f - (d3) * 5.0f) + (d5);                                                                   \
+#define LTH_B6(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                                                         \
+    do {                                                                                                               \
+        const __auto_type t0_ = (d4) - (d2) * 4.0f; const __auto_type t1_ = (d3) - (d1) * 4.0f;                        \
+        const __auto_type t2_ = (d4) - (d2); const __auto_type t3_ = ((d3) - (d1)) * 2.0f;                             \
+        r0 = ((d0) * 4.0f - (d2) * 5.0f) + (d4);                                                                       \
+        r1 = t0_ + t1_;                                                                                                \
+        r2 = t0_ - t1_;                                                                                                \
+        r3 = t2_ + t3_;                                                                                                \
+        r4 = t2_ - t3_;                                                                                                \
+        r5 = ((d1) * 4.0f - (d3) * 5.0f) + (d5);                                                                       \
     } while (0)
 
 // Aᵀ of a column m0…m5 into s0…s3.
-#define LTH_A6(m0, m1, m2, m3, m4, m5, s0, s1, s2, s3)                                                            \
-    do {                                                                                                           \
-        const __auto_type a_ = (m1) + (m2); const __auto_type b_ = (m1) - (m2);                                     \
-        const __auto_type c_ = (m3) + (m4); const __auto_type d_ = (m3) - (m4);                        \
-        s0 = ((m0) + a_) + c_;                                                                                     \
-        s1 = b_ + d_ * 2.0f;                                                                                       \
-        s2 = a_ + c_ * 4.0f;                                                                                       \
-        s3 = (b_ + d_ * 8.0f) + (m5);                                                                              \
+#define LTH_A6(m0, m1, m2, m3, m4, m5, s0, s1, s2, s3)                                                                 \
+    do {                                                                                                               \
+        const __auto_type a_ = (m1) + (m2); const __auto_type b_ = (m1) - (m2);                                        \
+        const __auto_type c_ = (m3) + (m4); const __auto_type d_ = (m3) - (m4);                                        \
+        s0 = ((m0) + a_) + c_;                                                                                         \
+        s1 = b_ + d_ * 2.0f;                                                                                           \
+        s2 = a_ + c_ * 4.0f;                                                                                           \
+        s3 = (b_ + d_ * 8.0f) + (m5);                                                                                  \
     } while (0)
 
 // A of a column e0…e3 into y0…y5 (the adjoint of LTH_A6).
-#define LTH_AT6(e0, e1, e2, e3, y0, y1, y2, y3, y4, y5)                                                           \
-    do {                                                                                                           \
-        const __auto_type p_ = (e0) + (e2); const __auto_type q_ = (e1) + (e3);                                                            \
-        const __auto_type r_ = (e0) + (e2) * 4.0f; const __auto_type s_ = (e1) * 2.0f + (e3) * 8.0f;                                       \
-        y0 = (e0);                                                                                                 \
-        y1 = p_ + q_;                                                                                              \
-        y2 = p_ - q_;                                                                                              \
-        y3 = r_ + s_;                                                                                              \
-        y4 = r_ - s_;                                                                                              \
-        y5 = (e3);                                                                                                 \
+#define LTH_AT6(e0, e1, e2, e3, y0, y1, y2, y3, y4, y5)                                                                \
+    do {                                                                                                               \
+        const __auto_type p_ = (e0) + (e2); const __auto_type q_ = (e1) + (e3);                                        \
+        const __auto_type r_ = (e0) + (e2) * 4.0f; const __auto_type s_ = (e1) * 2.0f + (e3) * 8.0f;                   \
+        y0 = (e0);                                                                                                     \
+        y1 = p_ + q_;                                                                                                  \
+        y2 = p_ - q_;                                                                                                  \
+        y3 = r_ + s_;                                                                                                  \
+        y4 = r_ - s_;                                                                                                  \
+        y5 = (e3);                                                                                                     \
     } while (0)
 
 // G of a kernel column g0…g2 into u0…u5.
-#define LTH_G6(g0, g1, g2, u0, u1, u2, u3, u4, u5)                                                                \
-    do {                                                                                                           \
-        const __auto_type a_ = (g0) + (g2); const __auto_type q_ = (g1) * (1.0f / 12.0f);                        \
-        const __auto_type p_ = (g0) * (1.0f / 24.0f) + (g2) * (1.0f / 6.0f); \
-        u0 = (g0) * 0.25f;                                                                                         \
-        u1 = (a_ + (g1)) * (-1.0f / 6.0f);                                                                         \
-        u2 = (a_ - (g1)) * (-1.0f / 6.0f);                                                                         \
-        u3 = p_ + q_;                                                                                              \
-        u4 = p_ - q_;                                                                                              \
-        u5 = (g2);                                                                                                 \
+#define LTH_G6(g0, g1, g2, u0, u1, u2, u3, u4, u5)                                                                     \
+    do {                                                                                                               \
+        const __auto_type a_ = (g0) + (g2); const __auto_type q_ = (g1) * (1.0f / 12.0f);                              \
+        const __auto_type p_ = (g0) * (1.0f / 24.0f) + (g2) * (1.0f / 6.0f);                                           \
+        u0 = (g0) * 0.25f;                                                                                             \
+        u1 = (a_ + (g1)) * (-1.0f / 6.0f);                                                                             \
+        u2 = (a_ - (g1)) * (-1.0f / 6.0f);                                                                             \
+        u3 = p_ + q_;                                                                                                  \
+        u4 = p_ - q_;                                                                                                  \
+        u5 = (g2);                                                                                                     \
     } while (0)
 
 // Gᵀ of a column u0…u5 into g0…g2 (the adjoint of LTH_G6).
-#define LTH_GT6(u0, u1, u2, u3, u4, u5, g0, g1, g2)                                                               \
-    do {                                                                                                           \
-        const __auto_type a_ = (u1) + (u2); const __auto_type b_ = (u1) - (u2);                                     \
-        const __auto_type c_ = (u3) + (u4); const __auto_type d_ = (u3) - (u4);                        \
-        g0 = ((u0) * 0.25f - a_ * (1.0f / 6.0f)) + c_ * (1.0f / 24.0f);                                            \
-        g1 = d_ * (1.0f / 12.0f) - b_ * (1.0f / 6.0f);                                                             \
-        g2 = (c_ - a_) * (1.0f / 6.0f) + (u5);                                                                     \
+#define LTH_GT6(u0, u1, u2, u3, u4, u5, g0, g1, g2)                                                                    \
+    do {                                                                                                               \
+        const __auto_type a_ = (u1) + (u2); const __auto_type b_ = (u1) - (u2);                                        \
+        const __auto_type c_ = (u3) + (u4); const __auto_type d_ = (u3) - (u4);                                        \
+        g0 = ((u0) * 0.25f - a_ * (1.0f / 6.0f)) + c_ * (1.0f / 24.0f);                                                \
+        g1 = d_ * (1.0f / 12.0f) - b_ * (1.0f / 6.0f);                                                                 \
+        g2 = (c_ - a_) * (1.0f / 6.0f) + (u5);                                                                         \
     } while (0)
 
 // Eight channels at once in a vector of the compiler's vector extension: its +, −, × are the IEEE operations of
@@ -85,44 +81,46 @@ typedef float lth_v8 __attribute__((vector_size(32), aligned(4)));
 #define LTH_STORE1(p, x) (*(p) = (x))
 
 // Runs BODY(V, LOAD, STORE) for k = 0, 8, … (V = lth_v8) and then for the remaining channels one by one (V = float).
-#define LTH_CHANNELS(c, BODY)                                                                                      \
-    do {                                                                                                           \
-        size_t k = 0;                                                                                              \
-        for (; k + 8 <= (c); k += 8) BODY(lth_v8, LTH_LOAD8, LTH_STORE8)                                           \
-        for (; k < (c); k++) BODY(float, LTH_LOAD1, LTH_STORE1)                                                    \
+#define LTH_CHANNELS(c, BODY)                                                                                          \
+    do {                                                                                                               \
+        size_t k = 0;                                                                                                  \
+        for (; k + 8 <= (c); k += 8) BODY(lth_v8, LTH_LOAD8, LTH_STORE8)                                               \
+        for (; k < (c); k++) BODY(float, LTH_LOAD1, LTH_STORE1)                                                        \
     } while (0)
 
 // Bᵀ d B of one tile into o[ξ·c + k] (ξ = 6a + b), PIXEL(a, b) the address of patch pixel (a, b) (channel 0).
-#define LTH_INPUT_BODY(V, LOAD, STORE)                                                                             \
-    {                                                                                                              \
-        V r[36];                                                                                                   \
-        for (int b = 0; b < 6; b++) {                                                                              \
-            LTH_B6(LOAD(PIXEL(0, b) + k), LOAD(PIXEL(1, b) + k), LOAD(PIXEL(2, b) + k), LOAD(PIXEL(3, b) + k),      \
-                   LOAD(PIXEL(4, b) + k), LOAD(PIXEL(5, b) + k), r[b], r[6 + b], r[12 + b], r[18 + b], r[24 + b],   \
-                   r[30 + b]);                                                                                     \
-        }                                                                                                          \
-        for (int a = 0; a < 6; a++) {                                                                              \
-            V y0, y1, y2, y3, y4, y5;                                                                              \
-            LTH_B6(r[6 * a], r[6 * a + 1], r[6 * a + 2], r[6 * a + 3], r[6 * a + 4], r[6 * a + 5], y0, y1, y2, y3, \
-                   y4, y5);                                                                                        \
-            float *out = o + (size_t)a * 6 * c + k;                                                                \
-            STORE(out, y0);                                                                                        \
-            STORE(out + c, y1);                                                                                    \
-            STORE(out + 2 * c, y2);                                                                                \
-            STORE(out + 3 * c, y3);                                                                                \
-            STORE(out + 4 * c, y4);                                                                                \
-            STORE(out + 5 * c, y5);                                                                                \
-        }                                                                                                          \
+#define LTH_INPUT_BODY(V, LOAD, STORE)                                                                                 \
+    {                                                                                                                  \
+        V r[36];                                                                                                       \
+        for (int b = 0; b < 6; b++) {                                                                                  \
+            LTH_B6(LOAD(PIXEL(0, b) + k), LOAD(PIXEL(1, b) + k), LOAD(PIXEL(2, b) + k), LOAD(PIXEL(3, b) + k),         \
+                   LOAD(PIXEL(4, b) + k), LOAD(PIXEL(5, b) + k), r[b], r[6 + b], r[12 + b], r[18 + b], r[24 + b],      \
+                   r[30 + b]);                                                                                         \
+        }                                                                                                              \
+        for (int a = 0; a < 6; a++) {                                                                                  \
+            V y0, y1, y2, y3, y4, y5;                                                                                  \
+            LTH_B6(r[6 * a], r[6 * a + 1], r[6 * a + 2], r[6 * a + 3], r[6 * a + 4], r[6 * a + 5], y0, y1, y2, y3,     \
+                   y4, y5);                                                                                            \
+            float *out = o + (size_t)a * 6 * c + k;                                                                    \
+            STORE(out, y0);                                                                                            \
+            STORE(out + c, y1);                                                                                        \
+            STORE(out + 2 * c, y2);                                                                                    \
+            STORE(out + 3 * c, y3);                                                                                    \
+            STORE(out + 4 * c, y4);                                                                                    \
+            STORE(out + 5 * c, y5);                                                                                    \
+        }                                                                                                              \
     }
 
-LTH_AVX2 static inline __attribute__((always_inline)) void input_tile4(const float *const p[36], size_t c, float *o) {
+LTH_AVX2 static inline __attribute__((always_inline))
+void input_tile4(const float *const p[36], size_t c, float *o) {
 #define PIXEL(a, b) p[(a) * 6 + (b)]
     LTH_CHANNELS(c, LTH_INPUT_BODY);
 #undef PIXEL
 }
 
-LTH_AVX2 static inline __attribute__((always_inline)) void input_tile4_interior(const float *row, size_t stride, size_t c,
-                                                                       float *o) {
+LTH_AVX2 static inline __attribute__((always_inline))
+void input_tile4_interior(const float *row, size_t stride, size_t c,
+                          float *o) {
 #define PIXEL(a, b) (row + (a) * stride + (b) * c)
     LTH_CHANNELS(c, LTH_INPUT_BODY);
 #undef PIXEL
@@ -130,51 +128,29 @@ LTH_AVX2 static inline __attribute__((always_inline)) void input_tile4_interior(
 
 LTH_AVX2 void lth_winograd4_input_avx2(const float *in, size_t images, size_t h, size_t w, size_t c,
                                        const float *zeros, float *v) {
-    const size_t th = (h + 3) / 4, tw = (w + 3) / 4;
-    for (size_t i = 0; i < images; i++) {
-        const float *image = in + i * h * w * c;
-        for (size_t ty = 0; ty < th; ty++) {
-            for (size_t tx = 0; tx < tw; tx++) {
-                float *o = v + ((i * th + ty) * tw + tx) * 36 * c;
-                if (ty > 0 && tx > 0 && 4 * ty + 4 < h && 4 * tx + 4 < w) {
-                    input_tile4_interior(image + ((4 * ty - 1) * w + 4 * tx - 1) * c, w * c, c, o);
-                    continue;
-                }
-                const float *p[36];
-                for (int a = 0; a < 6; a++) {
-                    for (int b = 0; b < 6; b++) {
-                        const long y = (long)(4 * ty) + a - 1, x = (long)(4 * tx) + b - 1;
-                        p[a * 6 + b] = (y < 0 || y >= (long)h || x < 0 || x >= (long)w)
-                                           ? zeros
-                                           : image + ((size_t)y * w + (size_t)x) * c;
-                    }
-                }
-                input_tile4(p, c, o);
-            }
-        }
-    }
+    lth_input_walk(in, images, h, w, c, zeros, v, 4, input_tile4_interior, input_tile4);
 }
 
 // One tile's outputs Aᵀ m A (+ bias, ReLU), `rows × cols` of them on the map (4 × 4 except at the edge).
-#define LTH_OUTPUT_BODY(V, LOAD, STORE)                                                                            \
-    {                                                                                                              \
-        V s[24];                                                                                                   \
-        for (int b = 0; b < 6; b++) {                                                                              \
-            const float *col = q + (size_t)b * plane + k;                                                          \
-            LTH_A6(LOAD(col), LOAD(col + 6 * plane), LOAD(col + 12 * plane), LOAD(col + 18 * plane),               \
-                   LOAD(col + 24 * plane), LOAD(col + 30 * plane), s[b], s[6 + b], s[12 + b], s[18 + b]);          \
-        }                                                                                                          \
-        for (int u = 0; u < rows; u++) {                                                                           \
-            V y[4];                                                                                                \
-            LTH_A6(s[6 * u], s[6 * u + 1], s[6 * u + 2], s[6 * u + 3], s[6 * u + 4], s[6 * u + 5], y[0], y[1],     \
-                   y[2], y[3]);                                                                                    \
-            for (int x = 0; x < cols; x++) {                                                                       \
-                V value = y[x];                                                                                    \
-                if (bias) value = value + LOAD(bias + k);                                                          \
-                if (relu) value = LTH_RELU(value);                                                                 \
-                STORE(o00 + ((size_t)u * w + (size_t)x) * c + k, value);                                           \
-            }                                                                                                      \
-        }                                                                                                          \
+#define LTH_OUTPUT_BODY(V, LOAD, STORE)                                                                                \
+    {                                                                                                                  \
+        V s[24];                                                                                                       \
+        for (int b = 0; b < 6; b++) {                                                                                  \
+            const float *col = q + (size_t)b * plane + k;                                                              \
+            LTH_A6(LOAD(col), LOAD(col + 6 * plane), LOAD(col + 12 * plane), LOAD(col + 18 * plane),                   \
+                   LOAD(col + 24 * plane), LOAD(col + 30 * plane), s[b], s[6 + b], s[12 + b], s[18 + b]);              \
+        }                                                                                                              \
+        for (int u = 0; u < rows; u++) {                                                                               \
+            V y[4];                                                                                                    \
+            LTH_A6(s[6 * u], s[6 * u + 1], s[6 * u + 2], s[6 * u + 3], s[6 * u + 4], s[6 * u + 5], y[0], y[1],         \
+                   y[2], y[3]);                                                                                        \
+            for (int x = 0; x < cols; x++) {                                                                           \
+                V value = y[x];                                                                                        \
+                if (bias) value = value + LOAD(bias + k);                                                              \
+                if (relu) value = LTH_RELU(value);                                                                     \
+                STORE(o00 + ((size_t)u * w + (size_t)x) * c + k, value);                                               \
+            }                                                                                                          \
+        }                                                                                                              \
     }
 
 // max(x, +0) as `x > 0 ? x : 0` per lane (vmaxps returns its second operand unless the first is greater).
@@ -189,9 +165,10 @@ static inline lth_v8 relu8(lth_v8 x) {
 static inline float relu1(float x) { return x > 0 ? x : 0; }
 #define LTH_RELU(x) _Generic((x), lth_v8: relu8, float: relu1)(x)
 
-LTH_AVX2 static inline __attribute__((always_inline)) void output_tile4(const float *q, size_t plane, size_t c, size_t w,
-                                                               const float *bias, int relu, int rows, int cols,
-                                                               float *o00) {
+LTH_AVX2 static inline __attribute__((always_inline))
+void output_tile4(const float *q, size_t plane, size_t c, size_t w,
+                  const float *bias, int relu, int rows, int cols,
+                  float *o00) {
     LTH_CHANNELS(c, LTH_OUTPUT_BODY);
 }
 
@@ -220,32 +197,33 @@ LTH_AVX2 void lth_winograd4_output_avx2(const float *m, size_t plane, size_t ima
 }
 
 // A δ Aᵀ of one tile's 4×4 delta (rows × cols on the map, the rest zero) into o[ξ·c + k].
-#define LTH_OUTPUT_ADJOINT_BODY(V, LOAD, STORE)                                                                    \
-    {                                                                                                              \
-        V e[16], q[24];                                                                                            \
-        for (int u = 0; u < 4; u++) {                                                                              \
-            for (int x = 0; x < 4; x++) {                                                                          \
-                e[4 * u + x] = (u < rows && x < cols) ? LOAD(d00 + ((size_t)u * w + (size_t)x) * c + k) : (V){0};  \
-            }                                                                                                      \
-        }                                                                                                          \
-        for (int x = 0; x < 4; x++) {                                                                              \
-            LTH_AT6(e[x], e[4 + x], e[8 + x], e[12 + x], q[x], q[4 + x], q[8 + x], q[12 + x], q[16 + x], q[20 + x]); \
-        }                                                                                                          \
-        for (int a = 0; a < 6; a++) {                                                                              \
-            V y0, y1, y2, y3, y4, y5;                                                                              \
-            LTH_AT6(q[4 * a], q[4 * a + 1], q[4 * a + 2], q[4 * a + 3], y0, y1, y2, y3, y4, y5);                   \
-            float *out = o + (size_t)a * 6 * c + k;                                                                \
-            STORE(out, y0);                                                                                        \
-            STORE(out + c, y1);                                                                                    \
-            STORE(out + 2 * c, y2);                                                                                \
-            STORE(out + 3 * c, y3);                                                                                \
-            STORE(out + 4 * c, y4);                                                                                \
-            STORE(out + 5 * c, y5);                                                                                \
-        }                                                                                                          \
+#define LTH_OUTPUT_ADJOINT_BODY(V, LOAD, STORE)                                                                        \
+    {                                                                                                                  \
+        V e[16], q[24];                                                                                                \
+        for (int u = 0; u < 4; u++) {                                                                                  \
+            for (int x = 0; x < 4; x++) {                                                                              \
+                e[4 * u + x] = (u < rows && x < cols) ? LOAD(d00 + ((size_t)u * w + (size_t)x) * c + k) : (V){0};      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int x = 0; x < 4; x++) {                                                                                  \
+            LTH_AT6(e[x], e[4 + x], e[8 + x], e[12 + x], q[x], q[4 + x], q[8 + x], q[12 + x], q[16 + x], q[20 + x]);   \
+        }                                                                                                              \
+        for (int a = 0; a < 6; a++) {                                                                                  \
+            V y0, y1, y2, y3, y4, y5;                                                                                  \
+            LTH_AT6(q[4 * a], q[4 * a + 1], q[4 * a + 2], q[4 * a + 3], y0, y1, y2, y3, y4, y5);                       \
+            float *out = o + (size_t)a * 6 * c + k;                                                                    \
+            STORE(out, y0);                                                                                            \
+            STORE(out + c, y1);                                                                                        \
+            STORE(out + 2 * c, y2);                                                                                    \
+            STORE(out + 3 * c, y3);                                                                                    \
+            STORE(out + 4 * c, y4);                                                                                    \
+            STORE(out + 5 * c, y5);                                                                                    \
+        }                                                                                                              \
     }
 
-LTH_AVX2 static inline __attribute__((always_inline)) void output_adjoint_tile4(const float *d00, size_t c, size_t w,
-                                                                       int rows, int cols, float *o) {
+LTH_AVX2 static inline __attribute__((always_inline))
+void output_adjoint_tile4(const float *d00, size_t c, size_t w,
+                          int rows, int cols, float *o) {
     LTH_CHANNELS(c, LTH_OUTPUT_ADJOINT_BODY);
 }
 
@@ -267,24 +245,24 @@ LTH_AVX2 void lth_winograd4_output_adjoint_avx2(const float *delta, size_t image
 }
 
 // G g Gᵀ of the kernels at g (tap t at g + t·tap) into o[ξ·plane + k].
-#define LTH_WEIGHTS_BODY(V, LOAD, STORE)                                                                           \
-    {                                                                                                              \
-        V s[18];                                                                                                   \
-        for (int kx = 0; kx < 3; kx++) {                                                                           \
-            LTH_G6(LOAD(g + TAP(0, kx) * tap + k), LOAD(g + TAP(1, kx) * tap + k), LOAD(g + TAP(2, kx) * tap + k), \
-                   s[kx], s[3 + kx], s[6 + kx], s[9 + kx], s[12 + kx], s[15 + kx]);                                \
-        }                                                                                                          \
-        for (int a = 0; a < 6; a++) {                                                                              \
-            V y0, y1, y2, y3, y4, y5;                                                                              \
-            LTH_G6(s[3 * a], s[3 * a + 1], s[3 * a + 2], y0, y1, y2, y3, y4, y5);                                  \
-            float *out = o + (size_t)a * 6 * plane + k;                                                            \
-            STORE(out, y0);                                                                                        \
-            STORE(out + plane, y1);                                                                                \
-            STORE(out + 2 * plane, y2);                                                                            \
-            STORE(out + 3 * plane, y3);                                                                            \
-            STORE(out + 4 * plane, y4);                                                                            \
-            STORE(out + 5 * plane, y5);                                                                            \
-        }                                                                                                          \
+#define LTH_WEIGHTS_BODY(V, LOAD, STORE)                                                                               \
+    {                                                                                                                  \
+        V s[18];                                                                                                       \
+        for (int kx = 0; kx < 3; kx++) {                                                                               \
+            LTH_G6(LOAD(g + TAP(0, kx) * tap + k), LOAD(g + TAP(1, kx) * tap + k), LOAD(g + TAP(2, kx) * tap + k),     \
+                   s[kx], s[3 + kx], s[6 + kx], s[9 + kx], s[12 + kx], s[15 + kx]);                                    \
+        }                                                                                                              \
+        for (int a = 0; a < 6; a++) {                                                                                  \
+            V y0, y1, y2, y3, y4, y5;                                                                                  \
+            LTH_G6(s[3 * a], s[3 * a + 1], s[3 * a + 2], y0, y1, y2, y3, y4, y5);                                      \
+            float *out = o + (size_t)a * 6 * plane + k;                                                                \
+            STORE(out, y0);                                                                                            \
+            STORE(out + plane, y1);                                                                                    \
+            STORE(out + 2 * plane, y2);                                                                                \
+            STORE(out + 3 * plane, y3);                                                                                \
+            STORE(out + 4 * plane, y4);                                                                                \
+            STORE(out + 5 * plane, y5);                                                                                \
+        }                                                                                                              \
     }
 
 LTH_AVX2 void lth_winograd4_weights_avx2(const float *weights, size_t cin, size_t cout, int rotated, float *u) {
@@ -305,23 +283,23 @@ LTH_AVX2 void lth_winograd4_weights_avx2(const float *weights, size_t cin, size_
 }
 
 // Gᵀ du G of the kernels' ∂U at d (point ξ at d + ξ·plane) into o[t·tap + k].
-#define LTH_WEIGHTS_ADJOINT_BODY(V, LOAD, STORE)                                                                   \
-    {                                                                                                              \
-        V q[18];                                                                                                   \
-        for (int b = 0; b < 6; b++) {                                                                              \
-            const float *col = d + (size_t)b * plane + k;                                                          \
-            LTH_GT6(LOAD(col), LOAD(col + 6 * plane), LOAD(col + 12 * plane), LOAD(col + 18 * plane),              \
-                    LOAD(col + 24 * plane), LOAD(col + 30 * plane), q[b], q[6 + b], q[12 + b]);                    \
-        }                                                                                                          \
-        for (int ky = 0; ky < 3; ky++) {                                                                           \
-            V g0, g1, g2;                                                                                          \
-            LTH_GT6(q[6 * ky], q[6 * ky + 1], q[6 * ky + 2], q[6 * ky + 3], q[6 * ky + 4], q[6 * ky + 5], g0, g1,  \
-                    g2);                                                                                           \
-            float *out = o + (size_t)ky * 3 * tap + k;                                                             \
-            STORE(out, g0);                                                                                        \
-            STORE(out + tap, g1);                                                                                  \
-            STORE(out + 2 * tap, g2);                                                                              \
-        }                                                                                                          \
+#define LTH_WEIGHTS_ADJOINT_BODY(V, LOAD, STORE)                                                                       \
+    {                                                                                                                  \
+        V q[18];                                                                                                       \
+        for (int b = 0; b < 6; b++) {                                                                                  \
+            const float *col = d + (size_t)b * plane + k;                                                              \
+            LTH_GT6(LOAD(col), LOAD(col + 6 * plane), LOAD(col + 12 * plane), LOAD(col + 18 * plane),                  \
+                    LOAD(col + 24 * plane), LOAD(col + 30 * plane), q[b], q[6 + b], q[12 + b]);                        \
+        }                                                                                                              \
+        for (int ky = 0; ky < 3; ky++) {                                                                               \
+            V g0, g1, g2;                                                                                              \
+            LTH_GT6(q[6 * ky], q[6 * ky + 1], q[6 * ky + 2], q[6 * ky + 3], q[6 * ky + 4], q[6 * ky + 5], g0, g1,      \
+                    g2);                                                                                               \
+            float *out = o + (size_t)ky * 3 * tap + k;                                                                 \
+            STORE(out, g0);                                                                                            \
+            STORE(out + tap, g1);                                                                                      \
+            STORE(out + 2 * tap, g2);                                                                                  \
+        }                                                                                                              \
     }
 
 LTH_AVX2 void lth_winograd4_weights_adjoint_avx2(const float *du, size_t cin, size_t cout, float *grad) {

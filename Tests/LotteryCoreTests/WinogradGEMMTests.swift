@@ -1,4 +1,5 @@
 import CKernels
+import LotteryCore
 import Testing
 
 /// The products of Winograd F(4×4) layers (lth_wgemm.c): each element one fused multiply-add chain over k from +0,
@@ -25,17 +26,18 @@ struct WinogradGEMMTests {
     @Test func everyKernelEqualsTheScalarChainBitForBit() {
         let kernels = Self.kernels()
         #expect(!kernels.isEmpty || lth_has_avx2_fma() == 0, "no kernel to compare on a CPU that has one")
-        var rng = SplitMix(seed: 42)
+        var rng = LotteryRNG(seed: 42)
+        func value() -> Float { Float(rng.uniform() * 2 - 1) }
         var compared = 0
         for (m, n, k) in [(1, 1, 1), (5, 8, 3), (12, 32, 20), (13, 33, 7), (25, 47, 16), (7, 64, 9), (30, 71, 40)] {
             // Strides: forward-like (rows far apart, k contiguous), weight-gradient-like (rows contiguous, k far
             // apart), with padding so that nothing outside the matrices is read or written unnoticed.
             for (ai, ak) in [(3 * k + 5, 1), (1, 2 * m + 3)] {
-                let a = (0..<(m * ai + k * ak + 8)).map { _ in rng.float() }
+                let a = (0..<(m * ai + k * ak + 8)).map { _ in value() }
                 let bk = n + 3
-                let b = (0..<(k * bk + 8)).map { _ in rng.float() }
+                let b = (0..<(k * bk + 8)).map { _ in value() }
                 let ci = n + 2
-                let start = (0..<(m * ci)).map { _ in rng.float() }
+                let start = (0..<(m * ci)).map { _ in value() }
                 for accumulate in [false, true] {
                     var expected = start
                     for i in 0..<m {
@@ -66,16 +68,3 @@ struct WinogradGEMMTests {
     }
 }
 
-/// A small deterministic generator for test data (values in [-1, 1)).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-}

@@ -9,7 +9,8 @@ extension Backprop {
     ///   - inputs: `[rows, C·H·W]`, each image channel-first (as data sets store them).
     ///   - labels: `rows` labels `< classes`.
     ///   - threads: threads for the convolution chunks (the result does not depend on it).
-    ///   - convKernels: the dense conv algorithms (``KernelPolicy/winogradTile(layer:of:)``; `.im2col`: im2col + sgemm).
+    ///   - convKernels: the dense conv algorithms (``KernelPolicy/winogradTile(layer:of:)``; `.im2col`: im2col +
+    ///     sgemm).
     public static func lossAndGradients(
         architecture: Architecture, weights: [[Double]], biases: [[Double]], masks: [[Double]], inputs: [Double],
         labels: [UInt8], threads: Int = 1, sparse: Bool = false, convKernels: KernelPolicy = .dense

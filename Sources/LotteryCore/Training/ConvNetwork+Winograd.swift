@@ -41,7 +41,9 @@ extension ConvNetwork {
             // `[C, O]` block, then transform with the channels' roles swapped.
             let transposed = self.winogradTransposedWeights[l]!
             for tap in 0..<9 {
-                transpose(self.weights[l] + tap * cin * cout, rows: cin, columns: cout, into: transposed + tap * cin * cout)
+                transposeToPlanes(
+                    self.weights[l] + tap * cin * cout, count: cin, channels: cout, into: transposed + tap * cin * cout,
+                    planeStride: cin)
             }
             tile.transformWeights(transposed, inChannels: cout, outChannels: cin, rotated: true, into: u)
         }
@@ -69,15 +71,9 @@ extension ConvNetwork {
             let images = min(step, count - first), t = images * tile.tiles(input)
             tile.transformInput(source + first * input.features, shape: input, images: images, zeros: zeros, into: v)
             for xi in 0..<points {
-                if tile == .f4x4 {
-                    WinogradGEMM.product(
-                        m: t, n: o, k: c, a: v + xi * c, ai: points * c, ak: 1, b: u + xi * c * o, bk: o,
-                        c: m + xi * t * o, ci: o, accumulate: false)
-                } else {
-                    T.gemm(
-                        transA: false, transB: false, m: t, n: o, k: c, alpha: 1, a: v + xi * c, lda: points * c,
-                        b: u + xi * c * o, ldb: o, beta: 0, c: m + xi * t * o, ldc: o)
-                }
+                pointProduct(
+                    tile, m: t, n: o, k: c, a: v + xi * c, ai: points * c, ak: 1, b: u + xi * c * o, bk: o,
+                    c: m + xi * t * o, accumulate: false)
             }
             tile.transformOutput(
                 m, plane: t * o, shape: output, images: images, bias: biases[l], relu: true,
@@ -104,15 +100,9 @@ extension ConvNetwork {
                 source + block * inShape.features, shape: inShape, images: images, zeros: zeros, into: v)
             tile.transformOutputAdjoint(delta + block * outShape.features, shape: outShape, images: images, into: y)
             for xi in 0..<points {
-                if tile == .f4x4 {
-                    WinogradGEMM.product(
-                        m: c, n: o, k: t, a: v + xi * c, ai: 1, ak: points * c, b: y + xi * o, bk: points * o,
-                        c: du + xi * c * o, ci: o, accumulate: block > 0)
-                } else {
-                    T.gemm(
-                        transA: true, transB: false, m: c, n: o, k: t, alpha: 1, a: v + xi * c, lda: points * c,
-                        b: y + xi * o, ldb: points * o, beta: block == 0 ? 0 : 1, c: du + xi * c * o, ldc: o)
-                }
+                pointProduct(
+                    tile, m: c, n: o, k: t, a: v + xi * c, ai: 1, ak: points * c, b: y + xi * o, bk: points * o,
+                    c: du + xi * c * o, accumulate: block > 0)
             }
         }
         tile.transformWeightsAdjoint(du, inChannels: c, outChannels: o, into: partialWeightGrads[chunk][l])
@@ -127,16 +117,12 @@ extension ConvNetwork {
             tile.transformInput(
                 delta + block * outShape.features, shape: outShape, images: images, zeros: zeros, into: y)
             for xi in 0..<points {
-                if tile == .f4x4 {
-                    // `rotatedU` is `[36][O][C]` here.
-                    WinogradGEMM.product(
-                        m: t, n: c, k: o, a: y + xi * o, ai: points * o, ak: 1, b: rotatedU + xi * o * c, bk: c,
-                        c: v + xi * t * c, ci: c, accumulate: false)
-                } else {
-                    T.gemm(
-                        transA: false, transB: true, m: t, n: c, k: o, alpha: 1, a: y + xi * o, lda: points * o,
-                        b: rotatedU + Winograd.rotated(xi) * c * o, ldb: o, beta: 0, c: v + xi * t * c, ldc: c)
-                }
+                // F(4×4): `rotatedU` is `[36][O][C]`; F(2×2): `U` with its points permuted, read transposed.
+                let (b, bk, bj) =
+                    tile == .f4x4 ? (rotatedU + xi * o * c, c, 1) : (rotatedU + Winograd.rotated(xi) * c * o, 1, o)
+                pointProduct(
+                    tile, m: t, n: c, k: o, a: y + xi * o, ai: points * o, ak: 1, b: b, bk: bk, bj: bj,
+                    c: v + xi * t * c, accumulate: false)
             }
             tile.transformOutput(
                 v, plane: t * c, shape: inShape, images: images, bias: nil, relu: false,
@@ -144,15 +130,22 @@ extension ConvNetwork {
         }
         reluMaskBelow(s, first: first, count: count)
     }
-}
 
-/// `out[j][i] = a[i][j]` for a `rows × columns` row-major block, in 8×8 tiles.
-func transpose<T>(_ a: UnsafePointer<T>, rows: Int, columns: Int, into out: UnsafeMutablePointer<T>) {
-    for i0 in stride(from: 0, to: rows, by: 8) {
-        for j0 in stride(from: 0, to: columns, by: 8) {
-            for i in i0..<min(i0 + 8, rows) {
-                for j in j0..<min(j0 + 8, columns) { out[j * rows + i] = a[i * columns + j] }
-            }
+    /// One transform point's product `C (+)= A·B` (`C` row-major `m × n`), `A(i, k) = a[i·ai + k·ak]` and
+    /// `B(k, j) = b[k·bk + j·bj]`, each with one stride 1: on ``WinogradGEMM`` for F(4×4) (which needs `bj = 1`),
+    /// on OpenBLAS sgemm for F(2×2).
+    private func pointProduct(
+        _ tile: WinogradTile, m: Int, n: Int, k: Int, a: UnsafePointer<T>, ai: Int, ak: Int, b: UnsafePointer<T>,
+        bk: Int, bj: Int = 1, c: UnsafeMutablePointer<T>, accumulate: Bool
+    ) {
+        if tile == .f4x4 {
+            precondition(bj == 1, "WinogradGEMM reads B row-major")
+            return WinogradGEMM.product(
+                m: m, n: n, k: k, a: a, ai: ai, ak: ak, b: b, bk: bk, c: c, ci: n, accumulate: accumulate)
         }
+        let transA = ak != 1, transB = bj != 1
+        T.gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: transA ? ak : ai, b: b,
+            ldb: transB ? bj : bk, beta: accumulate ? 1 : 0, c: c, ldc: n)
     }
 }

@@ -131,18 +131,9 @@ struct SparseConvPlan {
                     for ch in 0..<channels { (planes + ch * planeStride + rowBase).update(repeating: 0, count: w) }
                     continue
                 }
-                let source = maps + (i * h + y) * w * channels
-                if T.self == Float.self, CPUKernels.avx2 {
-                    lth_transpose_to_planes_avx2(
-                        UnsafeRawPointer(source).assumingMemoryBound(to: Float.self), w, channels,
-                        UnsafeMutableRawPointer(planes + rowBase).assumingMemoryBound(to: Float.self), planeStride)
-                    continue
-                }
-                for x in 0..<w {
-                    let pixel = source + x * channels
-                    let target = planes + rowBase + x
-                    for ch in 0..<channels { target[ch * planeStride] = pixel[ch] }
-                }
+                transposeToPlanes(
+                    maps + (i * h + y) * w * channels, count: w, channels: channels, into: planes + rowBase,
+                    planeStride: planeStride)
             }
         }
     }
@@ -192,8 +183,8 @@ struct SparseConvPlan {
         let rows = backward ? input.channels : outChannels
         bounds.withUnsafeBufferPointer { bounds in
             taps.withUnsafeBufferPointer { taps in
-                if T.self == Float.self, SparseConvKernels.level != .portable {
-                    let kernel = SparseConvKernels.level == .avx512 ? lth_sparse_conv_avx512 : lth_sparse_conv_avx2
+                if T.self == Float.self, CPUKernels.fmaLevel != .portable {
+                    let kernel = CPUKernels.fmaLevel == .avx512 ? lth_sparse_conv_avx512 : lth_sparse_conv_avx2
                     kernel(
                         UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), length, rows, blocks,
                         bounds.baseAddress!, taps.baseAddress!, UnsafeRawPointer(weights).assumingMemoryBound(to: Float.self),
@@ -224,9 +215,9 @@ struct SparseConvPlan {
     ) {
         forwardStarts.withUnsafeBufferPointer { starts in
             forwardTaps.withUnsafeBufferPointer { taps in
-                if T.self == Float.self, SparseConvKernels.level != .portable {
+                if T.self == Float.self, CPUKernels.fmaLevel != .portable {
                     let kernel =
-                        SparseConvKernels.level == .avx512
+                        CPUKernels.fmaLevel == .avx512
                         ? lth_sparse_conv_weight_grads_avx512 : lth_sparse_conv_weight_grads_avx2
                     kernel(
                         UnsafeMutableRawPointer(grads).assumingMemoryBound(to: Float.self), outChannels,
@@ -259,7 +250,18 @@ struct SparseConvPlan {
     }
 }
 
-/// Which kernels the sparse convolution runs: ``CPUKernels/fmaLevel``.
-enum SparseConvKernels {
-    static var level: CPUKernels.Level { CPUKernels.fmaLevel }
+/// `planes[c · planeStride + p] = pixels[p · channels + c]` for `p < count`, `c < channels`: NHWC pixels into
+/// channel planes, or any row-major block into its transpose (AVX2 8×8 blocks for Float; copies only, so the same
+/// bits as the portable loop).
+func transposeToPlanes<T>(
+    _ pixels: UnsafePointer<T>, count: Int, channels: Int, into planes: UnsafeMutablePointer<T>, planeStride: Int
+) {
+    if T.self == Float.self, CPUKernels.avx2 {
+        return lth_transpose_to_planes_avx2(
+            UnsafeRawPointer(pixels).assumingMemoryBound(to: Float.self), count, channels,
+            UnsafeMutableRawPointer(planes).assumingMemoryBound(to: Float.self), planeStride)
+    }
+    for p in 0..<count {
+        for c in 0..<channels { planes[c * planeStride + p] = pixels[p * channels + c] }
+    }
 }

@@ -73,31 +73,20 @@ enum Winograd4 {
             return lth_winograd4_input_avx2(
                 Winograd.float(input), images, h, w, c, Winograd.float(zeros), Winograd.mutableFloat(v))
         }
-        let th = (h + 3) / 4, tw = (w + 3) / 4
         let r = UnsafeMutablePointer<T>.allocate(capacity: 36)
         defer { r.deallocate() }
         var p = [UnsafePointer<T>](repeating: zeros, count: 36)
-        for i in 0..<images {
-            let image = input + i * h * w * c
-            for ty in 0..<th {
-                for tx in 0..<tw {
-                    for a in 0..<6 {
-                        for b in 0..<6 {
-                            let y = 4 * ty + a - 1, x = 4 * tx + b - 1
-                            p[a * 6 + b] = y < 0 || y >= h || x < 0 || x >= w ? zeros : image + (y * w + x) * c
-                        }
-                    }
-                    let o = v + ((i * th + ty) * tw + tx) * 36 * c
-                    for k in 0..<c {
-                        for b in 0..<6 {
-                            store(b6(p[b][k], p[6 + b][k], p[12 + b][k], p[18 + b][k], p[24 + b][k], p[30 + b][k]),
-                                  r + b, stride: 6)
-                        }
-                        for a in 0..<6 {
-                            let q = r + 6 * a
-                            store(b6(q[0], q[1], q[2], q[3], q[4], q[5]), o + a * 6 * c + k, stride: c)
-                        }
-                    }
+        Winograd.forEachTile(images: images, shape: shape, outputs: 4) { t, i, y0, x0 in
+            Winograd.patch(input + i * h * w * c, shape: shape, y0: y0 - 1, x0: x0 - 1, side: 6, zeros: zeros, into: &p)
+            let o = v + t * 36 * c
+            for k in 0..<c {
+                for b in 0..<6 {
+                    store(b6(p[b][k], p[6 + b][k], p[12 + b][k], p[18 + b][k], p[24 + b][k], p[30 + b][k]),
+                          r + b, stride: 6)
+                }
+                for a in 0..<6 {
+                    let q = r + 6 * a
+                    store(b6(q[0], q[1], q[2], q[3], q[4], q[5]), o + a * 6 * c + k, stride: c)
                 }
             }
         }
@@ -113,31 +102,25 @@ enum Winograd4 {
                 Winograd.float(m), plane, images, h, w, c, bias.map { Winograd.float($0) }, relu ? 1 : 0,
                 Winograd.mutableFloat(out))
         }
-        let th = (h + 3) / 4, tw = (w + 3) / 4
         let s = UnsafeMutablePointer<T>.allocate(capacity: 24)
         defer { s.deallocate() }
-        for i in 0..<images {
-            for ty in 0..<th {
-                for tx in 0..<tw {
-                    let q = m + ((i * th + ty) * tw + tx) * c
-                    let y0 = 4 * ty, x0 = 4 * tx, rows = min(4, h - y0), cols = min(4, w - x0)
-                    let o00 = out + ((i * h + y0) * w + x0) * c
-                    for k in 0..<c {
-                        for b in 0..<6 {
-                            func at(_ a: Int) -> T { q[(a * 6 + b) * plane + k] }
-                            let y = a6(at(0), at(1), at(2), at(3), at(4), at(5))
-                            (s[b], s[6 + b], s[12 + b], s[18 + b]) = y
-                        }
-                        for u in 0..<rows {
-                            let row = s + 6 * u
-                            let y = a6(row[0], row[1], row[2], row[3], row[4], row[5])
-                            for x in 0..<cols {
-                                var value = x == 0 ? y.0 : x == 1 ? y.1 : x == 2 ? y.2 : y.3
-                                if let bias { value = value + bias[k] }
-                                if relu { value = value > 0 ? value : 0 }
-                                o00[(u * w + x) * c + k] = value
-                            }
-                        }
+        Winograd.forEachTile(images: images, shape: shape, outputs: 4) { t, i, y0, x0 in
+            let q = m + t * c, rows = min(4, h - y0), cols = min(4, w - x0)
+            let o00 = out + ((i * h + y0) * w + x0) * c
+            for k in 0..<c {
+                for b in 0..<6 {
+                    func at(_ a: Int) -> T { q[(a * 6 + b) * plane + k] }
+                    let y = a6(at(0), at(1), at(2), at(3), at(4), at(5))
+                    (s[b], s[6 + b], s[12 + b], s[18 + b]) = y
+                }
+                for u in 0..<rows {
+                    let row = s + 6 * u
+                    let y = a6(row[0], row[1], row[2], row[3], row[4], row[5])
+                    for x in 0..<cols {
+                        var value = x == 0 ? y.0 : x == 1 ? y.1 : x == 2 ? y.2 : y.3
+                        if let bias { value = value + bias[k] }
+                        if relu { value = value > 0 ? value : 0 }
+                        o00[(u * w + x) * c + k] = value
                     }
                 }
             }
@@ -151,23 +134,18 @@ enum Winograd4 {
         if Winograd.useC(T.self), !portable {
             return lth_winograd4_output_adjoint_avx2(Winograd.float(delta), images, h, w, c, Winograd.mutableFloat(y))
         }
-        let th = (h + 3) / 4, tw = (w + 3) / 4
         let q = UnsafeMutablePointer<T>.allocate(capacity: 24)
         defer { q.deallocate() }
-        for i in 0..<images {
-            for ty in 0..<th {
-                for tx in 0..<tw {
-                    let y0 = 4 * ty, x0 = 4 * tx, rows = min(4, h - y0), cols = min(4, w - x0)
-                    let d00 = delta + ((i * h + y0) * w + x0) * c
-                    let o = y + ((i * th + ty) * tw + tx) * 36 * c
-                    for k in 0..<c {
-                        func e(_ u: Int, _ x: Int) -> T { u < rows && x < cols ? d00[(u * w + x) * c + k] : 0 }
-                        for x in 0..<4 { store(at6(e(0, x), e(1, x), e(2, x), e(3, x)), q + x, stride: 4) }
-                        for a in 0..<6 {
-                            let row = q + 4 * a
-                            store(at6(row[0], row[1], row[2], row[3]), o + a * 6 * c + k, stride: c)
-                        }
-                    }
+        Winograd.forEachTile(images: images, shape: shape, outputs: 4) { t, i, y0, x0 in
+            let rows = min(4, h - y0), cols = min(4, w - x0)
+            let d00 = delta + ((i * h + y0) * w + x0) * c
+            let o = y + t * 36 * c
+            for k in 0..<c {
+                func e(_ u: Int, _ x: Int) -> T { u < rows && x < cols ? d00[(u * w + x) * c + k] : 0 }
+                for x in 0..<4 { store(at6(e(0, x), e(1, x), e(2, x), e(3, x)), q + x, stride: 4) }
+                for a in 0..<6 {
+                    let row = q + 4 * a
+                    store(at6(row[0], row[1], row[2], row[3]), o + a * 6 * c + k, stride: c)
                 }
             }
         }

@@ -38,6 +38,32 @@ enum Winograd {
 
     static func useC<T>(_: T.Type) -> Bool { T.self == Float.self && CPUKernels.avx2 }
 
+    /// Calls `body(t, i, y0, x0)` for every tile `t` of `images` maps of `shape` cut into tiles of `m × m`
+    /// outputs, row-major per image; `(y0, x0)` is the tile's first output (the portable loops' common walk).
+    static func forEachTile(images: Int, shape: InputShape, outputs m: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        let th = (shape.height + m - 1) / m, tw = (shape.width + m - 1) / m
+        for i in 0..<images {
+            for ty in 0..<th {
+                for tx in 0..<tw { body((i * th + ty) * tw + tx, i, m * ty, m * tx) }
+            }
+        }
+    }
+
+    /// `p[a·side + b]` = the address of pixel `(y0 + a, x0 + b)` of the NHWC map `image` of `shape`, or `zeros`
+    /// where that is off the map: a tile's input patch.
+    static func patch<T>(
+        _ image: UnsafePointer<T>, shape: InputShape, y0: Int, x0: Int, side: Int, zeros: UnsafePointer<T>,
+        into p: inout [UnsafePointer<T>]
+    ) {
+        let h = shape.height, w = shape.width
+        for a in 0..<side {
+            for b in 0..<side {
+                let y = y0 + a, x = x0 + b
+                p[a * side + b] = y < 0 || y >= h || x < 0 || x >= w ? zeros : image + (y * w + x) * shape.channels
+            }
+        }
+    }
+
     /// `v[t][ξ][k]` = `Bᵀ d B` of each tile's 4×4 input patch of `images` NHWC maps of `shape`; `zeros`: ≥ C zeros.
     static func transformInput<T: NetworkScalar>(
         _ input: UnsafePointer<T>, shape: InputShape, images: Int, zeros: UnsafePointer<T>,
@@ -48,35 +74,24 @@ enum Winograd {
             return lth_winograd_input_avx2(
                 float(input), images, h, w, c, float(zeros), mutableFloat(v))
         }
-        let th = (h + 1) / 2, tw = (w + 1) / 2
         var r = [T](repeating: 0, count: 16)
         var p = [UnsafePointer<T>](repeating: zeros, count: 16)
-        for i in 0..<images {
-            let image = input + i * h * w * c
-            for ty in 0..<th {
-                for tx in 0..<tw {
-                    for a in 0..<4 {
-                        for b in 0..<4 {
-                            let y = 2 * ty + a - 1, x = 2 * tx + b - 1
-                            p[a * 4 + b] = y < 0 || y >= h || x < 0 || x >= w ? zeros : image + (y * w + x) * c
-                        }
-                    }
-                    let o = v + ((i * th + ty) * tw + tx) * 16 * c
-                    for k in 0..<c {
-                        for b in 0..<4 {
-                            let d0 = p[b][k], d1 = p[4 + b][k], d2 = p[8 + b][k], d3 = p[12 + b][k]
-                            r[b] = d0 - d2
-                            r[4 + b] = d1 + d2
-                            r[8 + b] = d2 - d1
-                            r[12 + b] = d1 - d3
-                        }
-                        for a in 0..<4 {
-                            o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2]
-                            o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2]
-                            o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1]
-                            o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3]
-                        }
-                    }
+        forEachTile(images: images, shape: shape, outputs: 2) { t, i, y0, x0 in
+            patch(input + i * h * w * c, shape: shape, y0: y0 - 1, x0: x0 - 1, side: 4, zeros: zeros, into: &p)
+            let o = v + t * 16 * c
+            for k in 0..<c {
+                for b in 0..<4 {
+                    let d0 = p[b][k], d1 = p[4 + b][k], d2 = p[8 + b][k], d3 = p[12 + b][k]
+                    r[b] = d0 - d2
+                    r[4 + b] = d1 + d2
+                    r[8 + b] = d2 - d1
+                    r[12 + b] = d1 - d3
+                }
+                for a in 0..<4 {
+                    o[(a * 4 + 0) * c + k] = r[a * 4 + 0] - r[a * 4 + 2]
+                    o[(a * 4 + 1) * c + k] = r[a * 4 + 1] + r[a * 4 + 2]
+                    o[(a * 4 + 2) * c + k] = r[a * 4 + 2] - r[a * 4 + 1]
+                    o[(a * 4 + 3) * c + k] = r[a * 4 + 1] - r[a * 4 + 3]
                 }
             }
         }
@@ -93,37 +108,31 @@ enum Winograd {
             return lth_winograd_output_avx2(
                 float(m), plane, images, h, w, c, bias.map { float($0) }, relu ? 1 : 0, mutableFloat(out))
         }
-        let th = (h + 1) / 2, tw = (w + 1) / 2
-        for i in 0..<images {
-            for ty in 0..<th {
-                for tx in 0..<tw {
-                    let q = m + ((i * th + ty) * tw + tx) * c
-                    let y0 = 2 * ty, x0 = 2 * tx
-                    let down = y0 + 1 < h, right = x0 + 1 < w
-                    let o00 = out + ((i * h + y0) * w + x0) * c
-                    for k in 0..<c {
-                        var r0: (T, T, T, T) = (0, 0, 0, 0), r1: (T, T, T, T) = (0, 0, 0, 0)
-                        func column(_ b: Int) -> (T, T) {
-                            let m0 = q[b * plane + k], m1 = q[(4 + b) * plane + k]
-                            let m2 = q[(8 + b) * plane + k], m3 = q[(12 + b) * plane + k]
-                            return (m0 + m1 + m2, m1 - m2 - m3)
-                        }
-                        (r0.0, r1.0) = column(0)
-                        (r0.1, r1.1) = column(1)
-                        (r0.2, r1.2) = column(2)
-                        (r0.3, r1.3) = column(3)
-                        var y = (r0.0 + r0.1 + r0.2, r0.1 - r0.2 - r0.3, r1.0 + r1.1 + r1.2, r1.1 - r1.2 - r1.3)
-                        if let bias {
-                            let b = bias[k]
-                            y = (y.0 + b, y.1 + b, y.2 + b, y.3 + b)
-                        }
-                        if relu { y = (y.0 > 0 ? y.0 : 0, y.1 > 0 ? y.1 : 0, y.2 > 0 ? y.2 : 0, y.3 > 0 ? y.3 : 0) }
-                        o00[k] = y.0
-                        if right { o00[c + k] = y.1 }
-                        if down { o00[w * c + k] = y.2 }
-                        if down && right { o00[w * c + c + k] = y.3 }
-                    }
+        forEachTile(images: images, shape: shape, outputs: 2) { t, i, y0, x0 in
+            let q = m + t * c
+            let down = y0 + 1 < h, right = x0 + 1 < w
+            let o00 = out + ((i * h + y0) * w + x0) * c
+            for k in 0..<c {
+                var r0: (T, T, T, T) = (0, 0, 0, 0), r1: (T, T, T, T) = (0, 0, 0, 0)
+                func column(_ b: Int) -> (T, T) {
+                    let m0 = q[b * plane + k], m1 = q[(4 + b) * plane + k]
+                    let m2 = q[(8 + b) * plane + k], m3 = q[(12 + b) * plane + k]
+                    return (m0 + m1 + m2, m1 - m2 - m3)
                 }
+                (r0.0, r1.0) = column(0)
+                (r0.1, r1.1) = column(1)
+                (r0.2, r1.2) = column(2)
+                (r0.3, r1.3) = column(3)
+                var y = (r0.0 + r0.1 + r0.2, r0.1 - r0.2 - r0.3, r1.0 + r1.1 + r1.2, r1.1 - r1.2 - r1.3)
+                if let bias {
+                    let b = bias[k]
+                    y = (y.0 + b, y.1 + b, y.2 + b, y.3 + b)
+                }
+                if relu { y = (y.0 > 0 ? y.0 : 0, y.1 > 0 ? y.1 : 0, y.2 > 0 ? y.2 : 0, y.3 > 0 ? y.3 : 0) }
+                o00[k] = y.0
+                if right { o00[c + k] = y.1 }
+                if down { o00[w * c + k] = y.2 }
+                if down && right { o00[w * c + c + k] = y.3 }
             }
         }
     }
@@ -138,30 +147,24 @@ enum Winograd {
         if useC(T.self), !portable {
             return lth_winograd_output_adjoint_avx2(float(delta), images, h, w, c, mutableFloat(y))
         }
-        let th = (h + 1) / 2, tw = (w + 1) / 2
-        for i in 0..<images {
-            for ty in 0..<th {
-                for tx in 0..<tw {
-                    let y0 = 2 * ty, x0 = 2 * tx
-                    let down = y0 + 1 < h, right = x0 + 1 < w
-                    let d00 = delta + ((i * h + y0) * w + x0) * c
-                    let o = y + ((i * th + ty) * tw + tx) * 16 * c
-                    for k in 0..<c {
-                        let e00 = d00[k], e01: T = right ? d00[c + k] : 0
-                        let e10: T = down ? d00[w * c + k] : 0, e11: T = down && right ? d00[w * c + c + k] : 0
-                        let rows = (e00 + e10, e01 + e11), third = (e00 - e10, e01 - e11)
-                        func store(_ a: Int, _ q: (T, T)) {
-                            o[(a * 4 + 0) * c + k] = q.0
-                            o[(a * 4 + 1) * c + k] = q.0 + q.1
-                            o[(a * 4 + 2) * c + k] = q.0 - q.1
-                            o[(a * 4 + 3) * c + k] = -q.1
-                        }
-                        store(0, (e00, e01))
-                        store(1, rows)
-                        store(2, third)
-                        store(3, (-e10, -e11))
-                    }
+        forEachTile(images: images, shape: shape, outputs: 2) { t, i, y0, x0 in
+            let down = y0 + 1 < h, right = x0 + 1 < w
+            let d00 = delta + ((i * h + y0) * w + x0) * c
+            let o = y + t * 16 * c
+            for k in 0..<c {
+                let e00 = d00[k], e01: T = right ? d00[c + k] : 0
+                let e10: T = down ? d00[w * c + k] : 0, e11: T = down && right ? d00[w * c + c + k] : 0
+                let rows = (e00 + e10, e01 + e11), third = (e00 - e10, e01 - e11)
+                func store(_ a: Int, _ q: (T, T)) {
+                    o[(a * 4 + 0) * c + k] = q.0
+                    o[(a * 4 + 1) * c + k] = q.0 + q.1
+                    o[(a * 4 + 2) * c + k] = q.0 - q.1
+                    o[(a * 4 + 3) * c + k] = -q.1
                 }
+                store(0, (e00, e01))
+                store(1, rows)
+                store(2, third)
+                store(3, (-e10, -e11))
             }
         }
     }
