@@ -117,8 +117,25 @@ public struct DatasetDisk: Sendable {
     /// The files go to a hidden staging folder first, the marker last; then the staging folder replaces the
     /// old one by two renames, so a reader sees either the old or the new complete folder (and the marker
     /// is never present without its files).
+    ///
+    /// Several workers on one host share the cache and may finish downloading the same bundle at once; the
+    /// renames are done under `flock(2)` on `.install-<id>.lock`, and a worker that gets the lock after another
+    /// installed the same checksum keeps that folder instead of replacing it.
     public func install(bundle: [UInt8], ref: WireMessage.DatasetRef, instance: String) throws {
         let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lockPath = (directory as NSString).appendingPathComponent(".install-\(ref.id).lock")
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0 else {
+            throw WorkerError("cannot create \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw WorkerError("cannot lock \(lockPath): \(String(cString: strerror(errno)))")
+            }
+        }
+        if installedChecksum(ref.id) == ref.checksum { return }
         let staging = (directory as NSString).appendingPathComponent(".install-\(ref.id)-\(instance)")
         let old = (directory as NSString).appendingPathComponent(".old-\(ref.id)-\(instance)")
         try? fileManager.removeItem(atPath: staging)
