@@ -99,21 +99,22 @@ struct ConvGradientTests {
         #expect(worst < 1e-5, "worst relative error \(worst) over \(checked) parameters")
     }
 
-    /// Its second conv layer runs Winograd F(4×4) (16×16 maps), its third F(2×2) (8×8).
+    /// Its second conv layer runs Winograd F(4×4) on 20×20 maps in chunks of 5 images, its third F(4×4) on 10×10
+    /// maps in chunks of 15, its fourth F(2×2) on 5×5 maps (chunks of 15).
     @Test func gradientsAreBitIdenticalForAnyThreadCount() throws {
         let architecture = try Architecture(
-            tokens: [.conv(8), .conv(8), .pool, .conv(8), .fc(16)], input: InputShape(channels: 3, height: 16, width: 16),
-            classes: 10)
+            tokens: [.conv(8), .conv(8), .pool, .conv(8), .pool, .conv(8), .fc(16)],
+            input: InputShape(channels: 3, height: 20, width: 20), classes: 10)
         var model = MLP(architecture: architecture, initializer: .glorotNormal, seed: 5)
         var rng = LotteryRNG(seed: 9)
         model.apply(masks: model.layers.map { layer in
             LayerMask(rows: layer.weight.rows, cols: layer.weight.cols, kept: (0..<layer.weight.count).map { _ in rng.uniform() < 0.7 })
         })
-        let rows = 23  // 5 chunks, the last partial
+        let rows = 23  // 5 chunks of 5 images and 2 of 15, the last of each partial
         let inputs = (0..<(rows * architecture.input.features)).map { _ in Float(rng.uniform()) }
         let labels = (0..<rows).map { _ in UInt8(rng.below(10)) }
         let f4 = KernelPolicy.cpuHasFusedMultiplyAdd ? "winograd4x4" : "winograd2x2"  // F(2×2) without AVX2 + FMA
-        #expect(KernelPolicy.dense.layerKernels(of: model) == ["im2col", f4, "winograd2x2", "dense", "dense"])
+        #expect(KernelPolicy.dense.layerKernels(of: model) == ["im2col", f4, f4, "winograd2x2", "dense", "dense"])
         let one = Backprop.lossAndGradients(model: model, inputs: inputs, labels: labels, threads: 1)
         for threads in [2, 3, 8] {
             let many = Backprop.lossAndGradients(model: model, inputs: inputs, labels: labels, threads: threads)

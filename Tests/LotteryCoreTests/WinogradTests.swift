@@ -58,24 +58,22 @@ struct WinogradTests {
         #expect(zip(result.weightGradients[1], mask).contains { $0.0 != 0 && $0.1 == 1 })
     }
 
-    /// The rule: from 8 input channels under every policy but `im2col`; below, im2col. Then F(4×4) where the map
-    /// has at least 16 of its tiles and it needs fewer multiplications than F(2×2) (never under `winograd2x2`).
-    /// Shape only.
+    /// The rule: from 8 input channels under every policy but `im2col`; below, im2col. Then F(4×4) where it needs
+    /// fewer multiplications than F(2×2) (never under `winograd2x2`). Shape only.
     @Test func theRuleDependsOnlyOnShape() throws {
         let f4: WinogradTile = KernelPolicy.cpuHasFusedMultiplyAdd ? .f4x4 : .f2x2
         if f4 == .f2x2 { print("WinogradTests: this CPU has no AVX2 + FMA, so the rule must pick F(2×2) everywhere") }
         for policy in KernelPolicy.allCases {
             #expect(policy.winogradTile(inChannels: KernelPolicy.winogradMinimumChannels - 1, height: 32, width: 32) == nil)
-            let winograd: WinogradTile? = policy == .im2col ? nil : .f2x2
             let expected: WinogradTile? = policy == .im2col ? nil : policy == .winograd2x2 ? .f2x2 : f4
             #expect(policy.winogradTile(inChannels: KernelPolicy.winogradMinimumChannels, height: 32, width: 32) == expected)
-            #expect(policy.winogradTile(inChannels: 256, height: 8, width: 8) == winograd, "4 F(4×4) tiles")
+            #expect(policy.winogradTile(inChannels: 256, height: 8, width: 8) == expected, "4 F(4×4) tiles")
         }
-        #expect(KernelPolicy.winograd4MinimumTiles == 16)
-        for side in [1, 2, 5, 6, 7, 8, 12] {
+        // Sides 5 and 6: 4 F(4×4) tiles (144 multiplications per channel pair) against 9 F(2×2) tiles (144).
+        for side in [1, 2, 5, 6] {
             #expect(KernelPolicy.dense.winogradTile(inChannels: 64, height: side, width: side) == .f2x2, "side \(side)")
         }
-        for side in [13, 14, 16, 28, 32] {
+        for side in [3, 4, 7, 8, 12, 13, 14, 16, 28, 32] {
             #expect(KernelPolicy.dense.winogradTile(inChannels: 64, height: side, width: side) == f4, "side \(side)")
         }
         // 16 tiles in a thin map, but more multiplications than F(2×2): 16 · 36 = 576 > 32 · 16 = 512.
@@ -86,7 +84,7 @@ struct WinogradTests {
         let model = try SparseConvTests.model(
             [.conv(16), .conv(16), .pool, .conv(16), .pool, .fc(8)], input: InputShape(channels: 3, height: 16, width: 16),
             keep: 1, seed: 1)
-        #expect(KernelPolicy.dense.layerKernels(of: model) == ["im2col", f4.name, "winograd2x2", "dense", "dense"])
+        #expect(KernelPolicy.dense.layerKernels(of: model) == ["im2col", f4.name, f4.name, "dense", "dense"])
         #expect(KernelPolicy.winograd2x2.layerKernels(of: model) == ["im2col", "winograd2x2", "winograd2x2", "dense", "dense"])
         #expect(KernelPolicy.im2col.layerKernels(of: model) == ["im2col", "im2col", "im2col", "dense", "dense"])
         #expect(KernelPolicy.sparse.layerKernels(of: model) == ["sparse", "sparse", "sparse", "dense", "dense"])

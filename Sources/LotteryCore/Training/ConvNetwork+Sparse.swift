@@ -15,7 +15,7 @@ extension ConvNetwork {
         for (l, s) in stageOfLayer.enumerated() where layers[l] {
             guard case .conv(let input, let output) = architecture.stages[s] else { continue }
             let plan = SparseConvPlan(
-                input: input, outChannels: output.channels, images: Self.chunkImages, mask: masks[l])
+                input: input, outChannels: output.channels, images: stageChunkImages[s], mask: masks[l])
             plans[l] = plan
             winogradWeights[l] = nil
             winogradRotatedWeights[l] = nil
@@ -25,8 +25,8 @@ extension ConvNetwork {
                 deltaPlanes[slot * layerCount + l] = allocate(output.channels * plan.planeStride)
             }
             // The sparse kernel writes kept weights' gradients only; the rest stay +0 (the optimizer masks them).
-            for chunk in partialWeightGrads.indices {
-                partialWeightGrads[chunk][l].update(repeating: 0, count: architecture.weightLayers[l].count)
+            for partial in partialWeightGrads[l] {
+                partial.update(repeating: 0, count: architecture.weightLayers[l].count)
             }
         }
         sparsePlans = plans
@@ -60,8 +60,8 @@ extension ConvNetwork {
         plan.stack(delta, channels: o, count: count, into: planes.delta)
         plan.weightGradients(
             delta: planes.delta + plan.pitch + 1, deltaStride: plan.planeStride, source: planes.input,
-            into: partialWeightGrads[chunk][l])
-        columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[chunk][l])
+            into: partialWeightGrads[l][chunk])
+        columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[l][chunk])
         guard s > 0 else { return }
         plan.convolve(backward: true, weights: weights[l], source: planes.delta, into: sparseRuns[slot])
         plan.unstack(

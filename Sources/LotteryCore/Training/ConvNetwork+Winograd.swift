@@ -8,7 +8,8 @@ extension ConvNetwork {
         winogradWeights = architecture.weightLayers.indices.map { l in
             guard let tile = winogradTiles[l], case .conv(let input, let output) = architecture.stages[stageOfLayer[l]]
             else { return nil }
-            let tiles = Self.chunkImages * tile.tiles(input)
+            let images = min(stageChunkImages[stageOfLayer[l]], Self.winogradBlockImages(input, tile: tile))
+            let tiles = images * tile.tiles(input)
             widest = max(widest, tile.points * tiles * max(input.channels, output.channels))
             largest = max(largest, tile.points * input.channels * output.channels)
             return allocate(tile.points * input.channels * output.channels)
@@ -105,8 +106,8 @@ extension ConvNetwork {
                     c: du + xi * c * o, accumulate: block > 0)
             }
         }
-        tile.transformWeightsAdjoint(du, inChannels: c, outChannels: o, into: partialWeightGrads[chunk][l])
-        columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[chunk][l])
+        tile.transformWeightsAdjoint(du, inChannels: c, outChannels: o, into: partialWeightGrads[l][chunk])
+        columnSums(delta, rows: count * inShape.height * inShape.width, columns: o, into: partialBiasGrads[l][chunk])
         guard s > 0 else { return }
         // The input gradient: the delta's tiles times each kernel rotated by 180°, channels swapped (U transposed);
         // `v` holds the products point-major. F(2×2) permutes U's points for the rotation, F(4×4) has its own U.

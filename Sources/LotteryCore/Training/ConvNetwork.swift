@@ -12,16 +12,29 @@ import Dispatch
 /// - a 2×2 max-pool keeps the first maximum of each window (row-major order) and routes the gradient to it;
 /// - a fully connected layer reads the last map flattened in `(y, x, c)` order.
 ///
-/// **Determinism for any thread count.** The convolution part of a batch is cut into fixed chunks of
-/// ``chunkImages`` images whatever the thread count; each chunk's work is independent, and the weight and bias
-/// gradients of the convolutions are summed over chunks in chunk order. The fully connected part runs on the
+/// **Determinism for any thread count.** The convolution part of a batch is cut into fixed chunks of images
+/// whatever the thread count: ``chunkImages(for:)`` of each stage's input map, a pure function of its shape.
+/// Consecutive stages with the same chunk size form a group that runs chunk by chunk through all its stages
+/// (a chunk's maps stay in cache from one stage to the next); each chunk's work is independent, and the weight and
+/// bias gradients of the convolutions are summed over chunks in chunk order. The fully connected part runs on the
 /// whole batch, its products cut into fixed blocks of output columns (``fcColumns``, ``fcInputColumns``) that
 /// threads share. So `threads` changes only who computes a chunk or a block, never a bit of the result.
 /// Not thread-safe to call concurrently; one per training call.
 final class ConvNetwork<T: NetworkScalar> {
-    /// Images per unit of work (see the type's discussion). Batch 60 is 12 chunks: even work for 2, 3, 4 or 6
-    /// threads.
+    /// Images per unit of work on maps of at least ``smallMapTiles`` F(4×4) tiles (see the type's discussion).
+    /// Batch 60 is 12 chunks: even work for 2, 3, 4 or 6 threads.
     static var chunkImages: Int { 5 }
+    /// Images per unit of work on smaller maps: 15 gives F(4×4)'s products of an 8×8 or 7×7 map (4 tiles) 60 rows,
+    /// where 5 images gave 20 and ran them slower than F(2×2) on 80 (docs/conv.md, "Speed and cost"). Batch 60 is
+    /// 4 chunks: even work for 2 or 4 threads.
+    static var smallMapChunkImages: Int { 15 }
+    /// Maps with fewer F(4×4) tiles than this (under 13×13) run in chunks of ``smallMapChunkImages``.
+    static var smallMapTiles: Int { 16 }
+
+    /// Images per chunk of a stage reading `map`: a pure function of its shape (see the type's discussion).
+    static func chunkImages(for map: InputShape) -> Int {
+        WinogradTile.f4x4.tiles(map) < smallMapTiles ? smallMapChunkImages : chunkImages
+    }
     /// Output columns per block of a fully connected forward product and weight gradient.
     static var fcColumns: Int { 64 }
     /// Columns per block of a fully connected input-delta product.
@@ -51,10 +64,15 @@ final class ConvNetwork<T: NetworkScalar> {
     let stageOfLayer: [Int]
     /// Per stage, its weight layer (`nil` for pools).
     let layerOfStage: [Int?]
+    /// Per stage before the first fully connected one, images per chunk (``chunkImages(for:)``).
+    let stageChunkImages: [Int]
+    /// Those stages in runs of equal ``stageChunkImages``, first to last: each runs chunk by chunk.
+    let stageGroups: [Range<Int>]
     /// Per chunk slot: the gathered columns and their gradient (`[chunk positions, 9C]` of the widest conv).
     let columns: [UnsafeMutablePointer<T>]
     private let columnGrads: [UnsafeMutablePointer<T>]
-    /// Per chunk of a full batch, per conv layer: the chunk's weight and bias gradients before the ordered sum.
+    /// Per conv layer, per chunk of a full batch (`[l][chunk]`): the chunk's weight and bias gradients before the
+    /// ordered sum (empty for fc layers).
     let partialWeightGrads: [[UnsafeMutablePointer<T>]]
     let partialBiasGrads: [[UnsafeMutablePointer<T>]]
     /// Per weight layer, its weight-sparse plan when it runs the sparse convolution (``useSparseKernels(_:)``).
@@ -108,17 +126,21 @@ final class ConvNetwork<T: NetworkScalar> {
         var grads: [UnsafeMutablePointer<T>] = []
         var argmax: [UnsafeMutablePointer<UInt8>?] = []
         var widestColumns = 1
+        var stageChunkImages: [Int] = []
         for (s, stage) in architecture.stages.enumerated() {
             let features: Int
             switch stage {
             case .conv(let input, let output):
                 features = output.features
-                widestColumns = max(widestColumns, input.height * input.width * 9 * input.channels)
+                stageChunkImages.append(Self.chunkImages(for: input))
+                let positions = input.height * input.width
+                widestColumns = max(widestColumns, stageChunkImages[s] * positions * 9 * input.channels)
                 layerOfStage.append(stageOfLayer.count)
                 stageOfLayer.append(s)
                 argmax.append(nil)
-            case .pool(_, let output):
+            case .pool(let input, let output):
                 features = output.features
+                stageChunkImages.append(Self.chunkImages(for: input))
                 layerOfStage.append(nil)
                 argmax.append(alloc(capacity * features, UInt8.self))
             case .fc(_, let units, _):
@@ -135,21 +157,29 @@ final class ConvNetwork<T: NetworkScalar> {
         self.outputs = outputs
         self.grads = grads
         self.argmax = argmax
-        let slots = min(threads, Self.chunks(capacity))
-        columns = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
-        columnGrads = (0..<slots).map { _ in alloc(Self.chunkImages * widestColumns) }
-        let convLayers = shapes.indices.filter { shapes[$0].kind == .conv }
+        self.stageChunkImages = stageChunkImages
+        var groups: [Range<Int>] = []
+        for s in stageChunkImages.indices {
+            if let last = groups.last, stageChunkImages[last.lowerBound] == stageChunkImages[s] {
+                groups[groups.count - 1] = last.lowerBound..<(s + 1)
+            } else {
+                groups.append(s..<(s + 1))
+            }
+        }
+        stageGroups = groups
+        let slots = min(threads, stageChunkImages.map { Self.chunks(capacity, images: $0) }.max() ?? 1)
+        columns = (0..<slots).map { _ in alloc(widestColumns) }
+        columnGrads = (0..<slots).map { _ in alloc(widestColumns) }
         winogradTiles = shapes.indices.map { convKernels.winogradTile(layer: $0, of: architecture) }
         // A Winograd layer turns its chunk's `∂U` into `∂W` before the ordered sum, so every partial is `∂W`.
-        partialWeightGrads = (0..<Self.chunks(capacity)).map { _ in
-            shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].count) : alloc(1) }
+        let chunksOfLayer = shapes.indices.map { l in
+            shapes[l].kind == .conv ? Self.chunks(capacity, images: stageChunkImages[stageOfLayer[l]]) : 0
         }
+        partialWeightGrads = shapes.indices.map { l in (0..<chunksOfLayer[l]).map { _ in alloc(shapes[l].count) } }
+        partialBiasGrads = shapes.indices.map { l in (0..<chunksOfLayer[l]).map { _ in alloc(shapes[l].cols) } }
         zeros = alloc(architecture.stages.map { stage in
             if case .conv(let input, let output) = stage { max(input.channels, output.channels) } else { 1 }
         }.max() ?? 1)
-        partialBiasGrads = (0..<Self.chunks(capacity)).map { _ in
-            shapes.indices.map { convLayers.contains($0) ? alloc(shapes[$0].cols) : alloc(1) }
-        }
         sparsePlans = shapes.map { _ in nil }
         self.allocations = allocations
         allocateWinograd(slots: slots)
@@ -159,7 +189,7 @@ final class ConvNetwork<T: NetworkScalar> {
         for p in allocations { p.deallocate() }
     }
 
-    static func chunks(_ rows: Int) -> Int { (rows + chunkImages - 1) / chunkImages }
+    static func chunks(_ rows: Int, images: Int) -> Int { (rows + images - 1) / images }
 
     var stageCount: Int { architecture.stages.count }
     var logits: UnsafeMutablePointer<T> { outputs[stageCount - 1] }
@@ -181,9 +211,12 @@ final class ConvNetwork<T: NetworkScalar> {
         precondition(rows >= 1 && rows <= capacity, "ConvNetwork.forward: \(rows) rows, capacity \(capacity)")
         let firstFC = firstFullyConnectedStage
         prepareWinograd()
-        parallelChunks(rows: rows) { chunk, slot in
-            let first = chunk * Self.chunkImages, count = min(Self.chunkImages, rows - first)
-            for s in 0..<firstFC { self.forwardMapStage(s, input: input, first: first, count: count, slot: slot) }
+        for group in stageGroups {
+            let images = stageChunkImages[group.lowerBound]
+            parallelChunks(rows: rows, images: images) { chunk, slot in
+                let first = chunk * images, count = min(images, rows - first)
+                for s in group { self.forwardMapStage(s, input: input, first: first, count: count, slot: slot) }
+            }
         }
         for s in firstFC..<stageCount { forwardFullyConnected(s, input: input, rows: rows) }
     }
@@ -266,28 +299,32 @@ final class ConvNetwork<T: NetworkScalar> {
             backwardFullyConnected(s, input: input, rows: rows)
         }
         guard firstFC > 0 else { return }
-        let chunkCount = Self.chunks(rows)
-        parallelChunks(rows: rows) { chunk, slot in
-            let first = chunk * Self.chunkImages, count = min(Self.chunkImages, rows - first)
-            for s in stride(from: firstFC - 1, through: 0, by: -1) {
-                self.backwardMapStage(s, input: input, first: first, count: count, chunk: chunk, slot: slot)
+        for group in stageGroups.reversed() {
+            let images = stageChunkImages[group.lowerBound]
+            parallelChunks(rows: rows, images: images) { chunk, slot in
+                let first = chunk * images, count = min(images, rows - first)
+                for s in group.reversed() {
+                    self.backwardMapStage(s, input: input, first: first, count: count, chunk: chunk, slot: slot)
+                }
             }
         }
         // The ordered sum over chunks, element by element: the same bits whoever computed each chunk or segment.
         for (l, shape) in architecture.weightLayers.enumerated() where shape.kind == .conv {
             let dw = weightGrads[l], db = biasGrads[l]
+            let partials = partialWeightGrads[l], biasPartials = partialBiasGrads[l]
+            let chunkCount = Self.chunks(rows, images: stageChunkImages[stageOfLayer[l]])
             let segment = Self.reductionSegment
             parallelUnits((shape.count + segment - 1) / segment) { unit in
                 let start = unit * segment, end = min(shape.count, start + segment)
-                (dw + start).update(from: self.partialWeightGrads[0][l] + start, count: end - start)
+                (dw + start).update(from: partials[0] + start, count: end - start)
                 for c in 1..<max(chunkCount, 1) {
-                    let pw = self.partialWeightGrads[c][l]
+                    let pw = partials[c]
                     for i in start..<end { dw[i] += pw[i] }
                 }
             }
-            db.update(from: partialBiasGrads[0][l], count: shape.cols)
+            db.update(from: biasPartials[0], count: shape.cols)
             for c in 1..<max(chunkCount, 1) {
-                let pb = partialBiasGrads[c][l]
+                let pb = biasPartials[c]
                 for j in 0..<shape.cols { db[j] += pb[j] }
             }
         }
@@ -330,8 +367,8 @@ final class ConvNetwork<T: NetworkScalar> {
             im2col(stageInput(s, input) + first * inShape.features, shape: inShape, images: count, into: col)
             T.gemm(
                 transA: true, transB: false, m: k, n: o, k: count * positions, alpha: 1, a: col, lda: k, b: delta,
-                ldb: o, beta: 0, c: partialWeightGrads[chunk][l], ldc: o)
-            columnSums(delta, rows: count * positions, columns: o, into: partialBiasGrads[chunk][l])
+                ldb: o, beta: 0, c: partialWeightGrads[l][chunk], ldc: o)
+            columnSums(delta, rows: count * positions, columns: o, into: partialBiasGrads[l][chunk])
             guard s > 0 else { return }
             let dcol = columnGrads[slot]
             T.gemm(
@@ -368,10 +405,10 @@ final class ConvNetwork<T: NetworkScalar> {
 
     // MARK: Threads
 
-    /// Runs `body(chunk, slot)` for every chunk of `rows` images, on up to ``threads`` threads; slot `t` is used by
-    /// one thread at a time (it owns the scratch columns of that slot).
-    private func parallelChunks(rows: Int, _ body: (Int, Int) -> Void) {
-        let chunkCount = Self.chunks(rows)
+    /// Runs `body(chunk, slot)` for every chunk of `images` of `rows` images, on up to ``threads`` threads; slot `t`
+    /// is used by one thread at a time (it owns the scratch columns of that slot).
+    private func parallelChunks(rows: Int, images: Int, _ body: (Int, Int) -> Void) {
+        let chunkCount = Self.chunks(rows, images: images)
         let lanes = min(threads, chunkCount, columns.count)
         if lanes <= 1 {
             for c in 0..<chunkCount { body(c, 0) }
@@ -466,3 +503,4 @@ extension ConvNetwork {
         }
     }
 }
+

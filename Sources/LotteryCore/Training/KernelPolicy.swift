@@ -71,16 +71,12 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
     /// `LTH_PORTABLE_KERNELS` says: that variable only swaps in the portable loops, for tests).
     public static let cpuHasFusedMultiplyAdd = lth_has_avx2_fma() != 0
 
-    /// Maps with fewer F(4×4, 3×3) tiles per image than this run F(2×2, 3×3): a chunk of 5 images then gives
-    /// F(4×4)'s products fewer than 80 rows, and F(2×2) on OpenBLAS was faster there (Conv-6's 8×8 maps, 4 tiles:
-    /// a Conv-6 step 1.03× faster with them on F(2×2), `lth bench train --model conv6`, see docs/conv.md).
-    public static let winograd4MinimumTiles = 16
-
     /// The rule for a dense 3×3 conv layer of `inChannels` input channels on `height × width` maps: no Winograd
     /// (im2col + sgemm) below ``winogradMinimumChannels`` input channels or under ``im2col``; otherwise
-    /// F(4×4, 3×3) where the map has at least ``winograd4MinimumTiles`` of its tiles and it needs fewer
-    /// multiplications than F(2×2, 3×3) (tiles cut by the map's edge cost whole tiles), else F(2×2, 3×3) — always
-    /// F(2×2) under ``winograd2x2``. A pure function of shape, so every worker agrees.
+    /// F(4×4, 3×3) where it needs fewer multiplications than F(2×2, 3×3) (tiles cut by the map's edge cost whole
+    /// tiles), else F(2×2, 3×3) — always F(2×2) under ``winograd2x2``. A pure function of shape, so every worker
+    /// agrees. Small maps (Conv-6's 8×8 or 7×7: 4 F(4×4) tiles) run in chunks of more images
+    /// (``ConvNetwork/smallMapChunkImages``), so their F(4×4) products still get 60 rows.
     ///
     /// One exception to "shape only": on a CPU without AVX2 and FMA (``cpuHasFusedMultiplyAdd``) every Winograd layer
     /// runs F(2×2), because F(4×4)'s products would run a portable loop of fused multiply-adds in software, ~20×
@@ -91,7 +87,7 @@ public enum KernelPolicy: String, Sendable, CaseIterable, Hashable {
         if self == .winograd2x2 || !Self.cpuHasFusedMultiplyAdd { return .f2x2 }
         let map = InputShape(channels: inChannels, height: height, width: width), f4 = WinogradTile.f4x4
         let fewer = f4.multiplications(map) < WinogradTile.f2x2.multiplications(map)
-        return fewer && f4.tiles(map) >= Self.winograd4MinimumTiles ? .f4x4 : .f2x2
+        return fewer ? .f4x4 : .f2x2
     }
 
     /// The rule for conv weight layer `l` of `architecture` (`nil` for a fc layer or an im2col layer).

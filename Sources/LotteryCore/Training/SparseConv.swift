@@ -4,7 +4,7 @@ import Foundation
 /// A weight-sparse 3×3 convolution (same padding, stride 1): a direct convolution whose cost follows the kept
 /// weights, for conv layers pruned below ``KernelPolicy/sparseConvDensityLimit`` (internal to ``ConvNetwork``).
 ///
-/// **Layout.** A chunk of ``ConvNetwork/chunkImages`` images is stacked into one tall channel-major plane per
+/// **Layout.** A chunk of images (``ConvNetwork/chunkImages(for:)``) is stacked into one tall channel-major plane per
 /// channel: image `i`'s row `y` is plane row `1 + i·(H+1) + y`, its pixel `x` at column `x + 1`, with `pitch =
 /// W + 1`. Rows `i·(H+1)` and the last row, and column 0, stay zero: they are every image's padding (a column 0
 /// is also the previous row's right-hand neighbour, so one zero column pads both sides). A convolution is then
