@@ -6,8 +6,13 @@ import Logging
 extension SessionStateMachine {
     // MARK: - Connection
 
-    /// A fresh connection: HELLO (datasets, running trials), READY, then every unacknowledged result oldest
-    /// first with the TRIAL_DONE/FAILED that followed it, and the outstanding DATA_REQUEST.
+    /// A fresh connection: HELLO (datasets, running trials), every unacknowledged result oldest first with the
+    /// TRIAL_DONE/FAILED that followed it, READY, and the outstanding DATA_REQUEST.
+    ///
+    /// READY comes after the resent results: the coordinator counts a trial as running on this worker until its
+    /// TRIAL_DONE arrives, and caps READY's free slots by the slots it thinks are busy. A READY read before the
+    /// TRIAL_DONE of a trial that ended while disconnected was capped to 0 and never restated (the worker, idle,
+    /// announces credit only when it grows), so the coordinator never gave it another task: `scripts/chaos` hung so.
     mutating func connected() {
         isConnected = true
         lastHeard = now
@@ -27,6 +32,7 @@ extension SessionStateMachine {
             }
         }
         dropSettledRecords()
+        sendReady()
         if let current = fetch {
             requestChunk(current.ref.id, offset: current.offset, total: current.total)
             fetch?.requestedAt = now
@@ -41,7 +47,6 @@ extension SessionStateMachine {
         lastHello = now
         lastCredit = nil
         log(.info, "HELLO", ["name": "\(config.name)", "slots": "\(config.slots)", "running": "\(running.count)"])
-        sendReady()
     }
 
     /// Free slots now; READY is sent when it grows (a slot freed) or after HELLO, never when it shrinks (the

@@ -349,4 +349,32 @@ struct CoordinatorStateMachineTests {
         let taken = harness.join("c", slots: 2)
         #expect(Set(taken.map(\.trialID)) == [a.trialID, b.trialID])
     }
+
+    /// A worker whose trial ended while it was disconnected reconnects the way `SessionStateMachine` does (HELLO
+    /// with the trial, its unacknowledged final result and TRIAL_DONE, then READY) and gets the trial another
+    /// worker's death put back. Found by `scripts/chaos`: with READY before the results, the coordinator, still
+    /// counting the trial as running there, capped its credit to 0, the idle worker never said READY again, and
+    /// the requeued trial waited forever. The worker side's order is `SessionStateMachineTests`.
+    @Test func aWorkerWhoseTrialEndedWhileDisconnectedGetsTheNextTrialAfterReconnecting() throws {
+        var harness = CoordinatorHarness(trials: plannedTrials(2, rounds: 1))
+        let a = try #require(harness.join("a").first)
+        let b = try #require(harness.join("b").first)
+        harness.receive(CoordinatorHarness.result(a, round: 0), from: "a")
+        harness.feed(.sendFailed(identity: Array("a".utf8)))  // a's connection is gone; a finishes its trial
+        let progress = WireMessage.TrialProgress(taskID: a.taskID, trialID: a.trialID, round: 1, iteration: 0)
+        harness.receive(CoordinatorHarness.hello("a", running: [progress]), from: "a2")
+        harness.receive(CoordinatorHarness.result(a, round: 1, final: true), from: "a2")
+        harness.receive(.trialDone(.init(taskID: a.taskID, trialID: a.trialID, lastRound: 1)), from: "a2")
+        harness.receive(.ready(.init(credit: 1)), from: "a2")
+        #expect(harness.machine.scheduler.trials[a.trialID]?.state == .done)
+        #expect(harness.machine.scheduler.workers["a"]?.credit == 1, "a is idle and said so")
+        _ = harness.take("a2")
+        // b dies silent; its trial goes back to the queue and on to a, the only worker left.
+        for time in stride(from: 0.5, through: 3.5, by: 0.5) {
+            harness.advance(to: time)
+            harness.receive(.heartbeat(.init()), from: "a2")
+        }
+        #expect(harness.machine.scheduler.workers["b"]?.alive == false)
+        #expect(harness.tasks("a2").map(\.trialID) == [b.trialID])
+    }
 }

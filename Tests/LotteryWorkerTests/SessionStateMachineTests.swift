@@ -102,7 +102,8 @@ struct SessionStateMachineTests {
         harness.receive(.reject(.init(code: .unknownWorker, message: "say HELLO")))
         harness.receive(.reject(.init(code: .unknownWorker, message: "say HELLO")))
         let again = harness.take()
-        #expect(again.types == [.hello, .ready, .roundResult, .roundResult])
+        #expect(again.types == [.hello, .roundResult, .roundResult, .ready])
+        #expect(again.last == .ready(.init(credit: 0)), "trial 7 still holds the only slot")
         #expect(again.resultRounds == [0, 1])
         guard case .hello(let hello) = again.first else { return }
         #expect(hello.running.map(\.taskID) == [7])
@@ -112,7 +113,9 @@ struct SessionStateMachineTests {
     }
 
     /// A coordinator silent for `liveness` intervals: reconnect with a doubling back-off; after the reconnect the
-    /// HELLO, the unacknowledged result and the TRIAL_DONE that followed it go out again, in that order.
+    /// HELLO, the unacknowledged result and the TRIAL_DONE that followed it go out again, in that order, and only
+    /// then READY with the slot the trial freed. (READY first: the coordinator still counted the trial as running,
+    /// capped the credit to 0, and never heard it again from this idle worker; a chaos sweep hung so.)
     @Test func silenceMeansReconnectWithBackOffAndEverythingUnackedIsResent() throws {
         var harness = SessionHarness()
         _ = harness.connect()
@@ -133,7 +136,8 @@ struct SessionStateMachineTests {
         #expect(harness.reconnects == [100] && harness.take().isEmpty)
         harness.now = 5
         let resent = harness.connect()
-        #expect(resent.types == [.hello, .ready, .roundResult, .trialDone])
+        #expect(resent.types == [.hello, .roundResult, .trialDone, .ready])
+        #expect(resent.last == .ready(.init(credit: 1)))
         harness.tick(at: 9.2)
         #expect(harness.reconnects == [100, 200])
         harness.now = 9.3
