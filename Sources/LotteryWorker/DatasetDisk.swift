@@ -118,12 +118,23 @@ public struct DatasetDisk: Sendable {
     /// old one by two renames, so a reader sees either the old or the new complete folder (and the marker
     /// is never present without its files).
     ///
-    /// Several workers on one host share the cache and may finish downloading the same bundle at once; the
-    /// renames are done under `flock(2)` on `.install-<id>.lock`, and a worker that gets the lock after another
+    /// Several workers on one host share the cache and may finish downloading the same bundle at once. Each unpacks
+    /// into its own staging folder; only the renames are done under `flock(2)` on `.install-<id>.lock` (so a worker
+    /// waits at most for another's two renames, not its unpacking), and a worker that gets the lock after another
     /// installed the same checksum keeps that folder instead of replacing it.
     public func install(bundle: [UInt8], ref: WireMessage.DatasetRef, instance: String) throws {
         let fileManager = FileManager.default
-        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let staging = (directory as NSString).appendingPathComponent(".install-\(ref.id)-\(instance)")
+        let old = (directory as NSString).appendingPathComponent(".old-\(ref.id)-\(instance)")
+        try? fileManager.removeItem(atPath: staging)
+        try? fileManager.removeItem(atPath: old)
+        defer {
+            try? fileManager.removeItem(atPath: staging)
+            try? fileManager.removeItem(atPath: old)
+        }
+        _ = try DatasetBundle.unpack(bundle, into: URL(fileURLWithPath: staging))
+        try Data((ref.checksum + "\n").utf8).write(
+            to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Self.markerName)), options: .atomic)
         let lockPath = (directory as NSString).appendingPathComponent(".install-\(ref.id).lock")
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else {
@@ -136,17 +147,6 @@ public struct DatasetDisk: Sendable {
             }
         }
         if installedChecksum(ref.id) == ref.checksum { return }
-        let staging = (directory as NSString).appendingPathComponent(".install-\(ref.id)-\(instance)")
-        let old = (directory as NSString).appendingPathComponent(".old-\(ref.id)-\(instance)")
-        try? fileManager.removeItem(atPath: staging)
-        try? fileManager.removeItem(atPath: old)
-        defer {
-            try? fileManager.removeItem(atPath: staging)
-            try? fileManager.removeItem(atPath: old)
-        }
-        _ = try DatasetBundle.unpack(bundle, into: URL(fileURLWithPath: staging))
-        try Data((ref.checksum + "\n").utf8).write(
-            to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Self.markerName)), options: .atomic)
         let target = folder(ref.id)
         if fileManager.fileExists(atPath: target) { try fileManager.moveItem(atPath: target, toPath: old) }
         try fileManager.moveItem(atPath: staging, toPath: target)
