@@ -350,12 +350,14 @@ struct CoordinatorStateMachineTests {
         #expect(Set(taken.map(\.trialID)) == [a.trialID, b.trialID])
     }
 
-    /// A worker whose trial ended while it was disconnected reconnects the way `SessionStateMachine` does (HELLO
-    /// with the trial, its unacknowledged final result and TRIAL_DONE, then READY) and gets the trial another
-    /// worker's death put back. Found by `scripts/chaos`: with READY before the results, the coordinator, still
-    /// counting the trial as running there, capped its credit to 0, the idle worker never said READY again, and
-    /// the requeued trial waited forever. The worker side's order is `SessionStateMachineTests`.
-    @Test func aWorkerWhoseTrialEndedWhileDisconnectedGetsTheNextTrialAfterReconnecting() throws {
+    /// A worker whose trial ended while it was disconnected reconnects: HELLO with the trial, its unacknowledged
+    /// final result and TRIAL_DONE, and READY, and it gets the trial another worker's death put back. Found by
+    /// `scripts/chaos`: READY came first (as workers of an earlier build send it), the coordinator, still counting
+    /// the trial as running there, capped its credit to 0, the idle worker never said READY again, and the requeued
+    /// trial waited for ever. Both orders must work: READY last is what `SessionStateMachine` sends now
+    /// (`SessionStateMachineTests`); READY first is covered by applying the stated credit again at TRIAL_DONE.
+    @Test(arguments: [false, true])
+    func aWorkerWhoseTrialEndedWhileDisconnectedGetsTheNextTrialAfterReconnecting(readyFirst: Bool) throws {
         var harness = CoordinatorHarness(trials: plannedTrials(2, rounds: 1))
         let a = try #require(harness.join("a").first)
         let b = try #require(harness.join("b").first)
@@ -363,9 +365,10 @@ struct CoordinatorStateMachineTests {
         harness.feed(.sendFailed(identity: Array("a".utf8)))  // a's connection is gone; a finishes its trial
         let progress = WireMessage.TrialProgress(taskID: a.taskID, trialID: a.trialID, round: 1, iteration: 0)
         harness.receive(CoordinatorHarness.hello("a", running: [progress]), from: "a2")
+        if readyFirst { harness.receive(.ready(.init(credit: 1)), from: "a2") }
         harness.receive(CoordinatorHarness.result(a, round: 1, final: true), from: "a2")
         harness.receive(.trialDone(.init(taskID: a.taskID, trialID: a.trialID, lastRound: 1)), from: "a2")
-        harness.receive(.ready(.init(credit: 1)), from: "a2")
+        if !readyFirst { harness.receive(.ready(.init(credit: 1)), from: "a2") }
         #expect(harness.machine.scheduler.trials[a.trialID]?.state == .done)
         #expect(harness.machine.scheduler.workers["a"]?.credit == 1, "a is idle and said so")
         _ = harness.take("a2")

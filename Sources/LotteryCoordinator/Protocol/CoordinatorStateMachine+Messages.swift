@@ -50,20 +50,12 @@ extension CoordinatorStateMachine {
             return
         }
         let worker = peer.workerID
+        // After any other message: a result or a trial's end may have lowered the count that capped its last READY.
+        defer { if case .ready = message {} else { grantStatedCredit(worker) } }
         switch message {
         case .ready(let ready):
-            // READY is absolute on the wire ("I have `credit` free slots"), additive in the scheduler.
-            let info = scheduler.workers[worker]
-            let running = info?.running.count ?? 0
-            let slots = info?.slots ?? 1
-            let wanted = max(0, min(ready.credit, slots - running))
-            let delta = wanted - (info?.credit ?? 0)
-            if delta > 0 {
-                if readyAt[worker] == nil { readyAt[worker] = now }
-                feed(.workerReady(worker, credit: delta))
-            } else {
-                feed(.heartbeat(worker, progress: [:]))
-            }
+            statedFree[worker] = max(0, ready.credit)
+            if !grantStatedCredit(worker) { feed(.heartbeat(worker, progress: [:])) }
         case .heartbeat(let heartbeat):
             var progress: [String: TrialProgress] = [:]
             for point in heartbeat.progress where currentTask[point.trialID] == point.taskID {
@@ -144,6 +136,29 @@ extension CoordinatorStateMachine {
         return "unregistered peer at \(address)"
     }
 
+    /// Gives `worker` the credit its last READY stated, as far as the trials the scheduler counts on it allow; `true`
+    /// if that added any.
+    ///
+    /// READY is absolute on the wire ("I have `credit` free slots"), additive in the scheduler, and capped here by
+    /// `slots − running`: a TASK still on its way is not in the worker's count yet. The cap can also count a trial
+    /// that has already ended on the worker, when its READY arrives before that trial's TRIAL_DONE (a worker of an
+    /// earlier build resending results after a reconnect did so); an idle worker never says READY again, so the
+    /// statement is applied again after each of its messages (a final result or a trial's end lowers the count). A
+    /// TASK that arrives at a worker with no free slot waits there for one (docs/worker.md), so an early grant costs
+    /// nothing.
+    @discardableResult
+    mutating func grantStatedCredit(_ worker: WorkerID) -> Bool {
+        guard let stated = statedFree[worker], let info = scheduler.workers[worker], info.alive, info.connected else {
+            return false
+        }
+        let wanted = max(0, min(stated, info.slots - info.running.count))
+        let delta = wanted - info.credit
+        guard delta > 0 else { return false }
+        if readyAt[worker] == nil { readyAt[worker] = now }
+        feed(.workerReady(worker, credit: delta))
+        return true
+    }
+
     // MARK: - HELLO
 
     /// HELLO: which worker a connection is (docs/coordinator.md, "A worker is a process, not a name"). The scheduler
@@ -195,6 +210,7 @@ extension CoordinatorStateMachine {
         // Connections that carried this id before (the same process's old one, or a dead process's) route no more:
         // their late messages get REJECT `unknown_worker` and a process still alive there says HELLO again.
         for (other, peer) in peers where peer.workerID == workerID && other != identity { peers[other] = nil }
+        statedFree[workerID] = nil  // its READY follows the HELLO
         let newConnection = routes[workerID] != identity
         peers[identity] = Peer(workerID: workerID, host: hello.host, instanceID: hello.instanceID)
         routes[workerID] = identity

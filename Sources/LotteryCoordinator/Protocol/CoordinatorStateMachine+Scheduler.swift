@@ -23,6 +23,7 @@ extension CoordinatorStateMachine {
         case .markWorkerDead(let worker, let reason):
             line("worker \(worker) left: \(reason)", .warning)
             readyAt[worker] = nil
+            statedFree[worker] = nil
             for (taskID, assignment) in assignments where assignment.worker == worker { forget(taskID: taskID) }
             actions.append(.journal(kind: "worker-lost", worker: worker, trialID: nil, message: reason))
         case .cancel(let worker, let trialID):

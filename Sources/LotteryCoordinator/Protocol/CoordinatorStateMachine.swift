@@ -78,6 +78,8 @@ public struct CoordinatorStateMachine: Sendable {
     public internal(set) var leaving: Set<WorkerID> = []
     /// When each worker's unanswered READY arrived (for ``CoordinatorStats/readyToTask``).
     public internal(set) var readyAt: [WorkerID: Double] = [:]
+    /// The free slots each worker stated in its last READY since its HELLO (see ``grantStatedCredit(_:)``).
+    public internal(set) var statedFree: [WorkerID: Int] = [:]
     /// The scheduler said every trial has ended: close once the mask audit has checked everything
     /// (``CoordinatorEvent/auditIdle``).
     public internal(set) var completeAwaitingAudit = false
