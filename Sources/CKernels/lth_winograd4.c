@@ -49,6 +49,17 @@
         y5 = (e3);                                                                                                     \
     } while (0)
 
+// Six values y0…y5 to out, out + stride, …, out + 5·stride (one transformed row of a tile).
+#define LTH_STORE6(STORE, out, stride, y0, y1, y2, y3, y4, y5)                                                         \
+    do {                                                                                                               \
+        STORE((out), y0);                                                                                              \
+        STORE((out) + (stride), y1);                                                                                   \
+        STORE((out) + 2 * (stride), y2);                                                                               \
+        STORE((out) + 3 * (stride), y3);                                                                               \
+        STORE((out) + 4 * (stride), y4);                                                                               \
+        STORE((out) + 5 * (stride), y5);                                                                               \
+    } while (0)
+
 // G of a kernel column g0…g2 into u0…u5.
 #define LTH_G6(g0, g1, g2, u0, u1, u2, u3, u4, u5)                                                                     \
     do {                                                                                                               \
@@ -102,12 +113,7 @@ typedef float lth_v8 __attribute__((vector_size(32), aligned(4)));
             LTH_B6(r[6 * a], r[6 * a + 1], r[6 * a + 2], r[6 * a + 3], r[6 * a + 4], r[6 * a + 5], y0, y1, y2, y3,     \
                    y4, y5);                                                                                            \
             float *out = o + (size_t)a * 6 * c + k;                                                                    \
-            STORE(out, y0);                                                                                            \
-            STORE(out + c, y1);                                                                                        \
-            STORE(out + 2 * c, y2);                                                                                    \
-            STORE(out + 3 * c, y3);                                                                                    \
-            STORE(out + 4 * c, y4);                                                                                    \
-            STORE(out + 5 * c, y5);                                                                                    \
+            LTH_STORE6(STORE, out, c, y0, y1, y2, y3, y4, y5);                                                         \
         }                                                                                                              \
     }
 
@@ -212,12 +218,7 @@ LTH_AVX2 void lth_winograd4_output_avx2(const float *m, size_t plane, size_t ima
             V y0, y1, y2, y3, y4, y5;                                                                                  \
             LTH_AT6(q[4 * a], q[4 * a + 1], q[4 * a + 2], q[4 * a + 3], y0, y1, y2, y3, y4, y5);                       \
             float *out = o + (size_t)a * 6 * c + k;                                                                    \
-            STORE(out, y0);                                                                                            \
-            STORE(out + c, y1);                                                                                        \
-            STORE(out + 2 * c, y2);                                                                                    \
-            STORE(out + 3 * c, y3);                                                                                    \
-            STORE(out + 4 * c, y4);                                                                                    \
-            STORE(out + 5 * c, y5);                                                                                    \
+            LTH_STORE6(STORE, out, c, y0, y1, y2, y3, y4, y5);                                                         \
         }                                                                                                              \
     }
 
@@ -256,12 +257,7 @@ LTH_AVX2 void lth_winograd4_output_adjoint_avx2(const float *delta, size_t image
             V y0, y1, y2, y3, y4, y5;                                                                                  \
             LTH_G6(s[3 * a], s[3 * a + 1], s[3 * a + 2], y0, y1, y2, y3, y4, y5);                                      \
             float *out = o + (size_t)a * 6 * plane + k;                                                                \
-            STORE(out, y0);                                                                                            \
-            STORE(out + plane, y1);                                                                                    \
-            STORE(out + 2 * plane, y2);                                                                                \
-            STORE(out + 3 * plane, y3);                                                                                \
-            STORE(out + 4 * plane, y4);                                                                                \
-            STORE(out + 5 * plane, y5);                                                                                \
+            LTH_STORE6(STORE, out, plane, y0, y1, y2, y3, y4, y5);                                                     \
         }                                                                                                              \
     }
 
