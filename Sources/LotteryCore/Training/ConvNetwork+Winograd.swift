@@ -24,13 +24,12 @@ extension ConvNetwork {
         winogradGradScratch = largest == 0 ? [] : (0..<slots).map { _ in allocate(largest) }
     }
 
-    /// Transforms the current weights of every Winograd layer into `U` (once per forward pass; the backward pass
-    /// of the same step reuses them).
-    func prepareWinograd() {
-        // Over every weight layer (nothing to do where U is nil): no index array allocated per step. F(4×4) layers
-        // also transform the rotated kernels (a second unit, so two threads split them).
-        parallelUnits(2 * winogradWeights.count) { unit in
-            let l = unit / 2, rotated = unit % 2 == 1
+    /// Transforms the current weights of every Winograd layer into `U` (`rotated: false`, at the start of every
+    /// forward pass; the backward pass of the same step reuses them), or each F(4×4) layer's kernels rotated by 180°
+    /// (`rotated: true`, at the start of the backward pass, the only one that reads them: evaluation passes skip it).
+    func prepareWinograd(rotated: Bool) {
+        // Over every weight layer (nothing to do where U is nil): no index array allocated per step.
+        parallelUnits(winogradWeights.count) { l in
             guard let tile = self.winogradTiles[l],
                 let u = rotated ? self.winogradRotatedWeights[l] : self.winogradWeights[l]
             else { return }

@@ -84,7 +84,8 @@ final class ConvNetwork<T: NetworkScalar> {
     var sparseRuns: [UnsafeMutablePointer<T>] = []
     /// Per weight layer, the Winograd algorithm its convolution runs when dense (``WinogradTile``; `nil`: im2col).
     let winogradTiles: [WinogradTile?]
-    /// Per weight layer running Winograd: its transformed weights `U`, `[points][C][O]` (``prepareWinograd()``).
+    /// Per weight layer running Winograd: its transformed weights `U`, `[points][C][O]`
+    /// (``prepareWinograd(rotated:)``).
     var winogradWeights: [UnsafeMutablePointer<T>?] = []
     /// Per F(4×4) layer: `U` of its kernels rotated by 180°, `[36][O][C]`, for the input gradient, and the
     /// weights with each tap's block transposed (`[9][O][C]`) it is transformed from.
@@ -209,7 +210,7 @@ final class ConvNetwork<T: NetworkScalar> {
     func forward(_ input: UnsafePointer<T>, rows: Int) {
         precondition(rows >= 1 && rows <= capacity, "ConvNetwork.forward: \(rows) rows, capacity \(capacity)")
         let firstFC = firstFullyConnectedStage
-        prepareWinograd()
+        prepareWinograd(rotated: false)
         for group in stageGroups {
             let images = stageChunkImages[group.lowerBound]
             parallelChunks(rows: rows, images: images) { chunk, slot in
@@ -298,6 +299,7 @@ final class ConvNetwork<T: NetworkScalar> {
             backwardFullyConnected(s, input: input, rows: rows)
         }
         guard firstFC > 0 else { return }
+        prepareWinograd(rotated: true)
         for group in stageGroups.reversed() {
             let images = stageChunkImages[group.lowerBound]
             parallelChunks(rows: rows, images: images) { chunk, slot in
